@@ -1,0 +1,68 @@
+import { FtpError } from '../ftp/errors.js';
+
+/**
+ * Exit codes, in rclone's spirit: one documented table (README, --help), and
+ * one pure function that maps an error to its code. Only src/cli sets
+ * process.exitCode.
+ */
+export const EXIT = {
+  OK: 0,
+  /** Some files failed, a subtree was left unsynced, or --max-delete stopped the deletions. */
+  PARTIAL: 1,
+  /** Bad command line, bad URL, invalid job file. */
+  USAGE: 2,
+  /** Could not connect or log in: refused, unknown host, timeout, TLS, wrong password. */
+  CONNECT: 3,
+  /** FXP refused and --fxp force forbids relaying. */
+  FXP_REFUSED: 4,
+  /** Another run of this job holds its lock. */
+  LOCKED: 5,
+  /** The server refused the operation itself: no such file or directory, permission denied. */
+  REMOTE: 6,
+  /** A bug: please report it. */
+  INTERNAL: 7,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export const EXIT_TABLE: [ExitCode, string][] = [
+  [EXIT.OK, 'success: everything is in sync'],
+  [EXIT.PARTIAL, 'partial failure: some files failed, a subtree was unsynced, or --max-delete stopped deletions'],
+  [EXIT.USAGE, 'usage error, bad URL or invalid job file'],
+  [EXIT.CONNECT, 'connection or login failed (refused, unknown host, timeout, TLS, wrong password)'],
+  [EXIT.FXP_REFUSED, 'FXP refused by a server and --fxp force forbids relaying'],
+  [EXIT.LOCKED, 'another run of the same job holds its lock'],
+  [EXIT.REMOTE, 'the server refused the operation (no such file or directory, permission denied)'],
+  [EXIT.INTERNAL, 'internal error (a bug)'],
+];
+
+/** A usage error raised by the CLI itself (bad option values). */
+export class UsageError extends Error {
+  readonly code = 'EUSAGE';
+}
+
+export function exitCodeFor(err: unknown): ExitCode {
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'EUSAGE' || code === 'EURL' || code === 'EJOBFILE') return EXIT.USAGE;
+  if (code === 'ELOCKED' || code === 'EREMOTELOCKED') return EXIT.LOCKED;
+  if (err instanceof FtpError) {
+    switch (err.code) {
+      case 'ECONNECT':
+      case 'ELOGIN':
+      case 'ETLS':
+      case 'ETIMEOUT':
+      case 'ECLOSED':
+        return EXIT.CONNECT;
+      case 'EFXPREFUSED':
+        return EXIT.FXP_REFUSED;
+      case 'EUNSAFE':
+        return EXIT.USAGE;
+      case 'EFTPREPLY':
+      case 'EPROTOCOL':
+        return EXIT.REMOTE;
+      default:
+        return EXIT.PARTIAL;
+    }
+  }
+  return EXIT.INTERNAL;
+}

@@ -1,0 +1,227 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { StringDecoder } from 'node:string_decoder';
+import { parseReplies, MAX_REPLY_BYTES, type FtpReply } from './reply.js';
+import {
+  FtpAbortError,
+  FtpClosedError,
+  FtpError,
+  FtpTimeoutError,
+  assertSafeArgument,
+} from './errors.js';
+
+/** Receives protocol lines for debugging. The channel never hands it a password. */
+export type WireLog = (direction: '>' | '<', line: string) => void;
+
+interface Waiter {
+  resolve(reply: FtpReply): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The control channel: one socket (plain or TLS), a reply parser and a FIFO of
+ * replies. It knows no FTP commands: it sends lines and hands out replies in
+ * arrival order. Replies that arrive while nobody waits are queued, because
+ * FXP and data transfers routinely get a 226 before the caller asks for it.
+ *
+ * There is exactly one close path, close(cause): the first cause is kept and
+ * every later failure (pending waiters, next send) quotes it.
+ */
+export class ControlChannel {
+  private socket: net.Socket;
+  private decoder = new StringDecoder('utf8');
+  private buffer = '';
+  private queue: FtpReply[] = [];
+  private waiters: Waiter[] = [];
+  private closeCause: Error | undefined;
+  /** The newest TLS session of the control connection, offered to data connections (servers like vsftpd require reuse). */
+  tlsSession: Buffer | undefined;
+  readonly label: string;
+
+  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog) {
+    this.label = label;
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  get closed(): boolean {
+    return this.closeCause !== undefined;
+  }
+
+  get cause(): Error | undefined {
+    return this.closeCause;
+  }
+
+  get isTls(): boolean {
+    return this.socket instanceof tls.TLSSocket;
+  }
+
+  get rawSocket(): net.Socket {
+    return this.socket;
+  }
+
+  /** Address of the server as seen on the control connection (the NAT fix needs it). */
+  get remoteAddress(): string {
+    return stripMapped(this.socket.remoteAddress ?? '');
+  }
+
+  /** Our own address on the control connection: active-mode listeners bind here. */
+  get localAddress(): string {
+    return stripMapped(this.socket.localAddress ?? '');
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(new FtpClosedError(`${this.label}: ${err.message}`, { cause: err })));
+    socket.on('close', () => this.close(new FtpClosedError(`${this.label}: control connection closed by server`)));
+    if (socket instanceof tls.TLSSocket) {
+      socket.on('session', (session: Buffer) => {
+        this.tlsSession = session;
+      });
+    }
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('error');
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('session');
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closeCause) return;
+    this.buffer += this.decoder.write(chunk);
+    let parsed;
+    try {
+      parsed = parseReplies(this.buffer, MAX_REPLY_BYTES);
+    } catch (err) {
+      this.close(err as Error);
+      return;
+    }
+    this.buffer = parsed.rest;
+    for (const reply of parsed.replies) {
+      if (this.wireLog) for (const line of reply.lines) this.wireLog('<', line);
+      const waiter = this.waiters.shift();
+      if (waiter) waiter.resolve(reply);
+      else this.queue.push(reply);
+    }
+  }
+
+  /**
+   * Send one command line. `shown` replaces the line in the wire log (PASS is
+   * logged as "PASS ***"). CR, LF and NUL are refused before anything is sent.
+   */
+  send(line: string, shown: string = line): void {
+    assertSafeArgument(line, 'command');
+    if (this.closeCause) throw this.closedError();
+    this.wireLog?.('>', shown);
+    this.socket.write(line + '\r\n');
+  }
+
+  /** True when a reply is already waiting in the queue. */
+  get hasQueuedReply(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** The next reply in arrival order, within `timeoutMs`, cancellable by `signal`. */
+  nextReply(timeoutMs: number, signal?: AbortSignal, what = 'reply'): Promise<FtpReply> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.closeCause) return Promise.reject(this.closedError());
+    return new Promise<FtpReply>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        resolve: (r) => {
+          cleanup();
+          resolve(r);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      // A reply that never comes leaves the conversation out of step: the
+      // late reply would be taken as the answer to the next command. So a
+      // deadline or an abort closes the connection; callers reconnect.
+      const fail = (err: FtpError) => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        this.close(err);
+        waiter.reject(err);
+      };
+      const onAbort = () => fail(new FtpAbortError(`${this.label}: ${what} aborted`, { cause: signal?.reason }));
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(
+          () => fail(new FtpTimeoutError(`${this.label}: no ${what} within ${formatMs(timeoutMs)}`)),
+          timeoutMs,
+        );
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** RFC 4217 §4: after "234" the client starts the TLS handshake on the same socket. */
+  async upgradeToTls(options: tls.ConnectionOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+    const plain = this.socket;
+    this.detach(plain);
+    const secure = await tlsHandshake({ ...options, socket: plain }, timeoutMs, this.label);
+    this.socket = secure;
+    this.attach(secure);
+    return secure;
+  }
+
+  /** The one close path. Keeps the first cause; rejects every waiter with it. */
+  close(cause?: Error): void {
+    if (this.closeCause) return;
+    this.closeCause = cause ?? new FtpClosedError(`${this.label}: connection closed`);
+    const err = this.closedError();
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    this.socket.destroy();
+  }
+
+  private closedError(): FtpError {
+    const cause = this.closeCause;
+    if (cause instanceof FtpError && cause.code !== 'ECLOSED') return cause;
+    return new FtpClosedError(cause?.message ?? `${this.label}: connection closed`, { cause });
+  }
+}
+
+function stripMapped(addr: string): string {
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s` : `${ms} ms`;
+}
+
+/** Start a TLS client handshake; resolve on secureConnect, reject with the verification error. */
+export function tlsHandshake(options: tls.ConnectionOptions, timeoutMs: number, label: string): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(options);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new FtpTimeoutError(`${label}: TLS handshake timed out after ${formatMs(timeoutMs)}`));
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', onError);
+  });
+}

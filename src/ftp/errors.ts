@@ -1,0 +1,134 @@
+/**
+ * Typed errors. Every error the tool raises on purpose carries a stable `code`
+ * so callers (the FXP ladder, the mirror executor, the CLI's exit-code map)
+ * branch on codes, never on message text.
+ */
+
+export type FtpErrorCode =
+  | 'EFTPREPLY' // the server answered with a 4xx/5xx (or an unexpected) reply
+  | 'ETIMEOUT' // a connect, greeting, command or data deadline passed
+  | 'ECLOSED' // the control or data connection closed underneath us
+  | 'ETLS' // TLS handshake or certificate verification failed
+  | 'EPROTOCOL' // the server broke the protocol (oversized reply, garbage)
+  | 'EUNSAFE' // an argument would have put CR, LF or NUL on the wire
+  | 'ECONNECT' // TCP connect failed (refused, unreachable, unknown host)
+  | 'ELOGIN' // credentials refused
+  | 'EURL' // a URL we could not understand
+  | 'EABORTED' // the caller aborted through its AbortSignal
+  | 'EFXPREFUSED'; // a server refused its part of a site-to-site transfer
+
+export class FtpError extends Error {
+  readonly code: FtpErrorCode;
+  constructor(code: FtpErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+  /** Transient errors are worth a retry with backoff (4xx, resets, timeouts). */
+  get transient(): boolean {
+    return this.code === 'ETIMEOUT' || this.code === 'ECLOSED' || this.code === 'ECONNECT';
+  }
+}
+
+/** A reply we did not want. Carries everything the server said, like pg's DatabaseError. */
+export class FtpReplyError extends FtpError {
+  readonly replyCode: number;
+  readonly command: string;
+  readonly lines: string[];
+  constructor(replyCode: number, command: string, lines: string[]) {
+    const text = lines.length ? lines[lines.length - 1] : String(replyCode);
+    super('EFTPREPLY', `${command ? `${command}: ` : ''}${text}`);
+    this.replyCode = replyCode;
+    this.command = command;
+    this.lines = lines;
+  }
+  /** RFC 959 §4.2: 4yz is "transient negative completion". */
+  override get transient(): boolean {
+    return this.replyCode >= 400 && this.replyCode < 500;
+  }
+}
+
+export class FtpTimeoutError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ETIMEOUT', message, options);
+  }
+}
+
+export class FtpClosedError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ECLOSED', message, options);
+  }
+}
+
+export class FtpTlsError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ETLS', message, options);
+  }
+}
+
+export class FtpProtocolError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EPROTOCOL', message, options);
+  }
+}
+
+export class FtpUnsafeArgumentError extends FtpError {
+  constructor(message: string) {
+    super('EUNSAFE', message);
+  }
+}
+
+export class FtpConnectError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ECONNECT', message, options);
+  }
+}
+
+export class FtpLoginError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ELOGIN', message, options);
+  }
+}
+
+export class FtpUrlError extends FtpError {
+  constructor(message: string) {
+    super('EURL', message);
+  }
+}
+
+export class FtpAbortError extends FtpError {
+  constructor(message = 'aborted', options?: { cause?: unknown }) {
+    super('EABORTED', message, options);
+  }
+}
+
+/** True when an error is worth retrying. Non-FtpErrors (bugs) are never retried. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof FtpError && err.transient;
+}
+
+/** Refuse CR, LF and NUL before anything reaches the wire (RFC 959 §4.1.3: <CRLF> ends a command). */
+export function assertSafeArgument(arg: string, what = 'argument'): void {
+  if (/[\r\n\0]/.test(arg)) {
+    throw new FtpUnsafeArgumentError(`refusing ${what} containing CR, LF or NUL: ${JSON.stringify(arg)}`);
+  }
+}
+
+/**
+ * A server refused its part in a site-to-site transfer: PORT to a foreign
+ * address, a data connection from a foreign address, SSCN, or it went silent.
+ * The FXP ladder moves to its next rung on this error, and only on this one.
+ */
+export class FxpRefusedError extends FtpError {
+  constructor(
+    /** Display name of the server that refused. */
+    readonly server: string,
+    /** The step: PASV, PORT, EPSV, EPRT, SSCN, CPSV, PROT, RETR, STOR, data, size. */
+    readonly step: string,
+    /** The server's reply text, or what we observed ("no reply within 10 s"). */
+    readonly reply: string,
+    options?: { cause?: unknown },
+  ) {
+    super('EFXPREFUSED', `${server} refused ${step}: ${reply}`, options);
+  }
+}

@@ -1,0 +1,108 @@
+import { FtpConnection, type ServerState } from './connection.js';
+import type { WireLog } from './channel.js';
+import { FtpReplyError, FtpError } from './errors.js';
+import type { ServerOptions } from './options.js';
+
+/**
+ * Control connections to one server, reused across files: opening one costs
+ * a TCP handshake, a greeting, maybe TLS, USER/PASS and FEAT — more round
+ * trips than a small file's whole transfer.
+ *
+ * The pool never holds more than `limit` connections. When the server answers
+ * 421 (too many connections, RFC 959 §4.2) the limit shrinks to what we have
+ * and the caller waits for a free connection instead of failing.
+ */
+export class ConnectionPool {
+  readonly state: ServerState = {};
+  private idle: FtpConnection[] = [];
+  private all = new Set<FtpConnection>();
+  private opening = 0;
+  private waiters: ((c: FtpConnection | Error) => void)[] = [];
+  private limit: number;
+  private closed = false;
+  /** Called once each time the pool shrinks because of 421. */
+  onShrink?: (limit: number, reason: string) => void;
+
+  constructor(
+    readonly server: ServerOptions,
+    limit: number,
+    private readonly wireLog?: WireLog,
+  ) {
+    this.limit = Math.max(1, Math.min(limit, server.maxConnections));
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get currentLimit(): number {
+    return this.limit;
+  }
+
+  /** A connection for exclusive use until release(). Reconnects transparently. */
+  async acquire(): Promise<FtpConnection> {
+    if (this.closed) throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);
+    for (;;) {
+      const conn = this.idle.pop();
+      if (!conn) break;
+      if (!conn.closed) return conn;
+      this.all.delete(conn);
+    }
+    if (this.all.size + this.opening < this.limit) {
+      this.opening++;
+      try {
+        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog });
+        this.all.add(conn);
+        return conn;
+      } catch (err) {
+        if (err instanceof FtpReplyError && err.replyCode === 421 && this.all.size > 0) {
+          this.limit = Math.max(1, this.all.size);
+          this.onShrink?.(this.limit, err.message);
+          return this.wait();
+        }
+        throw err;
+      } finally {
+        this.opening--;
+      }
+    }
+    return this.wait();
+  }
+
+  private wait(): Promise<FtpConnection> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push((c) => (c instanceof Error ? reject(c) : resolve(c)));
+    });
+  }
+
+  /** Give a connection back. A closed one is dropped, and a waiter gets a fresh one. */
+  release(conn: FtpConnection): void {
+    if (conn.closed) {
+      this.all.delete(conn);
+      const next = this.waiters.shift();
+      if (next) this.acquire().then(next, next);
+      return;
+    }
+    const next = this.waiters.shift();
+    if (next) next(conn);
+    else this.idle.push(conn);
+  }
+
+  /** Run `fn` with a pooled connection. */
+  async use<T>(fn: (conn: FtpConnection) => Promise<T>): Promise<T> {
+    const conn = await this.acquire();
+    try {
+      return await fn(conn);
+    } finally {
+      this.release(conn);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const err = new FtpError('ECLOSED', `${this.server.name}: pool closed`);
+    for (const w of this.waiters.splice(0)) w(err);
+    await Promise.all([...this.all].map((c) => c.close()));
+    this.all.clear();
+    this.idle = [];
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * FTP reply parser (RFC 959 §4.2). Pure: the control connection feeds it the
+ * text it has buffered and gets back whole replies plus the unfinished tail.
+ *
+ * The caller decodes bytes to text (a StringDecoder keeps a UTF-8 sequence cut
+ * between two TCP chunks intact); this module only ever looks at whole lines.
+ */
+import { FtpProtocolError } from './errors.js';
+
+export interface FtpReply {
+  code: number;
+  /** The raw lines as received, CR stripped, code prefixes kept. */
+  lines: string[];
+  /** Text of all lines without the code prefix, joined by \n. */
+  message: string;
+}
+
+export interface ParsedReplies {
+  replies: FtpReply[];
+  /** Everything from the start of the first unfinished reply on; feed it back with the next chunk. */
+  rest: string;
+}
+
+/** A server that sends more than this without finishing a reply is broken or hostile. */
+export const MAX_REPLY_BYTES = 64 * 1024;
+
+/** `NNN text` or a bare `NNN` (some servers send no text, e.g. "200\r\n"). */
+const FINAL_LINE = /^(\d{3})(?: |$)/;
+/** `NNN-text`: the first line of a multi-line reply (RFC 959 §4.2). */
+const OPENING_LINE = /^(\d{3})-/;
+
+/**
+ * Parse as many complete replies as `buffer` holds; the unfinished tail comes
+ * back in `rest` (re-feed it, followed by the next chunk).
+ *
+ * Only lines terminated by LF count: a chunk cut mid-line ("22" + "6 OK\r\n",
+ * or "211 End" before its CRLF arrives) is never mistaken for a complete line.
+ * Bare LF is tolerated as a terminator as well as CRLF.
+ *
+ * Multi-line replies: RFC 959 §4.2 says the group opens with `NNN-` and closes
+ * with `NNN ` carrying the same code. glftpd closes some groups with a
+ * DIFFERENT code (e.g. opens `200-`, closes `230 `). Decision: inside a group,
+ * the first line matching /^\d{3}( |$)/ closes it whatever its code, and the
+ * reply's code is the closing line's, because the final status line is what the
+ * server means. Lines inside the group that merely start with digits
+ * (" 211 x", "123-x", "1234 x") are text.
+ *
+ * Throws FtpProtocolError when a line outside a group does not start with a
+ * reply code (the peer is not speaking FTP, or we lost sync), or when one reply
+ * (finished or not) grows beyond `maxReplyBytes` UTF-8 bytes.
+ */
+export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_BYTES): ParsedReplies {
+  const replies: FtpReply[] = [];
+  let pos = 0; // start of the next line not yet consumed
+  // The multi-line group being accumulated, if any.
+  let groupStart = -1;
+  let groupLines: string[] = [];
+  let groupBytes = 0;
+
+  for (;;) {
+    const nl = buffer.indexOf('\n', pos);
+    if (nl === -1) break;
+    const lineStart = pos;
+    let line = buffer.slice(lineStart, nl);
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    pos = nl + 1;
+
+    if (groupStart !== -1) {
+      groupLines.push(line);
+      groupBytes += Buffer.byteLength(buffer.slice(lineStart, pos), 'utf8');
+      if (groupBytes > maxReplyBytes) throw oversized(maxReplyBytes);
+      const close = FINAL_LINE.exec(line);
+      if (close) {
+        replies.push(makeReply(Number(close[1]), groupLines));
+        groupStart = -1;
+        groupLines = [];
+        groupBytes = 0;
+      }
+      continue;
+    }
+
+    // Tolerated between replies: some servers emit a stray blank line (e.g. an
+    // extra CRLF after a banner). It carries nothing, so skip it rather than
+    // tearing down the connection.
+    if (line === '') continue;
+
+    const lineBytes = Buffer.byteLength(buffer.slice(lineStart, pos), 'utf8');
+    if (lineBytes > maxReplyBytes) throw oversized(maxReplyBytes);
+
+    const single = FINAL_LINE.exec(line);
+    if (single) {
+      replies.push(makeReply(Number(single[1]), [line]));
+      continue;
+    }
+    if (OPENING_LINE.test(line)) {
+      groupStart = lineStart;
+      groupLines = [line];
+      groupBytes = lineBytes;
+      continue;
+    }
+    throw new FtpProtocolError(`server sent a line that is not an FTP reply: ${JSON.stringify(truncate(line))}`);
+  }
+
+  const rest = buffer.slice(groupStart !== -1 ? groupStart : pos);
+  if (Buffer.byteLength(rest, 'utf8') > maxReplyBytes) throw oversized(maxReplyBytes);
+  return { replies, rest };
+}
+
+function makeReply(code: number, lines: string[]): FtpReply {
+  const openCode = lines[0].slice(0, 3);
+  const last = lines.length - 1;
+  const texts = lines.map((line, i) => {
+    if (i === last) return line.slice(4); // "NNN text" or bare "NNN" (slice past end gives "")
+    if (i === 0) return line.slice(4); // "NNN-text"
+    // Many servers prefix every line of a group with "NNN-" (e.g. "230-Welcome");
+    // strip it only when it repeats the opening code, other digit runs are text.
+    if (line.startsWith(`${openCode}-`)) return line.slice(4);
+    return line;
+  });
+  return { code, lines, message: texts.join('\n') };
+}
+
+function oversized(max: number): FtpProtocolError {
+  return new FtpProtocolError(`server reply exceeds ${max} bytes`);
+}
+
+function truncate(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}

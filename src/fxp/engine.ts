@@ -1,0 +1,287 @@
+import path from 'node:path/posix';
+import type { FtpConnection } from '../ftp/connection.js';
+import type { ConnectionPool } from '../ftp/pool.js';
+import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
+import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
+import type { TransferMode } from '../tree/plan.js';
+import { partName } from '../tree/filter.js';
+import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
+import { relayTransfer } from './relay.js';
+
+export interface TransferPolicy {
+  fxp: FxpPolicy;
+  passive: PassiveSide;
+  allowClearData: boolean;
+  verify: 'size' | 'checksum' | 'none';
+  continue: boolean;
+  timings?: FxpTimings;
+}
+
+/** One rung of the fallback ladder. `layout` undefined means relay through the client. */
+export interface Rung {
+  mode: TransferMode;
+  layout?: FxpLayout;
+}
+
+export class FxpVerifyError extends FtpError {
+  constructor(message: string) {
+    super('EPROTOCOL', message);
+    this.name = 'FxpVerifyError';
+  }
+}
+
+/** Raised under --fxp force (or when every rung failed): names the server and its refusal. */
+export class FxpForceError extends FtpError {
+  constructor(readonly refusals: FxpRefusedError[], message: string) {
+    super('EFXPREFUSED', message);
+  }
+}
+
+const swap = (p: PassiveSide): PassiveSide => (p === 'source' ? 'destination' : 'source');
+
+/**
+ * The fallback ladder (lftp's order, FileCopyFtp.cc): first the preferred
+ * passive side, then the other; under TLS, every way of choosing the TLS
+ * client (SSCN on either side, CPSV on the passive side); then clear data if
+ * the user allowed it; then relay, unless --fxp force.
+ *
+ * Layouts that cannot work are left out instead of being tried: two TLS
+ * servers of which neither offers SSCN or CPSV would each wait for the other's
+ * ClientHello until a timeout.
+ */
+export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: TransferPolicy): { rungs: Rung[]; notes: string[] } {
+  const notes: string[] = [];
+  const rungs: Rung[] = [];
+  const relay: Rung = { mode: 'relay' };
+  if (policy.fxp === 'never') return { rungs: [relay], notes: ['--fxp never: relaying through the client'] };
+  const sides: PassiveSide[] = [policy.passive, swap(policy.passive)];
+  const suffix = (p: PassiveSide) => (p === policy.passive ? '' : '-reversed');
+  const bothTls = src.isTls && dst.isTls;
+  const oneTls = src.isTls !== dst.isTls;
+  if (!src.isTls && !dst.isTls) {
+    for (const p of sides) rungs.push({ mode: `fxp${suffix(p)}` as TransferMode, layout: { passive: p, tls: 'none' } });
+  } else if (bothTls) {
+    const sscn = (c: FtpConnection) => c.features.sscn || c.state.sscnWorks === true;
+    const roles: [TlsRole, string, (p: PassiveSide) => boolean][] = [
+      ['sscn-source', 'sscn', () => sscn(src) && src.state.sscnWorks !== false],
+      ['sscn-destination', 'sscn', () => sscn(dst) && dst.state.sscnWorks !== false],
+      ['cpsv', 'cpsv', (p) => (p === 'source' ? src : dst).features.cpsv],
+    ];
+    for (const p of sides) {
+      for (const [tls, name, possible] of roles) {
+        if (possible(p)) rungs.push({ mode: `fxp-tls-${name}${suffix(p)}` as TransferMode, layout: { passive: p, tls } });
+      }
+    }
+    if (rungs.length === 0) {
+      notes.push(`protected FXP impossible: neither ${src.label} nor ${dst.label} offers SSCN or CPSV, so neither can act as TLS client of the data connection`);
+    }
+  }
+  if ((bothTls || oneTls) && policy.allowClearData) {
+    for (const p of sides) rungs.push({ mode: `fxp-clear${suffix(p)}` as TransferMode, layout: { passive: p, tls: 'clear' } });
+  } else if (oneTls) {
+    notes.push(`FXP between ${src.isTls ? src.label : dst.label} (TLS) and ${src.isTls ? dst.label : src.label} (no TLS) needs clear data: allow it with --allow-clear-data`);
+  } else if (bothTls) {
+    notes.push('clear-data FXP not tried: it needs --allow-clear-data');
+  }
+  if (policy.fxp !== 'force') rungs.push(relay);
+  return { rungs, notes };
+}
+
+export interface CopyRequest {
+  srcPath: string;
+  /** Final destination path. The data goes to a temporary name beside it first. */
+  dstPath: string;
+  /** Source size when the listing gave it; otherwise SIZE asks. */
+  size?: number;
+  /** Source mtime to preserve. */
+  mtime?: Date;
+}
+
+export interface CopyResult {
+  mode: TransferMode;
+  bytes: number;
+  resumedFrom: number;
+  /** Bytes that went through the client (relay only). */
+  relayedBytes: number;
+  mtimeSet: boolean;
+  verified: 'size' | 'checksum' | 'none';
+  checksum?: { algorithm: string; value: string };
+}
+
+export interface EngineEvents {
+  /** Once per server: it cannot set mtimes. */
+  warn?(message: string): void;
+  /** A rung failed and the ladder moves on. */
+  fallback?(from: TransferMode, err: FxpRefusedError): void;
+}
+
+/** Holds a pooled connection and replaces it when a failed transfer closed it. */
+export class Side {
+  private conn: FtpConnection | undefined;
+  constructor(readonly pool: ConnectionPool) {}
+  async live(): Promise<FtpConnection> {
+    if (this.conn && !this.conn.closed) return this.conn;
+    if (this.conn) this.pool.release(this.conn);
+    this.conn = await this.pool.acquire();
+    return this.conn;
+  }
+  release(): void {
+    if (this.conn) this.pool.release(this.conn);
+    this.conn = undefined;
+  }
+}
+
+/**
+ * Copies files from one server to another. Remembers, for the rest of the run,
+ * which rung worked for each ordered pair of servers, so only the first file
+ * of a pair pays for the fallbacks.
+ */
+export class FxpEngine {
+  private memory = new Map<string, TransferMode>();
+  private refused = new Map<string, Set<TransferMode>>();
+  private warned = new Set<string>();
+
+  constructor(
+    readonly policy: TransferPolicy,
+    private readonly events: EngineEvents = {},
+  ) {}
+
+  /** What worked for a pair so far (for probe and summaries). */
+  rememberedMode(srcName: string, dstName: string): TransferMode | undefined {
+    return this.memory.get(`${srcName}\u0000${dstName}`);
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.events.warn?.(message);
+  }
+
+  /** Copy one file with atomic publish: temporary name, size check, mtime, rename. */
+  async copy(src: Side, dst: Side, req: CopyRequest): Promise<CopyResult> {
+    assertSafeArgument(req.srcPath, 'source path');
+    assertSafeArgument(req.dstPath, 'destination path');
+    const tmp = path.join(path.dirname(req.dstPath), partName(path.basename(req.dstPath)));
+    const size = req.size ?? (await (await src.live()).size(req.srcPath));
+    let rest = 0;
+    let complete = false;
+    if (this.policy.continue) {
+      const have = await (await dst.live()).sizeIfExists(tmp);
+      if (have !== undefined && have > 0 && have < size) rest = have;
+      else if (have === size && size > 0) complete = true;
+    }
+    let mode: TransferMode = 'fxp';
+    let relayedBytes = 0;
+    try {
+      if (!complete) ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest }));
+      const d = await dst.live();
+      if (this.policy.verify !== 'none') {
+        // Always compare sizes: two "226" replies can still leave a short file
+        // (a refused data connection, or proftpd's TLS 1.3 truncation).
+        const got = await d.size(tmp);
+        if (got !== size) throw new FxpVerifyError(`${d.label}: ${req.dstPath}: size after transfer is ${got}, expected ${size}`);
+      }
+      let checksum: CopyResult['checksum'];
+      if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.live(), d, req.srcPath, tmp);
+      let mtimeSet = false;
+      if (req.mtime) {
+        mtimeSet = await d.setMtime(tmp, req.mtime);
+        if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
+      }
+      await publish(d, tmp, req.dstPath);
+      return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified: this.policy.verify, checksum };
+    } catch (err) {
+      if (!this.policy.continue) await discard(dst, tmp);
+      throw err;
+    }
+  }
+
+  private async verifyChecksum(s: FtpConnection, d: FtpConnection, srcPath: string, dstPath: string): Promise<CopyResult['checksum']> {
+    const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
+    if (common.length === 0) {
+      this.warnOnce(`hash:${s.label}>${d.label}`, `${s.label} and ${d.label} share no checksum algorithm (HASH, XSHA256, XSHA1, XMD5, XCRC): verified by size only`);
+      return undefined;
+    }
+    const algorithm = common[0];
+    const [a, b] = await Promise.all([s.checksum(srcPath, algorithm), d.checksum(dstPath, algorithm)]);
+    if (a !== b) throw new FxpVerifyError(`${d.label}: ${dstPath}: ${algorithm} ${b} differs from the source's ${a}`);
+    return { algorithm, value: a };
+  }
+
+  /** Walk the ladder for one file. */
+  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: string; rest: number; remaining: number }): Promise<{ mode: TransferMode; relayedBytes: number }> {
+    let s = await src.live();
+    let d = await dst.live();
+    const key = `${s.label}\u0000${d.label}`;
+    const { rungs, notes } = buildLadder(s, d, this.policy);
+    for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
+    const refused = this.refused.get(key) ?? new Set<TransferMode>();
+    this.refused.set(key, refused);
+    const known = this.memory.get(key);
+    const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
+    const refusals: FxpRefusedError[] = [];
+    for (const rung of ordered) {
+      if (refused.has(rung.mode) && rung.mode !== 'relay') continue;
+      s = await src.live();
+      d = await dst.live();
+      try {
+        let relayedBytes = 0;
+        if (rung.layout) {
+          await fxpTransfer(s, d, rung.layout, file, this.policy.timings ?? DEFAULT_TIMINGS);
+          if (rung.layout.tls.startsWith('sscn')) (rung.layout.tls === 'sscn-source' ? s : d).state.sscnWorks = true;
+        } else {
+          await resetForClientData(s);
+          await resetForClientData(d);
+          relayedBytes = await relayTransfer(s, d, file);
+        }
+        this.memory.set(key, rung.mode);
+        return { mode: rung.mode, relayedBytes };
+      } catch (err) {
+        if (!(err instanceof FxpRefusedError) || !rung.layout) throw err;
+        refusals.push(err);
+        refused.add(rung.mode);
+        if (err.step === 'SSCN') (err.server === s.label ? s : d).state.sscnWorks = false;
+        this.events.fallback?.(rung.mode, err);
+        // The refusal may have closed a connection, or left a partial temp file.
+        await discard(dst, file.dstPath).catch(() => undefined);
+      }
+    }
+    const first = refusals[0];
+    const tail = notes.length ? `; ${notes.join('; ')}` : '';
+    if (!first) throw new FxpForceError([], `no FXP mode is possible between ${s.label} and ${d.label}${tail}`);
+    throw new FxpForceError(refusals, `FXP refused: ${refusals.map((r) => r.message).join('; ')}${tail}`);
+  }
+}
+
+/** Relay opens client-side data connections: the server must be the TLS server (SSCN OFF) and PROT P again. */
+async function resetForClientData(c: FtpConnection): Promise<void> {
+  if (c.sscn) {
+    await c.request('SSCN', 'OFF');
+    c.sscn = false;
+  }
+  if (c.isTls) await c.setProtection('P');
+}
+
+/**
+ * RNFR/RNTO the temporary file onto its final name. Some servers refuse to
+ * rename onto an existing file; then the old file is deleted first, which
+ * leaves a moment with no file, never a half-written one.
+ */
+async function publish(d: FtpConnection, tmp: string, final: string): Promise<void> {
+  try {
+    await d.rename(tmp, final);
+  } catch (err) {
+    if (!(err instanceof FtpReplyError)) throw err;
+    await d.delete(final).catch(() => undefined);
+    await d.rename(tmp, final);
+  }
+}
+
+async function discard(dst: Side, tmp: string): Promise<void> {
+  try {
+    const d = await dst.live();
+    await d.delete(tmp);
+  } catch {
+    /* nothing there, or the server is gone: nothing more we can do */
+  }
+}

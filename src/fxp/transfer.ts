@@ -1,0 +1,264 @@
+import type { FtpConnection } from '../ftp/connection.js';
+import type { FtpReply } from '../ftp/reply.js';
+import {
+  encodeEprtArgument,
+  encodePortArgument,
+  parseEpsvReply,
+  parsePasvReply,
+  resolvePasvHost,
+  type HostPort,
+} from '../ftp/address.js';
+import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
+import { formatMs } from '../ftp/channel.js';
+
+/** Who acts as TLS client on the server-to-server data connection. */
+export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
+
+/** One rung of the ladder: which side is passive, and how the data is protected. */
+export interface FxpLayout {
+  passive: 'source' | 'destination';
+  tls: TlsRole;
+  /** Force EPSV/EPRT (RFC 2428) even for IPv4: probe tries it; transfers use it when PASV is refused. */
+  extended?: boolean;
+}
+
+export interface FxpFile {
+  srcPath: string;
+  dstPath: string;
+  /** REST offset on both sides (resume), 0 for a full transfer. */
+  rest: number;
+  /** Bytes still to move; sets the transfer deadline. */
+  remaining: number;
+}
+
+export interface FxpTimings {
+  /** How long a side may stay silent after the other finished (lftp's CopyCheckTimeout idea). */
+  copyCheckMs: number;
+  /** How long to wait for a passive destination's 1xx before sending RETR anyway. */
+  markGraceMs: number;
+}
+
+export const DEFAULT_TIMINGS: FxpTimings = { copyCheckMs: 10_000, markGraceMs: 1_500 };
+
+/** Transfers slower than this are considered stalled (lets a 1 GiB file take 68 minutes). */
+const FLOOR_RATE_BYTES_PER_MS = 256;
+
+function isRefusalCode(code: number): boolean {
+  // 425 can't open data connection, 426 connection closed; transfer aborted (RFC 959 §4.2).
+  return code === 425 || code === 426;
+}
+
+/** Turn an error at one step into a ladder refusal, or leave it as a file-level error. */
+function refusal(conn: FtpConnection, step: string, err: unknown, always = false): unknown {
+  if (err instanceof FxpRefusedError) return err;
+  if (err instanceof FtpReplyError) {
+    if (always || isRefusalCode(err.replyCode)) return new FxpRefusedError(conn.label, step, `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim(), { cause: err });
+    return err;
+  }
+  if (err instanceof FtpError && (err.code === 'ETIMEOUT' || err.code === 'EABORTED' || err.code === 'ECLOSED')) {
+    return new FxpRefusedError(conn.label, step, err.message, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * RFC 4217 has no word on server-to-server TLS. In practice one server must
+ * act as TLS client of the data connection: SSCN ON makes that server the
+ * client (proftpd, glftpd, drftpd); CPSV is PASV that also makes the passive
+ * server the TLS client. Without either, both servers wait for a ClientHello
+ * from each other forever, so that layout is never attempted.
+ */
+async function setSscn(conn: FtpConnection, on: boolean): Promise<void> {
+  if (conn.sscn === on) return;
+  if (!on && !conn.features.sscn && !conn.sscn) return;
+  try {
+    await conn.request('SSCN', on ? 'ON' : 'OFF');
+  } catch (err) {
+    throw refusal(conn, 'SSCN', err, true);
+  }
+  conn.sscn = on;
+}
+
+async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout: FxpLayout): Promise<void> {
+  const bothTls = src.isTls && dst.isTls;
+  if (layout.tls === 'clear' || (!bothTls && (src.isTls || dst.isTls))) {
+    // Clear data between a TLS and a non-TLS server, or by explicit choice (--allow-clear-data).
+    await Promise.all([src, dst].map(async (c) => {
+      if (!c.isTls) return;
+      await setSscn(c, false);
+      try {
+        await c.setProtection('C');
+      } catch (err) {
+        throw refusal(c, 'PROT C', err, true);
+      }
+    }));
+    return;
+  }
+  if (!bothTls) return;
+  await Promise.all([src.setProtection('P'), dst.setProtection('P')]);
+  const passive = layout.passive === 'source' ? src : dst;
+  const active = passive === src ? dst : src;
+  if (layout.tls === 'sscn-source' || layout.tls === 'sscn-destination') {
+    const client = layout.tls === 'sscn-source' ? src : dst;
+    const other = client === src ? dst : src;
+    await Promise.all([setSscn(client, true), setSscn(other, false)]);
+  } else if (layout.tls === 'cpsv') {
+    // CPSV itself tells the passive side to be the TLS client; the active side must be the TLS server.
+    await Promise.all([setSscn(active, false), setSscn(passive, false)]);
+  }
+}
+
+/** PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the passive side. */
+async function openPassive(conn: FtpConnection, layout: FxpLayout, pretArg: string): Promise<{ hp: HostPort; extended: boolean }> {
+  if (conn.features.pret) {
+    try {
+      await conn.request('PRET', pretArg);
+    } catch (err) {
+      throw refusal(conn, 'PRET', err, true);
+    }
+  }
+  const peer = conn.channel.remoteAddress;
+  const v6 = peer.includes(':');
+  const ext = v6 || !!layout.extended;
+  const command = layout.tls === 'cpsv' ? (ext ? 'CEPR' : 'CPSV') : ext ? 'EPSV' : 'PASV';
+  try {
+    const r = await conn.request(command);
+    if (command === 'EPSV' || command === 'CEPR') return { hp: { host: peer, port: parseEpsvReply(r.message) }, extended: true };
+    const hp = parsePasvReply(r.message);
+    return { hp: { host: resolvePasvHost(hp.host, peer, conn.server.fixPasvAddress), port: hp.port }, extended: false };
+  } catch (err) {
+    if (command !== 'PASV' || !(err instanceof FtpReplyError)) throw refusal(conn, command, err, true);
+    // RFC 2428 §3: the 229 reply carries only a port; the host is the one we reach this server at.
+    try {
+      const r = await conn.request('EPSV');
+      return { hp: { host: peer, port: parseEpsvReply(r.message) }, extended: true };
+    } catch (err2) {
+      throw refusal(conn, 'PASV', err, true);
+    }
+  }
+}
+
+async function sendPort(conn: FtpConnection, hp: HostPort, extended: boolean): Promise<void> {
+  const command = extended || hp.host.includes(':') ? 'EPRT' : 'PORT';
+  const arg = command === 'EPRT' ? encodeEprtArgument(hp) : encodePortArgument(hp);
+  try {
+    await conn.request(command, arg);
+  } catch (err) {
+    throw refusal(conn, command, err, true);
+  }
+}
+
+/**
+ * One site-to-site transfer in one layout. The caller holds both connections
+ * (inside their `exclusive`), and replaces any connection this closes.
+ *
+ * Order of commands, and why:
+ * 1. STOR goes to the destination first. pyftpdlib opens an active data
+ *    connection as soon as it gets PORT, and drops data that arrives before it
+ *    has processed STOR, then waits forever. That is why lftp (RETR first)
+ *    stalls from pure-ftpd to pyftpdlib with the source passive: pure-ftpd
+ *    starts sending the moment pyftpdlib's connection is accepted.
+ * 2. We wait for the destination's 1xx before RETR. An active destination
+ *    marks as soon as it has connected. A passive one may mark only after the
+ *    source connects (vsftpd, proftpd accept first, then mark), so we wait a
+ *    short grace, learn that per server, and then send RETR anyway.
+ * 3. RETR to the source. Then both final replies, in either order: a 226 from
+ *    one side alone proves nothing (a refused data connection can still end
+ *    in "226" for an empty file on the other side).
+ */
+export async function fxpTransfer(
+  src: FtpConnection,
+  dst: FtpConnection,
+  layout: FxpLayout,
+  file: FxpFile,
+  timings: FxpTimings = DEFAULT_TIMINGS,
+): Promise<void> {
+  const passive = layout.passive === 'source' ? src : dst;
+  const active = passive === src ? dst : src;
+  await Promise.all([src.ensureType('I'), dst.ensureType('I')]);
+  await prepareProtection(src, dst, layout);
+  const pret = passive === src ? `RETR ${file.srcPath}` : `STOR ${file.dstPath}`;
+  const { hp, extended } = await openPassive(passive, layout, pret);
+  await sendPort(active, hp, extended);
+  if (file.rest > 0) {
+    // RFC 3659 §5: REST STREAM offset on both sides before RETR/STOR.
+    await Promise.all([src.request('REST', String(file.rest)), dst.request('REST', String(file.rest))]);
+  }
+
+  const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
+  const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
+
+  // 1. STOR on the destination.
+  dst.send('STOR', file.dstPath);
+  let dstMark: FtpReply | undefined;
+  const dstPassive = passive === dst;
+  const knownLate = dst.state.marksAfterAccept === true;
+  if (!dstPassive || !knownLate) {
+    const wait = dstPassive ? timings.markGraceMs : commandTimeout;
+    const grace = new AbortController();
+    const timer = setTimeout(() => grace.abort(), wait);
+    try {
+      dstMark = await Promise.race([
+        dst.reply(commandTimeout, undefined, 'reply to STOR'),
+        new Promise<undefined>((resolve) => grace.signal.addEventListener('abort', () => resolve(undefined))),
+      ]);
+    } catch (err) {
+      throw refusal(dst, 'STOR', err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (dstMark === undefined) {
+      if (!dstPassive) throw new FxpRefusedError(dst.label, 'STOR', `no reply within ${formatMs(wait)}`);
+      dst.state.marksAfterAccept = true; // this passive server marks only after the data connection arrives
+    } else if (dstMark.code >= 300) {
+      throw refusal(dst, 'STOR', new FtpReplyError(dstMark.code, `STOR ${file.dstPath}`, dstMark.lines));
+    } else if (dstPassive) {
+      dst.state.marksAfterAccept = false;
+    }
+  }
+  // If STOR's reply is still pending (passive destination that marks late),
+  // the late reply arrives on the channel queue and is read below.
+  const srcAbort = new AbortController();
+  const dstAbort = new AbortController();
+  const dstPending = dstMark === undefined ? dst.reply(deadline, dstAbort.signal, 'reply to STOR') : undefined;
+  dstPending?.catch(() => undefined);
+
+  // 2. RETR on the source.
+  src.send('RETR', file.srcPath);
+
+  // 3. Both final replies, in either order, with a copy-check timeout once one side is done.
+  const finalOf = async (conn: FtpConnection, command: string, path: string, first: FtpReply | Promise<FtpReply> | undefined, abort: AbortController): Promise<FtpReply> => {
+    let r = first ? await first : await conn.reply(commandTimeout, abort.signal, `reply to ${command}`);
+    if (r.code < 200) r = await conn.reply(deadline, abort.signal, `end of ${command}`);
+    if (r.code >= 300) throw new FtpReplyError(r.code, `${command} ${path}`, r.lines);
+    return r;
+  };
+  const srcDone = finalOf(src, 'RETR', file.srcPath, undefined, srcAbort);
+  const dstDone = finalOf(dst, 'STOR', file.dstPath, dstMark ?? dstPending, dstAbort);
+  // The first side to fail by itself is the cause; the other side is aborted
+  // (its connection closes, and the caller replaces it).
+  let checkTimer: NodeJS.Timeout | undefined;
+  let first: { conn: FtpConnection; step: string; err: unknown } | undefined;
+  const watch = (p: Promise<FtpReply>, conn: FtpConnection, step: string, other: AbortController) =>
+    p.then(
+      () => {
+        checkTimer ??= setTimeout(
+          () => other.abort(new Error(`no reply within ${formatMs(timings.copyCheckMs)} after ${conn.label} finished`)),
+          timings.copyCheckMs,
+        );
+      },
+      (err: unknown) => {
+        first ??= { conn, step, err };
+        other.abort(new Error(`${conn.label} failed`));
+      },
+    );
+  await Promise.all([watch(srcDone, src, 'RETR', dstAbort), watch(dstDone, dst, 'STOR', srcAbort)]);
+  if (checkTimer) clearTimeout(checkTimer);
+  if (!first) return;
+  const { conn, step, err } = first as { conn: FtpConnection; step: string; err: unknown };
+  if (err instanceof FtpError && err.code === 'EABORTED') {
+    const why = (err.cause as Error | undefined)?.message ?? err.message;
+    throw new FxpRefusedError(conn.label, step, why, { cause: err });
+  }
+  throw refusal(conn, step, err);
+}

@@ -1,0 +1,111 @@
+import path from 'node:path/posix';
+import os from 'node:os';
+import type { FtpConnection } from '../ftp/connection.js';
+import { FtpReplyError } from '../ftp/errors.js';
+import { partName } from '../tree/filter.js';
+
+/** The lock directory's name: a part name, so the mirror never transfers or deletes it. */
+export const REMOTE_LOCK_NAME = partName('fxpmirror-lock');
+
+export class RemoteLockHeldError extends Error {
+  readonly code = 'EREMOTELOCKED';
+  constructor(readonly server: string, readonly dir: string, readonly owner: string) {
+    super(`${server}: ${dir} is locked by another fxpmirror run (${owner || 'owner unknown'})`);
+  }
+}
+
+export interface RemoteLock {
+  release(): Promise<void>;
+}
+
+/**
+ * A lock on the destination server, so two cron hosts never mirror into the
+ * same target at once. MKD is atomic on every server (RFC 959 §4.1.3: it
+ * fails when the directory exists), so whoever creates the directory holds
+ * the lock. The lock expires: its heartbeat is the modification time of an
+ * "owner" file inside, rewritten every ttl/3 while the job runs; a lock whose
+ * heartbeat is older than the ttl is taken over. Removed at the end.
+ *
+ * `connect` gives a connection of its own: the heartbeat must not wait behind
+ * a transfer on a pooled connection.
+ */
+export async function acquireRemoteLock(
+  connect: () => Promise<FtpConnection>,
+  root: string,
+  ttlMs: number,
+  onStale?: (owner: string) => void,
+): Promise<RemoteLock> {
+  const conn = await connect();
+  const dir = path.join(root, REMOTE_LOCK_NAME);
+  const ownerFile = path.join(dir, 'owner');
+  const owner = `${os.hostname()} pid ${process.pid} since ${new Date().toISOString()}`;
+  const writeOwner = async (c: FtpConnection) => {
+    await c.exclusive(async () => {
+      const stor = await c.openData('STOR', ownerFile);
+      await new Promise<void>((resolve, reject) => {
+        stor.socket.once('error', reject);
+        stor.socket.end(owner + '\n', () => resolve());
+      });
+      await stor.finish();
+    });
+  };
+  try {
+    await conn.mkdir(dir);
+  } catch (err) {
+    if (!(err instanceof FtpReplyError)) throw err;
+    // It exists (or we may not create it). Is it stale?
+    const beat = await conn.mdtm(ownerFile).catch(() => undefined);
+    const heldBy = await readOwner(conn, ownerFile);
+    if (beat && Date.now() - beat.getTime() <= ttlMs) {
+      await conn.close();
+      throw new RemoteLockHeldError(conn.label, dir, heldBy);
+    }
+    if (!beat) {
+      // No heartbeat at all: a run died between MKD and its first heartbeat, or
+      // the server cannot tell times. Judge by the directory's own time.
+      const entries = await conn.list(root).catch(() => []);
+      const self = entries.find((e) => e.name === REMOTE_LOCK_NAME);
+      if (!self) throw err; // could not create it and it is not there: permissions
+      if (self.mtime && Date.now() - self.mtime.getTime() <= ttlMs + self.mtimePrecision) {
+        await conn.close();
+        throw new RemoteLockHeldError(conn.label, dir, heldBy);
+      }
+    }
+    onStale?.(heldBy);
+    await conn.delete(ownerFile).catch(() => undefined);
+    await conn.rmdir(dir).catch(() => undefined);
+    await conn.mkdir(dir); // a racing taker-over loses here
+  }
+  await writeOwner(conn);
+  const timer = setInterval(() => {
+    writeOwner(conn).catch(() => undefined);
+  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  timer.unref();
+  return {
+    release: async () => {
+      clearInterval(timer);
+      try {
+        const c = conn.closed ? await connect() : conn;
+        await c.delete(ownerFile).catch(() => undefined);
+        await c.rmdir(dir).catch(() => undefined);
+        await c.close();
+      } finally {
+        await conn.close();
+      }
+    },
+  };
+}
+
+async function readOwner(conn: FtpConnection, file: string): Promise<string> {
+  try {
+    return await conn.exclusive(async () => {
+      const retr = await conn.openData('RETR', file);
+      const chunks: Buffer[] = [];
+      for await (const c of retr.socket) chunks.push(c as Buffer);
+      await retr.finish();
+      return Buffer.concat(chunks).toString('utf8').trim().slice(0, 200);
+    });
+  } catch {
+    return '';
+  }
+}

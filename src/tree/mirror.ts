@@ -1,0 +1,456 @@
+import path from 'node:path/posix';
+import pLimit from 'p-limit';
+import type { ListEntry } from '../ftp/entry.js';
+import type { ConnectionPool } from '../ftp/pool.js';
+import type { FtpConnection } from '../ftp/connection.js';
+import { FtpError, FtpReplyError, isTransient } from '../ftp/errors.js';
+import { FxpEngine, Side, type CopyResult } from '../fxp/engine.js';
+import type { MirrorOptions } from './options.js';
+import type { MirrorSummary, PlanAction, TransferMode } from './plan.js';
+import { diffDirectory, joinPath, type DeleteItem } from './diff.js';
+import { PathFilter } from './filter.js';
+import { checkDeleteLimit, formatMaxDelete, orderDeletes } from './deletes.js';
+
+export interface MirrorEndpoint {
+  pool: ConnectionPool;
+  /** Absolute directory on the server. */
+  root: string;
+  /** For summaries: "server:/path" or a redacted URL. */
+  display: string;
+}
+
+export interface MirrorEvents {
+  /** Every action as it passes the gate (the dry-run plan is exactly this stream). */
+  action?(target: number, a: PlanAction): void;
+  /** A side effect completed. */
+  done?(target: number, a: PlanAction, result?: CopyResult): void;
+  /** A side effect failed for good (after retries). */
+  failed?(target: number, a: PlanAction | { kind: 'list'; path: string }, err: Error): void;
+  warn?(message: string): void;
+  /** A transfer started (progress display). */
+  started?(target: number, a: PlanAction): void;
+}
+
+export interface MirrorRun {
+  src: MirrorEndpoint;
+  targets: MirrorEndpoint[];
+  options: MirrorOptions;
+  engine: FxpEngine;
+  excludeFromText?: string;
+  events?: MirrorEvents;
+  signal?: AbortSignal;
+}
+
+/** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
+const HIGH_WATER = 512;
+
+/**
+ * The one gate every side effect passes through. Under dry-run it reports the
+ * action and does nothing: dry-run is this switch, not a second code path.
+ */
+class Gate {
+  constructor(
+    private readonly dryRun: boolean,
+    private readonly report: (a: PlanAction) => void,
+  ) {}
+  async pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
+    this.report(a);
+    if (this.dryRun) return undefined;
+    return effect();
+  }
+}
+
+function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary {
+  return {
+    source: src,
+    destination: dst,
+    dryRun,
+    files: { transferred: 0, skipped: 0, deleted: 0, failed: 0, unchanged: 0 },
+    bytes: { transferred: 0 },
+    dirs: { created: 0, deleted: 0 },
+    touched: 0,
+    modes: {},
+    unsynced: [],
+    skippedEntries: [],
+    failures: [],
+    durationMs: 0,
+  };
+}
+
+function describe(err: unknown): { code: string; message: string } {
+  if (err instanceof FtpError) return { code: err.code, message: err.message };
+  return { code: 'EINTERNAL', message: (err as Error)?.message ?? String(err) };
+}
+
+/** Retry transient failures (4xx, resets, timeouts) with exponential backoff: 0.25 s, 0.5 s, 1 s, … */
+async function withRetries<T>(retries: number, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= retries || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 8000)));
+    }
+  }
+}
+
+interface TargetState {
+  index: number;
+  ep: MirrorEndpoint;
+  summary: MirrorSummary;
+  gate: Gate;
+  deletes: DeleteItem[];
+  /** Type conflicts: the replacement waits until the delete phase has removed the old entry. */
+  deferred: PlanAction[];
+  /** Destination entries seen (the base of --max-delete N%). */
+  seen: number;
+  /** Subtrees where nothing may be deleted (a listing failed under them). */
+  unsyncedRoots: string[];
+}
+
+/**
+ * Mirror one source tree onto one or more targets (fan-out: the source is
+ * listed once, each target compared with it).
+ *
+ * Directory by directory: list the source and every target in parallel, diff
+ * (pure), stream the transfers to a bounded queue, descend. Deletions are only
+ * collected during the walk; at the end, if --max-delete allows, files go
+ * first, then directories deepest first. Nothing is deleted under a subtree
+ * whose listing failed.
+ */
+export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
+  const started = Date.now();
+  const opts = run.options;
+  const filter = PathFilter.fromOptions(opts, run.excludeFromText);
+  const events = run.events ?? {};
+  const targets: TargetState[] = run.targets.map((ep, index) => {
+    const summary = emptySummary(run.src.display, ep.display, opts.dryRun);
+    return {
+      index,
+      ep,
+      summary,
+      gate: new Gate(opts.dryRun, (a) => events.action?.(index, a)),
+      deletes: [],
+      deferred: [],
+      seen: 0,
+      unsyncedRoots: [],
+    };
+  });
+  const listLimit = pLimit(Math.max(1, opts.parallel));
+  const workLimit = pLimit(Math.max(1, opts.parallel));
+  let failedTotal = 0;
+  let stopped = false;
+  const work = new Set<Promise<void>>();
+
+  const abs = (root: string, rel: string) => (rel === '' ? root : path.join(root, rel));
+
+  const fail = (t: TargetState, a: PlanAction | { kind: 'list'; path: string }, err: unknown) => {
+    const { code, message } = describe(err);
+    t.summary.failures.push({ path: a.path, code, message });
+    if (a.kind === 'transfer' || a.kind === 'verify') t.summary.files.failed++;
+    failedTotal++;
+    if (opts.maxErrors !== undefined && failedTotal >= opts.maxErrors && !stopped) {
+      stopped = true;
+      events.warn?.(`stopping: ${failedTotal} errors reached --max-errors ${opts.maxErrors}`);
+    }
+    events.failed?.(t.index, a, err as Error);
+  };
+
+  const schedule = (fn: () => Promise<void>) => {
+    const p = workLimit(fn).finally(() => work.delete(p));
+    work.add(p);
+  };
+
+  const copyOne = async (t: TargetState, a: Extract<PlanAction, { kind: 'transfer' }>) => {
+    const src = new Side(run.src.pool);
+    const dst = new Side(t.ep.pool);
+    try {
+      events.started?.(t.index, a);
+      const result = await withRetries(opts.retries, () =>
+        run.engine.copy(src, dst, {
+          srcPath: abs(run.src.root, a.path),
+          dstPath: abs(t.ep.root, a.path),
+          size: a.src.size,
+          mtime: a.src.mtime,
+        }),
+      );
+      t.summary.files.transferred++;
+      t.summary.bytes.transferred += result.bytes;
+      t.summary.modes[result.mode] = (t.summary.modes[result.mode] ?? 0) + 1;
+      events.done?.(t.index, a, result);
+    } finally {
+      src.release();
+      dst.release();
+    }
+  };
+
+  const execute = async (t: TargetState, a: PlanAction): Promise<void> => {
+    switch (a.kind) {
+      case 'transfer':
+        if (stopped) return;
+        await t.gate.pass(a, () => copyOne(t, a));
+        if (opts.dryRun) {
+          t.summary.files.transferred++;
+          t.summary.bytes.transferred += a.src.size ?? 0;
+        }
+        return;
+      case 'verify': {
+        // --compare checksum with equal sizes: hash both sides (reads only), then transfer or touch.
+        const same = await sameChecksum(run.src.pool, t.ep.pool, abs(run.src.root, a.path), abs(t.ep.root, a.path));
+        if (same === false) return execute(t, { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst });
+        if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`);
+        if (a.src.mtime && a.dst.mtime && Math.abs(a.src.mtime.getTime() - a.dst.mtime.getTime()) >= 1000) {
+          const mtime = a.src.mtime;
+          await t.gate.pass({ kind: 'touch', path: a.path, mtime }, () =>
+            t.ep.pool.use((c) => c.setMtime(abs(t.ep.root, a.path), mtime)),
+          );
+          t.summary.touched++;
+        } else t.summary.files.unchanged++;
+        return;
+      }
+      case 'mkdir':
+        await t.gate.pass(a, () => withRetries(opts.retries, () => t.ep.pool.use((c) => c.mkdir(abs(t.ep.root, a.path)))));
+        t.summary.dirs.created++;
+        return;
+      case 'skip':
+        t.gate.pass(a, async () => undefined);
+        t.summary.files.skipped++;
+        t.summary.skippedEntries.push({ path: a.path, reason: a.reason });
+        return;
+      default:
+        return;
+    }
+  };
+
+  const listing = async (pool: ConnectionPool, dir: string): Promise<ListEntry[]> =>
+    listLimit(() => withRetries(opts.retries, () => pool.use((c) => listDir(c, dir, opts))));
+
+  const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
+    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
+    const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
+    t.gate.pass(a, async () => undefined);
+    t.summary.unsynced.push({ path: rel, side, reason });
+    t.unsyncedRoots.push(rel);
+  };
+
+  /** Walk one directory pair; `exists[i]` says whether target `ts[i]` has this directory. */
+  const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets): Promise<void> => {
+    if (stopped) return;
+    let srcEntries: ListEntry[];
+    const dstListings = exists.map((e, i) => (e ? listing(ts[i].ep.pool, abs(ts[i].ep.root, rel)) : Promise.resolve(null)));
+    for (const p of dstListings) p.catch(() => undefined);
+    try {
+      srcEntries = await listing(run.src.pool, abs(run.src.root, rel));
+      if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), rel, srcEntries, opts);
+    } catch (err) {
+      // Never delete on the destination because a listing failed: the whole
+      // subtree is reported unsynced and nothing under it is touched.
+      for (const t of ts) markUnsynced(t, rel, 'source', err);
+      return;
+    }
+    // Per subdirectory, per target: true/false = walk it (destination exists or
+    // not); undefined = this target does not descend there (conflict, mkdir failed).
+    const next = new Map<string, (boolean | undefined)[]>();
+    await Promise.all(
+      ts.map(async (t, i) => {
+        let dstEntries: ListEntry[] | null;
+        try {
+          dstEntries = await dstListings[i];
+        } catch (err) {
+          markUnsynced(t, rel, 'destination', err);
+          return;
+        }
+        t.seen += dstEntries?.length ?? 0;
+        const diff = diffDirectory(rel, srcEntries, dstEntries, opts, filter);
+        t.summary.files.unchanged += diff.unchanged;
+        t.deletes.push(...diff.deletes);
+        const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
+        for (const a of diff.actions) {
+          if (conflicts.has(a.path)) {
+            t.deferred.push(a);
+            continue;
+          }
+          if (a.kind === 'mkdir') {
+            try {
+              await execute(t, a);
+            } catch (err) {
+              fail(t, a, err);
+              conflicts.add(a.path); // do not descend into a directory we could not create
+            }
+          } else if (a.kind === 'transfer' || a.kind === 'verify') {
+            while (work.size >= HIGH_WATER) await Promise.race(work);
+            schedule(() => execute(t, a).catch((err) => fail(t, a, err)));
+          } else {
+            await execute(t, a);
+          }
+        }
+        for (const d of diff.descend) {
+          if (conflicts.has(d.path)) continue;
+          const e = next.get(d.path) ?? ts.map(() => undefined);
+          e[i] = d.dstExists;
+          next.set(d.path, e);
+        }
+      }),
+    );
+    // Descend: subdirectories are walked concurrently; each listing waits for its pool.
+    const wanted = [...next.entries()];
+    await Promise.all(
+      wanted.map(([sub, e]) => {
+        const keep = ts.filter((_, i) => e[i] !== undefined);
+        return walk(sub, e.filter((x) => x !== undefined) as boolean[], keep);
+      }),
+    );
+  };
+
+  // Every target root must exist before anything goes into it.
+  const rootExists = await Promise.all(
+    targets.map(async (t) => {
+      const exists = await t.ep.pool.use((c) => c.isDirectory(t.ep.root));
+      if (!exists) {
+        try {
+          await t.gate.pass({ kind: 'mkdir', path: '', reason: 'missing' }, () => t.ep.pool.use((c) => c.mkdir(t.ep.root, true)));
+          t.summary.dirs.created++;
+        } catch (err) {
+          fail(t, { kind: 'mkdir', path: '', reason: 'missing' }, err);
+        }
+      }
+      return exists;
+    }),
+  );
+  await walk('', rootExists);
+  await Promise.all(work);
+
+  // Delete phase, per target.
+  for (const t of targets) {
+    if (stopped) break;
+    await deletePhase(t);
+  }
+  const durationMs = Date.now() - started;
+  for (const t of targets) t.summary.durationMs = durationMs;
+  return targets.map((t) => t.summary);
+
+  async function deletePhase(t: TargetState): Promise<void> {
+    const blocked = (p: string) => t.unsyncedRoots.some((r) => r === '' || p === r || p.startsWith(`${r}/`));
+    const candidates = t.deletes.filter((d) => !blocked(d.path));
+    // Expand directory deletions into their contents: files first, then directories deepest first.
+    const expanded: DeleteItem[] = [];
+    for (const d of candidates) {
+      expanded.push(d);
+      if (d.type === 'dir') {
+        try {
+          await collectSubtree(t.ep.pool, t.ep.root, d.path, expanded, listing);
+        } catch (err) {
+          // Cannot see inside: do not delete it at all.
+          expanded.pop();
+          markUnsynced(t, d.path, 'destination', err);
+        }
+      }
+    }
+    if (expanded.length) {
+      const why = checkDeleteLimit(expanded.length, t.seen + expanded.length - candidates.length, opts.maxDelete);
+      if (why) {
+        t.summary.deleteLimit = { planned: expanded.length, limit: formatMaxDelete(opts.maxDelete!) };
+        events.warn?.(why);
+        for (const a of t.deferred) {
+          t.summary.files.skipped++;
+          t.summary.skippedEntries.push({ path: a.path, reason: 'conflict' });
+        }
+        return;
+      }
+    }
+    for (const d of orderDeletes(expanded)) {
+      const a: PlanAction = { kind: 'delete', path: d.path, type: d.type };
+      try {
+        await t.gate.pass(a, () =>
+          withRetries(opts.retries, () => t.ep.pool.use((c) => (d.type === 'dir' ? c.rmdir(abs(t.ep.root, d.path)) : c.delete(abs(t.ep.root, d.path))))),
+        );
+        if (d.type === 'dir') t.summary.dirs.deleted++;
+        else t.summary.files.deleted++;
+        events.done?.(t.index, a);
+      } catch (err) {
+        fail(t, a, err);
+      }
+    }
+    // Replacements for type conflicts, now that the old entries are gone.
+    for (const a of t.deferred) {
+      try {
+        await execute(t, a);
+        if (a.kind === 'mkdir') await walk(a.path, [false], [t]);
+      } catch (err) {
+        fail(t, a, err);
+      }
+    }
+    await Promise.all(work);
+  }
+}
+
+async function listDir(c: FtpConnection, dir: string, _opts: MirrorOptions): Promise<ListEntry[]> {
+  return c.list(dir);
+}
+
+/**
+ * --symlinks follow: a link becomes what it points to. A link whose target is
+ * this directory or one of its ancestors would loop forever: it is reported
+ * (skip: loop) instead. Directory or file is decided by CWD, and a file's size
+ * and time come from SIZE and MDTM (the server follows the link).
+ */
+async function resolveLinks(pool: ConnectionPool, absDir: string, rel: string, entries: ListEntry[], _opts: MirrorOptions): Promise<ListEntry[]> {
+  const out: ListEntry[] = [];
+  for (const e of entries) {
+    if (e.type !== 'link') {
+      out.push(e);
+      continue;
+    }
+    const target = e.target ? path.resolve(absDir, e.target) : undefined;
+    if (target && (absDir === target || absDir.startsWith(`${target}/`) || target === '/')) {
+      out.push(e); // stays a link: diff reports it as skipped
+      continue;
+    }
+    const linkPath = path.join(absDir, e.name);
+    const resolved = await pool.use(async (c) => {
+      if (await c.isDirectory(linkPath)) return { ...e, type: 'dir' as const };
+      try {
+        const size = await c.size(linkPath);
+        const mtime = await c.mdtm(linkPath).catch(() => undefined);
+        return { ...e, type: 'file' as const, size, mtime, mtimePrecision: 1000, mtimeApproximate: false };
+      } catch {
+        return e; // dangling: reported as a skipped symlink
+      }
+    });
+    out.push(resolved);
+  }
+  void rel;
+  return out;
+}
+
+/** List everything under a destination directory that is to be deleted. */
+async function collectSubtree(
+  pool: ConnectionPool,
+  root: string,
+  rel: string,
+  out: DeleteItem[],
+  listing: (pool: ConnectionPool, dir: string) => Promise<ListEntry[]>,
+): Promise<void> {
+  const entries = await listing(pool, path.join(root, rel));
+  for (const e of entries) {
+    const p = joinPath(rel, e.name);
+    if (e.type === 'dir') {
+      out.push({ path: p, type: 'dir' });
+      await collectSubtree(pool, root, p, out, listing);
+    } else out.push({ path: p, type: e.type === 'link' ? 'link' : 'file' });
+  }
+}
+
+/** Compare checksums; undefined when the servers share no algorithm. */
+async function sameChecksum(srcPool: ConnectionPool, dstPool: ConnectionPool, srcPath: string, dstPath: string): Promise<boolean | undefined> {
+  return srcPool.use((s) =>
+    dstPool.use(async (d) => {
+      const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
+      if (!common.length) return undefined;
+      const [a, b] = await Promise.all([s.checksum(srcPath, common[0]), d.checksum(dstPath, common[0])]);
+      return a === b;
+    }),
+  );
+}
+
+export type { TransferMode };

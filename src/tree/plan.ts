@@ -1,0 +1,80 @@
+import type { ListEntry } from '../ftp/entry.js';
+
+/**
+ * The plan is plain data passed from the walker (which produces it directory by
+ * directory) to the executor (which carries it out through one gate) and to the
+ * renderers (dry-run text, JSON). Paths are relative to the mirror root, with
+ * "/" separators and no leading slash ("" is the root itself).
+ */
+
+export type TransferReason = 'missing' | 'size' | 'time' | 'newer' | 'checksum' | 'type';
+
+export type PlanAction =
+  | {
+      kind: 'mkdir';
+      path: string;
+      reason: 'missing';
+      /**
+       * Set on a type conflict under --delete: a non-directory destination entry
+       * of this name that the executor removes before creating the directory
+       * (a transfer marks the same case with reason 'type' and `dst`).
+       */
+      dst?: ListEntry;
+    }
+  | {
+      kind: 'transfer';
+      path: string;
+      reason: TransferReason;
+      src: ListEntry;
+      dst?: ListEntry;
+    }
+  /** Same size, compare requested by checksum: the executor hashes both sides, then transfers or touches. */
+  | { kind: 'verify'; path: string; src: ListEntry; dst: ListEntry }
+  /** Content already equal (checksum compare): only the mtime is set. */
+  | { kind: 'touch'; path: string; mtime: Date }
+  | { kind: 'delete'; path: string; type: 'file' | 'dir' | 'link' }
+  /** Reported, not acted on: symlinks under `skip`, special files, type conflicts without --delete. */
+  | { kind: 'skip'; path: string; reason: 'symlink' | 'special' | 'conflict' | 'loop' }
+  /** A subtree we could not compare: its source (or destination) listing failed, was refused or cut short. Nothing under it is deleted. */
+  | { kind: 'unsynced'; path: string; side: 'source' | 'destination'; reason: string };
+
+export type PlanActionKind = PlanAction['kind'];
+
+/** Transfer modes the FXP engine reports per file. */
+export type TransferMode =
+  | 'fxp'
+  | 'fxp-reversed'
+  | 'fxp-epsv'
+  | 'fxp-epsv-reversed'
+  | 'fxp-tls-sscn'
+  | 'fxp-tls-sscn-reversed'
+  | 'fxp-tls-cpsv'
+  | 'fxp-tls-cpsv-reversed'
+  | 'fxp-clear'
+  | 'fxp-clear-reversed'
+  | 'relay';
+
+export interface FailedItem {
+  path: string;
+  /** Error code (FtpErrorCode or fxpmirror code) and one-line message. */
+  code: string;
+  message: string;
+}
+
+/** The run summary: the JSON output is exactly this object; the text renderer draws from it. */
+export interface MirrorSummary {
+  source: string; // redacted URL or server:path
+  destination: string;
+  dryRun: boolean;
+  files: { transferred: number; skipped: number; deleted: number; failed: number; unchanged: number };
+  bytes: { transferred: number };
+  dirs: { created: number; deleted: number };
+  touched: number;
+  modes: Partial<Record<TransferMode, number>>;
+  unsynced: { path: string; side: 'source' | 'destination'; reason: string }[];
+  skippedEntries: { path: string; reason: string }[];
+  failures: FailedItem[];
+  /** Set when --max-delete stopped the deletions (nothing was deleted). */
+  deleteLimit?: { planned: number; limit: string };
+  durationMs: number;
+}

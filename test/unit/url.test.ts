@@ -1,0 +1,213 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findNetrc, parseFtpUrl, parseNetrc, redactUrls } from '../../src/ftp/url.js';
+import { FtpUrlError } from '../../src/ftp/errors.js';
+
+test('parseFtpUrl: schemes, default ports and TLS modes', () => {
+  assert.deepEqual(parseFtpUrl('ftp://example.com'), { scheme: 'ftp', tls: 'none', host: 'example.com', port: 21, path: '/' });
+  assert.deepEqual(parseFtpUrl('ftps://example.com/'), { scheme: 'ftps', tls: 'implicit', host: 'example.com', port: 990, path: '/' });
+  assert.deepEqual(parseFtpUrl('ftpes://example.com/pub'), {
+    scheme: 'ftpes',
+    tls: 'explicit',
+    host: 'example.com',
+    port: 21,
+    path: '/pub',
+  });
+  assert.equal(parseFtpUrl('FTP://Example.com').scheme, 'ftp');
+  assert.equal(parseFtpUrl('FtPeS://h').tls, 'explicit');
+});
+
+test('parseFtpUrl: user, password, port, path', () => {
+  assert.deepEqual(parseFtpUrl('ftp://alice:s3cret@ftp.example.com:2121/pub/linux/'), {
+    scheme: 'ftp',
+    tls: 'none',
+    host: 'ftp.example.com',
+    port: 2121,
+    user: 'alice',
+    password: 's3cret',
+    path: '/pub/linux/',
+  });
+  const noPass = parseFtpUrl('ftp://anonymous@h/');
+  assert.equal(noPass.user, 'anonymous');
+  assert.equal('password' in noPass, false);
+  const emptyPass = parseFtpUrl('ftp://bob:@h/');
+  assert.equal(emptyPass.user, 'bob');
+  assert.equal(emptyPass.password, '');
+  assert.equal(parseFtpUrl('ftp://h:/x').port, 21); // empty port: default
+  assert.equal(parseFtpUrl('ftp://h:65535').port, 65535);
+});
+
+test('parseFtpUrl: percent-decoding', () => {
+  const u = parseFtpUrl('ftp://me%40example.com:p%3Ass%2Fw%40rd@h/dir%20with%20spaces/a%2Fb/%C3%BCber%E6%97%A5');
+  assert.equal(u.user, 'me@example.com');
+  assert.equal(u.password, 'p:ss/w@rd');
+  assert.equal(u.path, '/dir with spaces/a/b/über日');
+  // "+" is not a space in URLs paths.
+  assert.equal(parseFtpUrl('ftp://h/a+b').path, '/a+b');
+  // "?" and "#" are path characters for FTP.
+  assert.equal(parseFtpUrl('ftp://h/what?.txt#1').path, '/what?.txt#1');
+  // Unencoded UTF-8 passes through.
+  assert.equal(parseFtpUrl('ftp://h/données').path, '/données');
+});
+
+test('parseFtpUrl: an unencoded "@" in the password', () => {
+  const u = parseFtpUrl('ftp://user:p@ss@h/x@y');
+  assert.equal(u.user, 'user');
+  assert.equal(u.password, 'p@ss');
+  assert.equal(u.host, 'h');
+  assert.equal(u.path, '/x@y');
+});
+
+test('parseFtpUrl: IPv6 literals', () => {
+  assert.deepEqual(parseFtpUrl('ftp://[::1]:2121/x'), { scheme: 'ftp', tls: 'none', host: '::1', port: 2121, path: '/x' });
+  assert.equal(parseFtpUrl('ftps://u:p@[2001:db8::10]/').host, '2001:db8::10');
+  assert.equal(parseFtpUrl('ftps://[2001:db8::10]').port, 990);
+  assert.throws(() => parseFtpUrl('ftp://[::1/x'), FtpUrlError);
+  assert.throws(() => parseFtpUrl('ftp://[not:an:address]/'), FtpUrlError);
+  assert.throws(() => parseFtpUrl('ftp://[::1]x/'), FtpUrlError);
+  assert.throws(() => parseFtpUrl('ftp://2001:db8::10/'), FtpUrlError);
+});
+
+test('parseFtpUrl: errors are FtpUrlError with code EURL', () => {
+  for (const bad of [
+    'http://example.com/',
+    'sftp://example.com/',
+    'example.com/pub',
+    'ftp:/example.com',
+    'ftp://',
+    'ftp:///path',
+    'ftp://user:pw@/path',
+    'ftp://h:0/',
+    'ftp://h:65536/',
+    'ftp://h:21x/',
+    'ftp://h:-1/',
+    'ftp://h/%ZZ',
+    'ftp://h/%C3', // truncated UTF-8
+    'ftp://h/a%0D%0ADELE%20x',
+    'ftp://h/a%00b',
+    'ftp://h/a\r\nb',
+    'ftp://u%0A:p@h/',
+    'ftp://h o st/',
+  ]) {
+    assert.throws(
+      () => parseFtpUrl(bad),
+      (e: unknown) => e instanceof FtpUrlError && e.code === 'EURL' && !e.message.includes('\n'),
+      bad,
+    );
+  }
+});
+
+test('parseFtpUrl: error messages never contain the password', () => {
+  const password = 'Hunter2-Sekr1t';
+  for (const bad of [
+    `ftp://user:${password}@h:99999/`,
+    `http://user:${password}@h/`,
+    `ftp://user:${password}@/x`,
+    `ftp://user:${password}@h/%ZZ`,
+    `ftp://user:${password}%0A@h/`,
+    `ftp://user:${password}/x@h/`, // unencoded "/" in the password: host and port come out wrong
+    `ftp://user:${password}@[::1/`,
+    `ftp://user:${password}@h/\n`,
+    `ftpx://user:${password}@h/`,
+  ]) {
+    assert.throws(
+      () => parseFtpUrl(bad),
+      (e: unknown) => e instanceof FtpUrlError && !e.message.includes(password) && !e.message.includes('Sekr1t'),
+      bad,
+    );
+  }
+});
+
+test('redactUrls', () => {
+  assert.equal(redactUrls('connecting to ftp://alice:s3cret@h:21/pub'), 'connecting to ftp://alice:***@h:21/pub');
+  assert.equal(redactUrls('ftps://a:b@h ftpes://c:d@k/x'), 'ftps://a:***@h ftpes://c:***@k/x');
+  assert.equal(redactUrls('"ftp://u:p@ss@host/dir"'), '"ftp://u:***@host/dir"');
+  assert.equal(redactUrls('ftp://u:pa/ss@host/dir'), 'ftp://u:***@host/dir'); // unencoded "/" in the password
+  assert.equal(redactUrls('ftp://u%40x:p%2Fq@host'), 'ftp://u%40x:***@host');
+  assert.equal(redactUrls('FTP://u:p@h'), 'FTP://u:***@h');
+  assert.equal(redactUrls('http://proxy:pw@10.0.0.1:3128'), 'http://proxy:***@10.0.0.1:3128');
+  // Nothing to hide.
+  for (const clean of [
+    'ftp://anonymous@h/pub',
+    'ftp://h:2121/pub/a@b',
+    'ftp://h/dir:x@y',
+    'no urls here: user:pass@host',
+    'ftp://h',
+    '',
+  ]) {
+    assert.equal(redactUrls(clean), clean);
+  }
+  // Every URL parseFtpUrl accepts comes out without its password.
+  const url = 'ftp://me%40x:top%2Fsecret@h:2121/a b';
+  assert.ok(!redactUrls(`error for ${url}: refused`).includes('top%2Fsecret'));
+});
+
+test('parseNetrc: machines, default, account, quoted tokens, comments', () => {
+  const text = `
+# comment line
+machine ftp.example.com login alice password "s3cret with spaces"
+machine ftp.example.com
+  login bob
+  password b0b
+  account acct1
+machine other.example.org login carol password "quo\\"ted"
+default login anonymous password guest@example.com
+`;
+  assert.deepEqual(parseNetrc(text), [
+    { machine: 'ftp.example.com', login: 'alice', password: 's3cret with spaces' },
+    { machine: 'ftp.example.com', login: 'bob', password: 'b0b', account: 'acct1' },
+    { machine: 'other.example.org', login: 'carol', password: 'quo"ted' },
+    { machine: null, login: 'anonymous', password: 'guest@example.com' },
+  ]);
+});
+
+test('parseNetrc: macdef blocks are skipped up to the blank line', () => {
+  const text = [
+    'machine a login u1 password p1',
+    'macdef init',
+    'cd /pub',
+    'machine evil login x password y',
+    'bin',
+    '',
+    'machine b login u2 password p2',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseNetrc(text), [
+    { machine: 'a', login: 'u1', password: 'p1' },
+    { machine: 'b', login: 'u2', password: 'p2' },
+  ]);
+  // A macdef running to the end of the file.
+  assert.deepEqual(parseNetrc('machine a login u\nmacdef m\nls\nmachine z login q'), [{ machine: 'a', login: 'u' }]);
+  // A whitespace-only line ends the macro too; CRLF files work.
+  assert.deepEqual(parseNetrc('macdef m\r\nls\r\n  \r\nmachine c login w\r\n'), [{ machine: 'c', login: 'w' }]);
+});
+
+test('parseNetrc: tolerant of junk', () => {
+  assert.deepEqual(parseNetrc(''), []);
+  assert.deepEqual(parseNetrc('login orphan password x'), []); // before any machine: ignored
+  assert.deepEqual(parseNetrc('machine'), []); // truncated
+  assert.deepEqual(parseNetrc('machine h login'), [{ machine: 'h' }]);
+  assert.deepEqual(parseNetrc('machine h port 21 login u'), [{ machine: 'h', login: 'u' }]); // unknown keyword "port"; its value too
+  assert.deepEqual(parseNetrc('machine h password "unterminated'), [{ machine: 'h', password: 'unterminated' }]);
+  // "#" in a value is not a comment.
+  assert.deepEqual(parseNetrc('machine h password #notacomment'), [{ machine: 'h', password: '#notacomment' }]);
+});
+
+test('findNetrc', () => {
+  const entries = parseNetrc(`
+machine ftp.example.com login alice password a
+machine FTP.example.com login bob password b
+machine nologin.example.com password n
+default login anonymous password guest
+`);
+  assert.equal(findNetrc(entries, 'ftp.example.com')?.password, 'a'); // first match
+  assert.equal(findNetrc(entries, 'ftp.example.com', 'bob')?.password, 'b');
+  assert.equal(findNetrc(entries, 'Ftp.Example.Com', 'alice')?.password, 'a'); // host names are case-insensitive
+  assert.equal(findNetrc(entries, 'nologin.example.com', 'anyone')?.password, 'n');
+  assert.equal(findNetrc(entries, 'unknown.example.com')?.login, 'anonymous');
+  assert.equal(findNetrc(entries, 'unknown.example.com', 'anonymous')?.password, 'guest');
+  // A login mismatch never hands out someone else's password.
+  assert.equal(findNetrc(entries, 'ftp.example.com', 'mallory'), undefined);
+  assert.equal(findNetrc([{ machine: 'h', login: 'x', password: 'p' }], 'other'), undefined);
+  assert.equal(findNetrc([], 'h'), undefined);
+});
