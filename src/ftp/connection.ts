@@ -25,6 +25,7 @@ import {
   assertSafeArgument,
 } from './errors.js';
 import type { ServerOptions } from './options.js';
+import { identifyServer, marksAfterAccept, type ServerKind } from './software.js';
 
 /**
  * What we learn about a server once and share between all its connections:
@@ -40,8 +41,8 @@ export interface ServerState {
   marksAfterAccept?: boolean;
   /** TLS-FXP: whether SSCN ON was accepted (undefined: not tried yet). */
   sscnWorks?: boolean;
-  /** Identification from the greeting and SYST, for probe's advice. */
-  software?: string;
+  /** Identification from the greeting, for probe's advice and known quirks. */
+  kind?: ServerKind;
 }
 
 export interface ConnectContext {
@@ -187,7 +188,8 @@ export class FtpConnection {
       }
       throw new FtpReplyError(reply.code, 'login', reply.lines);
     }
-    this.state.software ??= this.greeting;
+    this.state.kind ??= identifyServer(this.greeting);
+    this.state.marksAfterAccept ??= marksAfterAccept(this.state.kind);
   }
 
   /** Serialise callers: `fn` runs when every earlier caller is done. */
@@ -480,7 +482,9 @@ export class FtpConnection {
             this.server.timeouts.data,
             `${this.label} data`,
           );
-          checkPin(secure, this.server);
+          // A resumed session carries no certificate: it is bound to the
+          // control connection's handshake, which was verified (or pinned).
+          if (!secure.isSessionReused()) checkPin(secure, this.server);
           socket = secure;
         } catch (err) {
           throw asTlsError(err, this.server);
@@ -696,12 +700,7 @@ async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptio
     const onError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      const why =
-        err.code === 'ECONNREFUSED' ? 'connection refused'
-        : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'unknown host'
-        : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'host unreachable'
-        : err.message;
-      reject(new FtpConnectError(`${server.name}: cannot connect to ${where}: ${why}`, { cause: err }));
+      reject(new FtpConnectError(`${server.name}: cannot connect to ${where}: ${connectFailureReason(err)}`, { cause: err }));
     };
     socket.once('error', onError);
   });
@@ -711,5 +710,24 @@ async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptio
   } catch (err) {
     plain.destroy();
     throw asTlsError(err, server);
+  }
+}
+
+/** Pure: a socket error in words a user can act on. */
+export function connectFailureReason(err: { code?: string; message: string }): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running, is the port right?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return 'unknown host';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    case 'ECONNRESET':
+      return 'connection reset by the server';
+    default:
+      return err.message;
   }
 }

@@ -7,8 +7,8 @@ import { FtpError, FxpRefusedError } from '../ftp/errors.js';
 import { fxpTransfer, type FxpLayout } from './transfer.js';
 import { relayTransfer } from './relay.js';
 import { Side } from './engine.js';
+import { identifyServer, type ServerKind } from '../ftp/software.js';
 
-export type ServerKind = 'vsftpd' | 'proftpd' | 'pure-ftpd' | 'pyftpdlib' | 'unknown';
 
 export interface ProbeServer {
   label: 'A' | 'B';
@@ -37,16 +37,6 @@ export interface ProbeResult {
 export interface ProbeReport {
   servers: ProbeServer[];
   results: ProbeResult[];
-}
-
-/** Identify the software from its greeting or SYST: each lab server says its name. */
-export function identify(greeting: string, syst: string): ServerKind {
-  const t = `${greeting} ${syst}`;
-  if (/vsftpd/i.test(t)) return 'vsftpd';
-  if (/proftpd/i.test(t)) return 'proftpd';
-  if (/pure-?ftpd/i.test(t)) return 'pure-ftpd';
-  if (/pyftpdlib/i.test(t)) return 'pyftpdlib';
-  return 'unknown';
 }
 
 /**
@@ -118,7 +108,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
       servers.push({
         label,
         name: c.label,
-        kind: identify(c.greeting, syst),
+        kind: identifyServer(c.greeting, syst),
         software: c.greeting.split('\n')[0].trim(),
         tls: c.isTls,
         features: [...f.raw.keys()].sort(),

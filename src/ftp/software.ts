@@ -1,0 +1,23 @@
+/** Server software we know by name: probe's advice and a few protocol quirks depend on it. */
+export type ServerKind = 'vsftpd' | 'proftpd' | 'pure-ftpd' | 'pyftpdlib' | 'unknown';
+
+/** Identify the software from its greeting (and SYST, when asked): each of these says its name by default. */
+export function identifyServer(greeting: string, syst = ''): ServerKind {
+  const t = `${greeting} ${syst}`;
+  if (/vsftpd/i.test(t)) return 'vsftpd';
+  if (/proftpd/i.test(t)) return 'proftpd';
+  if (/pure-?ftpd/i.test(t)) return 'pure-ftpd';
+  if (/pyftpdlib/i.test(t)) return 'pyftpdlib';
+  return 'unknown';
+}
+
+/**
+ * Passive for STOR, these accept the data connection first and only then send
+ * their 1xx mark (seen in the lab on every run); pyftpdlib marks at once.
+ * The FXP engine must not wait for such a mark before sending RETR.
+ */
+export function marksAfterAccept(kind: ServerKind): boolean | undefined {
+  if (kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd') return true;
+  if (kind === 'pyftpdlib') return false;
+  return undefined;
+}

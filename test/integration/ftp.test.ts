@@ -1,0 +1,222 @@
+/**
+ * The protocol core against the four real servers: login, FEAT, listings by
+ * MLSD and LIST, explicit TLS with verified certificates, and the one-line
+ * errors with their exit codes. Addresses 127.0.4.21-24 (own block).
+ */
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { startServer, stopAll, requireServer, labAvailable, SERVER_KINDS, LAB_PASSWORD, type LabServer, type ServerKind } from '../lab/lab.js';
+import { FtpConnection } from '../../src/ftp/connection.js';
+import { FtpUnsafeArgumentError, FtpLoginError } from '../../src/ftp/errors.js';
+import { serverFromUrl } from '../../src/cli/servers.js';
+import { EXIT } from '../../src/cli/exit.js';
+
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+const BIN = path.join(REPO, 'bin/fxpmirror');
+const ADDR: Record<ServerKind, string> = { vsftpd: '127.0.4.21', proftpd: '127.0.4.22', 'pure-ftpd': '127.0.4.23', pyftpdlib: '127.0.4.24' };
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function oneLine(s: string): string {
+  const lines = s.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `expected one line on stderr, got: ${JSON.stringify(s)}`);
+  return lines[0];
+}
+
+function labUid(): { uid: number; gid: number } {
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('ftptest:'))!;
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+/** A small tree on the server's disk with awkward names and known times. */
+function seed(root: string): void {
+  const { uid, gid } = labUid();
+  const put = (rel: string, data: string | Buffer, mtime: Date) => {
+    const p = path.join(root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, data);
+    fs.utimesSync(p, mtime, mtime);
+    fs.chownSync(p, uid, gid);
+    fs.chownSync(path.dirname(p), uid, gid);
+  };
+  put('plain.txt', 'hello\n', new Date('2021-03-04T05:06:07Z'));
+  put('with space.bin', Buffer.alloc(1234, 7), new Date('2020-01-02T03:04:05Z'));
+  put('ünïcødé файл.txt', 'utf8\n', new Date('2019-05-06T07:08:09Z'));
+  put('.hidden', 'dot\n', new Date('2018-01-01T00:00:00Z'));
+  put('sub dir/inner.txt', 'inner\n', new Date('2022-02-02T02:02:02Z'));
+}
+
+const CI = !!process.env.CI;
+
+for (const kind of SERVER_KINDS) {
+  const reason = labAvailable(kind);
+  describe(`${kind}: protocol core`, { skip: !CI && reason ? reason : false }, () => {
+    let srv: LabServer;
+    before(async () => {
+      requireServer(kind);
+      srv = await startServer(kind, { address: ADDR[kind], tls: true });
+      seed(srv.root);
+    });
+    after(() => stopAll());
+
+    test('logs in and reads FEAT into typed capabilities', async () => {
+      const { server } = serverFromUrl(srv.url.replace(/^ftpes:/, 'ftp:'), '', {});
+      const conn = await FtpConnection.connect(server);
+      try {
+        assert.ok(conn.greeting.length > 0);
+        assert.equal(conn.state.kind, kind);
+        const f = conn.features;
+        assert.ok(f.size, 'SIZE advertised');
+        assert.ok(f.mdtm, 'MDTM advertised');
+        assert.ok(f.auth.includes('TLS'), 'AUTH TLS advertised (the lab runs with TLS available)');
+        if (kind === 'vsftpd') assert.equal(f.mlsd, false, 'vsftpd 3.0.3 has no MLSD');
+        else assert.ok(f.mlsd && f.mlst && f.mlst.facts.includes('modify'), 'MLSD with the modify fact');
+        if (kind === 'proftpd') assert.ok(f.hash && f.hash.algorithms.includes('SHA-256'), 'proftpd advertises HASH SHA-256');
+        assert.match(await conn.pwd(), /^\//);
+      } finally {
+        await conn.close();
+      }
+    });
+
+    test('ls --json lists what is on disk, by MLSD where offered, else LIST', async () => {
+      const r = await cli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      assert.equal(r.code, 0, r.stderr);
+      const entries = JSON.parse(r.stdout) as { name: string; type: string; size?: number; mtime?: string; mtimeApproximate: boolean }[];
+      const byName = new Map(entries.map((e) => [e.name, e]));
+      for (const name of ['plain.txt', 'with space.bin', 'ünïcødé файл.txt', 'sub dir', '.hidden']) assert.ok(byName.has(name), `${name} listed`);
+      assert.equal(byName.get('with space.bin')!.size, 1234);
+      assert.equal(byName.get('sub dir')!.type, 'dir');
+      const t = byName.get('with space.bin')!;
+      if (kind === 'vsftpd') {
+        // LIST: a date with a year and no time, never passed off as exact.
+        assert.equal(t.mtimeApproximate, true);
+        assert.equal(t.mtime!.slice(0, 10), '2020-01-02');
+      } else {
+        assert.equal(t.mtimeApproximate, false);
+        assert.equal(t.mtime, '2020-01-02T03:04:05.000Z');
+      }
+    });
+
+    test('LIST gives the same names and sizes as MLSD', async () => {
+      const { server } = serverFromUrl(srv.url.replace(/^ftpes:/, 'ftp:'), '', {});
+      const conn = await FtpConnection.connect(server);
+      try {
+        conn.state.listing = 'LIST';
+        const viaList = await conn.list('/');
+        const names = viaList.map((e) => `${e.name}:${e.type}:${e.type === 'file' ? e.size : ''}`).sort();
+        assert.deepEqual(names, ['.hidden:file:4', 'plain.txt:file:6', 'sub dir:dir:', 'with space.bin:file:1234', 'ünïcødé файл.txt:file:5']);
+        assert.ok(viaList.every((e) => e.mtimeApproximate), 'LIST dates are approximate');
+      } finally {
+        await conn.close();
+      }
+    });
+
+    test('ls -R walks subdirectories', async () => {
+      const r = await cli(['ls', '-R', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /sub dir\/inner\.txt/);
+    });
+
+    test('explicit TLS with the lab CA verifies and lists; without it, a one-line TLS error (exit 3)', async () => {
+      const ok = await cli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok((JSON.parse(ok.stdout) as { name: string }[]).some((e) => e.name === 'plain.txt'));
+      const bad = await cli(['ls', srv.url]);
+      assert.equal(bad.code, EXIT.CONNECT);
+      assert.match(oneLine(bad.stderr), /TLS failed: .*(self[- ]signed|verify|certificate)/i);
+      const insecure = await cli(['ls', '--insecure', srv.url]);
+      assert.equal(insecure.code, 0, insecure.stderr);
+    });
+
+    test('a pinned SHA-256 fingerprint is accepted, a wrong one refused', async () => {
+      const pem = fs.readFileSync(srv.caFile!, 'utf8');
+      const { X509Certificate } = await import('node:crypto');
+      const fp = new X509Certificate(pem).fingerprint256;
+      const ok = await cli(['ls', '--fingerprint', fp, srv.url]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const bad = await cli(['ls', '--fingerprint', 'AA'.repeat(32), srv.url]);
+      assert.equal(bad.code, EXIT.CONNECT);
+      assert.match(oneLine(bad.stderr), /fingerprint .* does not match/);
+    });
+
+    test('a wrong password: exit 3, one line, the password never printed', async () => {
+      const url = srv.url.replace(/^ftpes:/, 'ftp:').replace(encodeURIComponent(LAB_PASSWORD), 'Wrong-Pass-42');
+      const r = await cli(['ls', url]);
+      assert.equal(r.code, EXIT.CONNECT);
+      const line = oneLine(r.stderr);
+      assert.match(line, /login refused/);
+      assert.ok(!line.includes('Wrong-Pass-42') && !r.stdout.includes('Wrong-Pass-42'));
+      const api = serverFromUrl(url, '', {}).server;
+      await assert.rejects(FtpConnection.connect(api), FtpLoginError);
+    });
+
+    test('CR/LF in a path is refused before anything is sent', async () => {
+      const { server } = serverFromUrl(srv.url.replace(/^ftpes:/, 'ftp:'), '', {});
+      const sent: string[] = [];
+      const conn = await FtpConnection.connect(server, { wireLog: (d, l) => sent.push(`${d} ${l}`) });
+      try {
+        await assert.rejects(conn.list('/x\r\nDELE plain.txt'), FtpUnsafeArgumentError);
+        await assert.rejects(conn.delete('a\nb'), FtpUnsafeArgumentError);
+        await assert.rejects(conn.size('a\0b'), FtpUnsafeArgumentError);
+        assert.ok(!sent.some((l) => l.includes('DELE')), 'nothing reached the wire');
+        await conn.noop(); // still usable
+      } finally {
+        await conn.close();
+      }
+      assert.ok(fs.existsSync(path.join(srv.root, 'plain.txt')), 'the file is still there');
+      // Through the CLI the URL parser refuses it (exit 2), before connecting.
+      const r = await cli(['ls', srv.url.replace(/^ftpes:/, 'ftp:') + 'x%0d%0aDELE%20plain.txt']);
+      assert.equal(r.code, EXIT.USAGE);
+      oneLine(r.stderr);
+      assert.ok(fs.existsSync(path.join(srv.root, 'plain.txt')));
+    });
+  });
+}
+
+describe('connection errors', () => {
+  test('a refused connection: exit 3 and one line', async () => {
+    // Nothing listens on this port of our own loopback block.
+    const r = await cli(['ls', 'ftp://u:secret-pw@127.0.4.29:2999/']);
+    assert.equal(r.code, EXIT.CONNECT);
+    assert.match(oneLine(r.stderr), /cannot connect to 127\.0\.4\.29:2999: connection refused/);
+    assert.ok(!r.stderr.includes('secret-pw'));
+  });
+
+  test('a bad URL: exit 2 and one line without the password', async () => {
+    for (const url of ['http://u:topsecret@host/', 'ftp://u:topsecret@host:99999/', 'ftp://']) {
+      const r = await cli(['ls', url]);
+      assert.equal(r.code, EXIT.USAGE, url);
+      assert.ok(!oneLine(r.stderr).includes('topsecret'));
+    }
+  });
+
+  test('a bad option: exit 2', async () => {
+    const r = await cli(['mirror', 'ftp://a/', 'ftp://b/', '--parallel', 'zero']);
+    assert.equal(r.code, EXIT.USAGE);
+  });
+
+  test('--version and --help', async () => {
+    const v = await cli(['--version']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    const h = await cli(['--help']);
+    assert.equal(h.code, 0);
+    for (const c of ['run', 'mirror', 'copy', 'probe', 'ls', 'validate', 'Exit codes']) assert.match(h.stdout, new RegExp(c));
+  });
+});
