@@ -55,7 +55,9 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
   const relay: Rung = { mode: 'relay' };
   if (policy.fxp === 'never') return { rungs: [relay], notes: ['--fxp never: relaying through the client'] };
   const sides: PassiveSide[] = [policy.passive, swap(policy.passive)];
-  const suffix = (p: PassiveSide) => (p === policy.passive ? '' : '-reversed');
+  // Mode names describe the layout, as probe reports them: "-reversed" means
+  // the destination was passive, whichever side --passive preferred.
+  const suffix = (p: PassiveSide) => (p === 'destination' ? '-reversed' : '');
   const bothTls = src.isTls && dst.isTls;
   const oneTls = src.isTls !== dst.isTls;
   if (!src.isTls && !dst.isTls) {
@@ -173,7 +175,20 @@ export class FxpEngine {
     let mode: TransferMode = 'fxp';
     let relayedBytes = 0;
     try {
-      if (!complete) ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest }));
+      if (!complete) {
+        try {
+          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest }));
+        } catch (err) {
+          // Servers may refuse REST before STOR (RFC 3659 §5): proftpd does by
+          // default ("451 Append/Restart not permitted", AllowStoreRestart off).
+          // Without this, --continue would fail on such a server forever.
+          if (rest === 0 || !(err instanceof FtpReplyError) || !err.command.startsWith('STOR ')) throw err;
+          const label = (await dst.live()).label;
+          this.warnOnce(`rest:${label}`, `${label} does not resume uploads (${err.message}): transferring from the start`);
+          rest = 0;
+          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size }));
+        }
+      }
       const d = await dst.live();
       if (this.policy.verify !== 'none') {
         // Always compare sizes: two "226" replies can still leave a short file
@@ -189,7 +204,9 @@ export class FxpEngine {
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
       await publish(d, tmp, req.dstPath);
-      return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified: this.policy.verify, checksum };
+      // Without a shared algorithm the file was checked by size only: say so.
+      const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
+      return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
     } catch (err) {
       if (!this.policy.continue) await discard(dst, tmp);
       throw err;
@@ -214,7 +231,6 @@ export class FxpEngine {
     let d = await dst.live();
     const key = `${s.label}\u0000${d.label}`;
     const { rungs, notes } = buildLadder(s, d, this.policy);
-    for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
     const refused = this.refused.get(key) ?? new Set<TransferMode>();
     this.refused.set(key, refused);
     const known = this.memory.get(key);
@@ -235,6 +251,10 @@ export class FxpEngine {
           relayedBytes = await relayTransfer(s, d, file);
         }
         this.memory.set(key, rung.mode);
+        // The notes explain why the data went through the client or in the
+        // clear; when protected FXP worked they are noise, and when every rung
+        // failed they are part of the error message instead.
+        if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
         return { mode: rung.mode, relayedBytes };
       } catch (err) {
         if (!(err instanceof FxpRefusedError) || !rung.layout) throw err;

@@ -180,10 +180,10 @@ export async function fxpTransfer(
   const pret = passive === src ? `RETR ${file.srcPath}` : `STOR ${file.dstPath}`;
   const { hp, extended } = await openPassive(passive, layout, pret);
   await sendPort(active, hp, extended);
-  if (file.rest > 0) {
-    // RFC 3659 §5: REST STREAM offset on both sides before RETR/STOR.
-    await Promise.all([src.request('REST', String(file.rest)), dst.request('REST', String(file.rest))]);
-  }
+  // RFC 3659 §5: REST STREAM offset on both sides before RETR/STOR. The
+  // source's REST waits until STOR was accepted: a REST left pending on a
+  // pooled connection would apply to the next, unrelated RETR.
+  if (file.rest > 0) await dst.request('REST', String(file.rest));
 
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
@@ -224,6 +224,14 @@ export async function fxpTransfer(
   dstPending?.catch(() => undefined);
 
   // 2. RETR on the source.
+  if (file.rest > 0) {
+    try {
+      await src.request('REST', String(file.rest));
+    } catch (err) {
+      dst.destroy(err as Error); // its STOR is pending: the caller replaces the connection
+      throw err;
+    }
+  }
   src.send('RETR', file.srcPath);
 
   // 3. Both final replies, in either order, with a copy-check timeout once one side is done.
@@ -256,6 +264,12 @@ export async function fxpTransfer(
   if (checkTimer) clearTimeout(checkTimer);
   if (!first) return;
   const { conn, step, err } = first as { conn: FtpConnection; step: string; err: unknown };
+  // The side that failed first may still have its RETR/STOR queued: pyftpdlib
+  // answers a refused foreign data connection with a 425 sent *before* it
+  // reads RETR, then marks RETR 150 and serves it to the next data connection
+  // (a later relay on that connection received the file twice). Its replies no
+  // longer pair with our commands, so it is closed too; the caller reconnects.
+  conn.destroy(err instanceof Error ? err : undefined);
   if (err instanceof FtpError && err.code === 'EABORTED') {
     const why = (err.cause as Error | undefined)?.message ?? err.message;
     throw new FxpRefusedError(conn.label, step, why, { cause: err });
