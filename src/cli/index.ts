@@ -334,7 +334,9 @@ async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Pr
   });
   try {
     // Connect once up front, so a wrong password or a dead host is one clear error (exit 3).
-    await Promise.all([srcPool.use(async () => undefined), dstPool.use(async () => undefined)]);
+    // allSettled: closing the pools while the other connect is in flight would leave that connection open.
+    const connected = await Promise.allSettled([srcPool.use(async () => undefined), dstPool.use(async () => undefined)]);
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
     const [summary] = await runMirrorWithOutput(
       {
         src: { pool: srcPool, root: src.url.path, display: redactUrls(srcUrl) },

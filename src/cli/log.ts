@@ -9,6 +9,9 @@
  * when it arrives inside an error message from a server or a library.
  */
 import { redactUrls } from '../ftp/url.js';
+import { formatBytes } from './render.js';
+
+export { formatBytes };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -87,19 +90,6 @@ function redactValue(value: unknown, depth = 0): unknown {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const FIXED = new Set(['level', 'event', 'message', 'job', 'path', 'bytes', 'mode', 'time']);
 
-/** "4.0 KiB": binary units, as the transfer lines and the summary use. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (Math.abs(n) < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');

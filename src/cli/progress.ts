@@ -1,5 +1,4 @@
-import { formatBytes } from './render.js';
-import { displayText } from './render.js';
+import { formatBytes, displayText } from './render.js';
 
 /**
  * Progress for people: redrawn in place on a TTY only, so cron mail and pipes

@@ -82,10 +82,13 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     releaseLocal = await acquireLocalLock(flags.lockDir ?? defaultLockDir(), job.name, (info) =>
       jlog.log({ level: 'warn', event: 'stale-lock', message: `took over a stale lock of pid ${info.pid} (started ${info.startedAt})` }),
     );
-    jlog.log({ level: 'info', event: 'start', message: `${job.from.serverName}:${job.from.path} -> ${job.to.map((t) => `${t.serverName}:${t.path}`).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
     const src = poolFor(job.from.serverName, job.from.server);
     const targets = job.to.map((t) => ({ pool: poolFor(t.serverName, t.server), root: t.path, display: `${t.serverName}:${t.path}` }));
-    await Promise.all([src, ...targets.map((t) => t.pool)].map((p) => p.use(async () => undefined)));
+    // allSettled, not all: when one server fails, the finally below must not
+    // close the pools while another connect is still in flight (that
+    // connection would land in a closed pool, stay open and keep the process alive).
+    const connected = await Promise.allSettled([src, ...targets.map((t) => t.pool)].map((p) => p.use(async () => undefined)));
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
     if (job.remoteLock && !options.dryRun) {
       for (const t of job.to) {
         remoteLocks.push(
@@ -95,6 +98,9 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
         );
       }
     }
+    // Logged once connected and locked, so a run that is locked out or cannot
+    // connect says so in one line.
+    jlog.log({ level: 'info', event: 'start', message: `${job.from.serverName}:${job.from.path} -> ${job.to.map((t) => `${t.serverName}:${t.path}`).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
     const engine = new FxpEngine(options, {
       warn: (m) => jlog.log({ level: 'warn', event: 'warning', message: m }),
       fallback: (mode, err) => jlog.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
@@ -158,9 +164,14 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
       JSON.stringify(outcomes.map((o) => ({ job: o.job.name, exitCode: o.code, error: o.error, targets: o.summaries })), null, 2) + '\n',
     );
   } else {
+    // A job that ended in an error was already logged as one 'locked'/'failed'
+    // line; when that line went to the terminal as text, repeating it on stdout
+    // would double every error in a cron mail. With --log-file or JSON logs the
+    // human-readable line goes to stdout instead.
+    const errorsShown = !flags.logFile && flags.logFormat === 'text';
     for (const o of outcomes) {
       if (o.error) {
-        process.stdout.write(`${o.job.name}: ${o.code === EXIT.LOCKED ? 'locked' : 'failed'}: ${o.error}\n`);
+        if (!errorsShown) process.stdout.write(`${o.job.name}: ${o.code === EXIT.LOCKED ? 'locked' : 'failed'}: ${o.error}\n`);
         continue;
       }
       for (const s of o.summaries) {

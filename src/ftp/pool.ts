@@ -52,6 +52,11 @@ export class ConnectionPool {
       this.opening++;
       try {
         const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog });
+        if (this.closed) {
+          // close() ran while we were connecting: nobody will release this one.
+          await conn.close();
+          throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);
+        }
         this.all.add(conn);
         return conn;
       } catch (err) {

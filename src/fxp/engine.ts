@@ -164,7 +164,11 @@ export class FxpEngine {
     assertSafeArgument(req.srcPath, 'source path');
     assertSafeArgument(req.dstPath, 'destination path');
     const tmp = path.join(path.dirname(req.dstPath), partName(path.basename(req.dstPath)));
-    const size = req.size ?? (await (await src.live()).size(req.srcPath));
+    // Connections are always taken source first, then destination, by every
+    // caller: two tasks taking them in opposite orders could deadlock a full pool.
+    const s0 = await src.live();
+    await dst.live();
+    const size = req.size ?? (await s0.size(req.srcPath));
     let rest = 0;
     let complete = false;
     if (this.policy.continue) {
@@ -259,7 +263,10 @@ export class FxpEngine {
       } catch (err) {
         if (!(err instanceof FxpRefusedError) || !rung.layout) throw err;
         refusals.push(err);
-        refused.add(rung.mode);
+        // A rung that already worked for this pair is not banned by one failure
+        // (pyftpdlib sometimes drops a back-to-back active data connection):
+        // this file moves down the ladder, the next one tries it again.
+        if (rung.mode !== known) refused.add(rung.mode);
         if (err.step === 'SSCN') (err.server === s.label ? s : d).state.sscnWorks = false;
         this.events.fallback?.(rung.mode, err);
         // The refusal may have closed a connection, or left a partial temp file.

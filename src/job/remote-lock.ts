@@ -49,34 +49,46 @@ export async function acquireRemoteLock(
       await stor.finish();
     });
   };
-  try {
-    await conn.mkdir(dir);
-  } catch (err) {
-    if (!(err instanceof FtpReplyError)) throw err;
-    // It exists (or we may not create it). Is it stale?
-    const beat = await conn.mdtm(ownerFile).catch(() => undefined);
-    const heldBy = await readOwner(conn, ownerFile);
-    if (beat && Date.now() - beat.getTime() <= ttlMs) {
-      await conn.close();
-      throw new RemoteLockHeldError(conn.label, dir, heldBy);
-    }
-    if (!beat) {
-      // No heartbeat at all: a run died between MKD and its first heartbeat, or
-      // the server cannot tell times. Judge by the directory's own time.
-      const entries = await conn.list(root).catch(() => []);
-      const self = entries.find((e) => e.name === REMOTE_LOCK_NAME);
-      if (!self) throw err; // could not create it and it is not there: permissions
-      if (self.mtime && Date.now() - self.mtime.getTime() <= ttlMs + self.mtimePrecision) {
-        await conn.close();
-        throw new RemoteLockHeldError(conn.label, dir, heldBy);
+  const takeLock = async () => {
+    // The lock lives inside the target root, which does not exist before the
+    // first run; creating it is not the lock (two runs may both do it).
+    await conn.mkdir(root, true).catch(async (err: unknown) => {
+      if (!(await conn.isDirectory(root))) throw err;
+    });
+    try {
+      await conn.mkdir(dir);
+    } catch (err) {
+      if (!(err instanceof FtpReplyError)) throw err;
+      // It exists (or we may not create it). Is it stale?
+      const beat = await conn.mdtm(ownerFile).catch(() => undefined);
+      const heldBy = await readOwner(conn, ownerFile);
+      if (beat && Date.now() - beat.getTime() <= ttlMs) throw new RemoteLockHeldError(conn.label, dir, heldBy);
+      if (!beat) {
+        // No heartbeat at all: a run died between MKD and its first heartbeat, or
+        // the server cannot tell times. Judge by the directory's own time.
+        const entries = await conn.list(root).catch(() => []);
+        const self = entries.find((e) => e.name === REMOTE_LOCK_NAME);
+        if (!self) throw err; // could not create it and it is not there: permissions
+        if (self.mtime && Date.now() - self.mtime.getTime() <= ttlMs + self.mtimePrecision) throw new RemoteLockHeldError(conn.label, dir, heldBy);
       }
+      onStale?.(heldBy);
+      await conn.delete(ownerFile).catch(() => undefined);
+      await conn.rmdir(dir).catch(() => undefined);
+      // A racing taker-over loses here, and is locked out like any second run.
+      await conn.mkdir(dir).catch((again: unknown) => {
+        throw again instanceof FtpReplyError ? new RemoteLockHeldError(conn.label, dir, 'another run took it over') : again;
+      });
     }
-    onStale?.(heldBy);
-    await conn.delete(ownerFile).catch(() => undefined);
-    await conn.rmdir(dir).catch(() => undefined);
-    await conn.mkdir(dir); // a racing taker-over loses here
+    await writeOwner(conn);
+  };
+  try {
+    await takeLock();
+  } catch (err) {
+    // Every failure path must close the connection: an open control
+    // connection keeps the process alive after the job has failed.
+    await conn.close();
+    throw err;
   }
-  await writeOwner(conn);
   const timer = setInterval(() => {
     writeOwner(conn).catch(() => undefined);
   }, Math.max(1000, Math.floor(ttlMs / 3)));

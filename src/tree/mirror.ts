@@ -156,8 +156,15 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     events.failed?.(t.index, a, err as Error);
   };
 
+  // Walkers blocked at HIGH_WATER wait here; each finished item wakes one.
+  // (Promise.race(work) instead would attach a reaction to every queued
+  // promise on every wait: O(n²) reactions kept alive on big trees.)
+  const slotWaiters: (() => void)[] = [];
   const schedule = (fn: () => Promise<void>) => {
-    const p = workLimit(fn).finally(() => work.delete(p));
+    const p = workLimit(fn).finally(() => {
+      work.delete(p);
+      slotWaiters.shift()?.();
+    });
     work.add(p);
   };
 
@@ -278,7 +285,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
               conflicts.add(a.path); // do not descend into a directory we could not create
             }
           } else if (a.kind === 'transfer' || a.kind === 'verify') {
-            while (work.size >= HIGH_WATER) await Promise.race(work);
+            while (work.size >= HIGH_WATER) await new Promise<void>((r) => slotWaiters.push(r));
             schedule(() => execute(t, a).catch((err) => fail(t, a, err)));
           } else {
             await execute(t, a);
@@ -302,22 +309,25 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     );
   };
 
-  // Every target root must exist before anything goes into it.
+  // Every target root must exist before anything goes into it. A target whose
+  // root cannot be created is not walked at all (undefined below).
   const rootExists = await Promise.all(
-    targets.map(async (t) => {
+    targets.map(async (t): Promise<boolean | undefined> => {
       const exists = await t.ep.pool.use((c) => c.isDirectory(t.ep.root));
-      if (!exists) {
-        try {
-          await t.gate.pass({ kind: 'mkdir', path: '', reason: 'missing' }, () => t.ep.pool.use((c) => c.mkdir(t.ep.root, true)));
-          t.summary.dirs.created++;
-        } catch (err) {
-          fail(t, { kind: 'mkdir', path: '', reason: 'missing' }, err);
-        }
+      if (exists) return true;
+      const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
+      try {
+        await t.gate.pass(a, () => t.ep.pool.use((c) => c.mkdir(t.ep.root, true)));
+        t.summary.dirs.created++;
+        return false;
+      } catch (err) {
+        fail(t, a, err);
+        return undefined;
       }
-      return exists;
     }),
   );
-  await walk('', rootExists);
+  const reachable = targets.filter((_, i) => rootExists[i] !== undefined);
+  await walk('', rootExists.filter((e) => e !== undefined) as boolean[], reachable);
   await Promise.all(work);
 
   // Delete phase, per target.
