@@ -61,6 +61,7 @@ function connectionOptions(cmd: Command): Command {
     .option('--timeout <seconds>', 'command and data timeout', intArg(1))
     .option('--connect-timeout <seconds>', 'connect and greeting timeout', intArg(1))
     .addOption(new Option('--fix-pasv-address <when>', 'replace a private PASV address by the server address').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--active', "open fxpmirror's own data connections (listings, relay) in active mode (PORT)")
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
 }
 
@@ -83,6 +84,7 @@ interface CommonOpts {
   fixPasvAddress: 'auto' | 'always' | 'never';
   verbose?: boolean;
   maxConnections?: number;
+  active?: boolean;
 }
 
 function flagsOf(o: CommonOpts): ServerFlags {
@@ -94,6 +96,7 @@ function flagsOf(o: CommonOpts): ServerFlags {
     connectTimeout: o.connectTimeout,
     fixPasvAddress: o.fixPasvAddress,
     maxConnections: o.maxConnections,
+    active: o.active,
   };
 }
 

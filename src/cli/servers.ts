@@ -13,6 +13,7 @@ export interface ServerFlags {
   connectTimeout?: number;
   maxConnections?: number;
   fixPasvAddress?: FixPasvAddress;
+  active?: boolean;
 }
 
 function netrcEntries(env: NodeJS.ProcessEnv): ReturnType<typeof parseNetrc> {
@@ -69,6 +70,7 @@ export function serverFromUrl(input: string, role: 'SRC' | 'DST' | 'A' | 'B' | '
       timeouts,
       fixPasvAddress: flags.fixPasvAddress ?? 'auto',
       maxConnections: flags.maxConnections ?? 8,
+      dataMode: flags.active ? 'active' : 'passive',
     },
   };
 }

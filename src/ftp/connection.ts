@@ -458,24 +458,42 @@ export class FtpConnection {
   }
 
   /**
-   * Run `command arg` with a data connection opened by the client: passive
-   * connect first, then the command, then (under PROT P) the TLS handshake,
-   * resuming the control connection's TLS session (vsftpd requires reuse).
+   * Run `command arg` with a data connection opened by the client. Passive:
+   * connect first, then the command. Active (dataMode 'active'): listen, PORT
+   * or EPRT, the command, then accept the server's connection. Under PROT P
+   * the client is the TLS client either way (RFC 4217 §7), resuming the
+   * control connection's TLS session (vsftpd requires reuse).
    * The caller reads or writes `socket`, then awaits `finish()` for the 226.
    * Must run inside `exclusive`.
    */
   async openData(command: string, arg: string | undefined, opts: { rest?: number; signal?: AbortSignal } = {}): Promise<DataStream> {
     await this.ensureType('I');
     if (this.features.pret) await this.request('PRET', arg === undefined ? command : `${command} ${arg}`);
-    const hp = await this.passiveAddress(opts.signal);
-    const tcp = await connectData(hp, this.server.timeouts.data, this.label);
+    const shown = arg === undefined ? command : `${command} ${arg}`;
+    let tcp: net.Socket | undefined;
+    let listener: Awaited<ReturnType<typeof listenActive>> | undefined;
+    if (this.server.dataMode === 'active') {
+      listener = await listenActive(this, this.server.timeouts.data);
+      try {
+        await this.request(listener.command, listener.argument, { signal: opts.signal });
+      } catch (err) {
+        listener.close();
+        throw err;
+      }
+    } else {
+      tcp = await connectData(await this.passiveAddress(opts.signal), this.server.timeouts.data, this.label);
+    }
     try {
       if (opts.rest) await this.request('REST', String(opts.rest));
       this.send(command, arg);
       const mark = await this.reply(this.server.timeouts.command, opts.signal, `reply to ${command}`);
-      if (mark.code >= 300) throw new FtpReplyError(mark.code, arg === undefined ? command : `${command} ${arg}`, mark.lines);
-      let socket: net.Socket = tcp;
-      if (this.protection === 'P' && this.tlsOptions) {
+      if (mark.code >= 300) throw new FtpReplyError(mark.code, shown, mark.lines);
+      if (listener) {
+        // A first reply of 2xx means the server sent nothing and will not connect.
+        tcp = mark.code < 200 ? await listener.accept() : emptySocket();
+      }
+      let socket: net.Socket = tcp!;
+      if (this.protection === 'P' && this.tlsOptions && mark.code < 200) {
         try {
           const secure = await tlsHandshake(
             { ...this.tlsOptions, socket: tcp, session: this.channel.tlsSession },
@@ -494,12 +512,13 @@ export class FtpConnection {
         // 1xx mark then 226/250 on success. A 2xx as the *first* reply means no data (some servers, empty dirs).
         if (mark.code >= 200) return mark;
         const r = await this.reply(this.server.timeouts.data, opts.signal, `end of ${command}`);
-        if (r.code >= 300) throw new FtpReplyError(r.code, arg === undefined ? command : `${command} ${arg}`, r.lines);
+        if (r.code >= 300) throw new FtpReplyError(r.code, shown, r.lines);
         return r;
       };
       return { socket, finish };
     } catch (err) {
-      tcp.destroy();
+      tcp?.destroy();
+      listener?.close();
       throw err;
     }
   }
@@ -566,6 +585,16 @@ export class FtpConnection {
 
 function readAll(socket: net.Socket, chunks: Buffer[], idleMs: number, label: string): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An empty listing can be over before we listen: while we waited for the
+    // 1xx mark, net.Socket read the server's EOF, emitted 'end' to nobody and
+    // closed (pyftpdlib, empty directory). 'end' never fires again and a
+    // destroyed socket's idle timer never runs, so waiting would hang forever.
+    // No bytes are lost that way: a stream nobody reads keeps its data, and
+    // 'end' only comes once the buffer is empty.
+    if (socket.readableEnded) {
+      resolve();
+      return;
+    }
     socket.setTimeout(idleMs, () => {
       socket.destroy();
       reject(new FtpTimeoutError(`${label}: data connection idle for ${formatMs(idleMs)}`));
@@ -601,10 +630,30 @@ function connectData(hp: HostPort, timeoutMs: number, label: string): Promise<ne
   });
 }
 
-/** Active mode for client-side data: listen on our control address, send PORT/EPRT, accept one connection. */
+/**
+ * Active mode for client-side data: listen on our control address, send
+ * PORT/EPRT, accept one connection. Connections are captured from the moment
+ * we listen: a server may connect before it sends its 150 mark.
+ */
 export async function listenActive(conn: FtpConnection, timeoutMs: number): Promise<{ argument: string; command: 'PORT' | 'EPRT'; accept(): Promise<net.Socket>; close(): void }> {
   const local = conn.channel.localAddress;
+  const peer = conn.channel.remoteAddress;
   const server = net.createServer();
+  let arrived: net.Socket | undefined;
+  let waiting: ((s: net.Socket) => void) | undefined;
+  server.on('connection', (s: net.Socket) => {
+    // Only the server we talk to may connect: anyone else reaching our port
+    // first would otherwise receive (or supply) the file.
+    if (arrived || stripMappedAddress(s.remoteAddress ?? '') !== peer) {
+      s.destroy();
+      return;
+    }
+    // No 'data' listener yet, so the socket buffers what arrives until the caller reads.
+    s.setNoDelay(true);
+    arrived = s;
+    server.close();
+    waiting?.(s);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, local, () => resolve());
@@ -616,17 +665,20 @@ export async function listenActive(conn: FtpConnection, timeoutMs: number): Prom
     command: v6 ? 'EPRT' : 'PORT',
     accept: () =>
       new Promise((resolve, reject) => {
+        if (arrived) return resolve(arrived);
         const timer = setTimeout(() => {
           server.close();
           reject(new FtpTimeoutError(`${conn.label}: server did not connect to our data port within ${formatMs(timeoutMs)}`));
         }, timeoutMs);
-        server.once('connection', (s: net.Socket) => {
+        waiting = (s) => {
           clearTimeout(timer);
-          server.close();
           resolve(s);
-        });
+        };
       }),
-    close: () => server.close(),
+    close: () => {
+      server.close();
+      arrived?.destroy();
+    },
   };
 }
 
@@ -730,4 +782,15 @@ export function connectFailureReason(err: { code?: string; message: string }): s
     default:
       return err.message;
   }
+}
+
+function stripMappedAddress(addr: string): string {
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+/** A data "socket" that has already ended: for a 2xx reply that comes with no data connection. */
+function emptySocket(): net.Socket {
+  const s = new net.Socket();
+  s.push(null);
+  return s;
 }

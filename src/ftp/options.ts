@@ -40,4 +40,11 @@ export interface ServerOptions {
   fixPasvAddress: FixPasvAddress;
   /** Most control connections we open to this server at once. */
   maxConnections: number;
+  /**
+   * How the client's own data connections (listings, relay) are opened:
+   * passive (we connect to the server, the default) or active (PORT/EPRT: the
+   * server connects to us, for servers whose passive ports are firewalled).
+   * FXP transfers are not affected: there, one server is always passive.
+   */
+  dataMode?: 'passive' | 'active';
 }

@@ -1,6 +1,17 @@
 import { FtpConnection, type ServerState } from './connection.js';
 import type { WireLog } from './channel.js';
 import { FtpReplyError, FtpError } from './errors.js';
+
+/**
+ * "Too many connections": 421 at the greeting (RFC 959 §4.2; vsftpd,
+ * pure-ftpd, pyftpdlib), or a refused login that says so (proftpd's
+ * MaxClientsPerHost answers PASS with "530 Sorry, the maximum number of
+ * clients (2) for this host already connected").
+ */
+export function isTooManyConnections(err: unknown): boolean {
+  if (err instanceof FtpReplyError && err.replyCode === 421) return true;
+  return err instanceof FtpError && /too many|maximum number of (clients|connections)|max(imum)? (clients|connections)/i.test(err.message);
+}
 import type { ServerOptions } from './options.js';
 
 /**
@@ -60,9 +71,9 @@ export class ConnectionPool {
         this.all.add(conn);
         return conn;
       } catch (err) {
-        if (err instanceof FtpReplyError && err.replyCode === 421 && this.all.size > 0) {
+        if (isTooManyConnections(err) && this.all.size > 0) {
           this.limit = Math.max(1, this.all.size);
-          this.onShrink?.(this.limit, err.message);
+          this.onShrink?.(this.limit, (err as Error).message);
           return this.wait();
         }
         throw err;

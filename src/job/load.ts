@@ -536,6 +536,7 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
     ? readEnum(ctx, keys.get('fixPasvAddress')!, 'fixPasvAddress', ['auto', 'always', 'never'] as const)
     : undefined;
   const timeouts = keys.has('timeouts') ? readTimeouts(ctx, keys.get('timeouts')!, name) : undefined;
+  const dataMode = keys.has('dataMode') ? readEnum(ctx, keys.get('dataMode')!, 'dataMode', ['passive', 'active'] as const) : undefined;
 
   if (ctx.errorCount() > before || !url) return {};
 
@@ -585,6 +586,7 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
   if (acct !== undefined) server.account = acct;
   if (fxp !== undefined) server.fxp = fxp;
   if (passive !== undefined) server.passive = passive;
+  if (dataMode !== undefined) server.dataMode = dataMode;
   return { server };
 }
 

@@ -121,6 +121,12 @@ export const SERVER_KEYS: RuleSet = {
     default: 'auto',
     description: 'Replace the address in a PASV reply with the server\'s control address: auto does it only when the reply names a private address and the server is public.',
   },
+  dataMode: {
+    kind: 'enum',
+    values: ['passive', 'active'],
+    default: 'passive',
+    description: 'How fxpmirror opens its own data connections (listings, relay): passive (it connects to the server) or active (the server connects back to it). FXP transfers are not affected.',
+  },
   timeouts: { kind: 'timeouts', description: 'Timeouts: a number of seconds or "500ms", "10s", "2m".' },
 };
 

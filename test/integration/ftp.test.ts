@@ -127,6 +127,17 @@ for (const kind of SERVER_KINDS) {
       }
     });
 
+    test('active data connections (--active) list the same entries, plain and under TLS', async () => {
+      const passive = await cli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      const active = await cli(['ls', '--json', '--active', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      assert.equal(active.code, 0, active.stderr);
+      const names = (r: Run) => (JSON.parse(r.stdout) as { name: string; size?: number }[]).map((e) => `${e.name}:${e.size}`).sort();
+      assert.deepEqual(names(active), names(passive));
+      const tls = await cli(['ls', '--json', '--active', '--ca', srv.caFile!, srv.url]);
+      assert.equal(tls.code, 0, tls.stderr);
+      assert.deepEqual(names(tls), names(passive));
+    });
+
     test('ls -R walks subdirectories', async () => {
       const r = await cli(['ls', '-R', srv.url.replace(/^ftpes:/, 'ftp:')]);
       assert.equal(r.code, 0, r.stderr);

@@ -1,0 +1,174 @@
+/**
+ * How the bench measures one client run: wall time, client CPU seconds, peak
+ * RSS, and the bytes that went through the client.
+ *
+ * CPU and RSS come from /usr/bin/time (GNU time, Debian package `time`): it
+ * reports the wait4() rusage of everything under it, so for `timeout lftp`
+ * the figures are lftp's (RUSAGE_CHILDREN sums CPU over waited descendants,
+ * and ru_maxrss is the largest single descendant). /proc/<pid>/status VmHWM
+ * would need polling and misses the last moment before exit.
+ *
+ * Bytes through the client come from an nftables table of our own (the lab's
+ * startByteCounter() is fixed to 127.0.0.21–40, the bench runs on
+ * 127.0.3.21–40): TCP packet lengths (IP headers included) from any
+ * non-server address to the bench servers and back, plus server-to-server
+ * bytes. Only the bench talks to these addresses, and the tools run one at a
+ * time, so the counters between two reads are that run's. /proc/<pid>/io
+ * rchar/wchar was the alternative, but it also counts Node reading its own
+ * modules (hundreds of KiB, more than the 1 MiB goal can tolerate as noise).
+ */
+import { spawn, execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NFT_TABLE_PREFIX } from '../lab/lab.js';
+
+export const TIME_BIN = '/usr/bin/time';
+export const TIMEOUT_BIN = '/usr/bin/timeout';
+export const NFT_BIN = '/usr/sbin/nft';
+
+export interface Traffic {
+  /** Client -> servers plus servers -> client: everything through the client. */
+  client: number;
+  /** Server -> server (the FXP data). */
+  serverToServer: number;
+}
+
+export interface Measured {
+  /** Exit code of the tool (124: killed by `timeout`). */
+  code: number;
+  timedOut: boolean;
+  wallMs: number;
+  /** User + system CPU seconds of the tool. */
+  cpuS: number;
+  /** Peak resident set size in KiB (GNU time's %M). */
+  rssKiB: number;
+  traffic?: Traffic;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunSpec {
+  command: string;
+  args: string[];
+  timeoutSec: number;
+  /** Send stdout to /dev/null (dry-run plans of 200,000 lines). */
+  discardStdout?: boolean;
+  counter?: TrafficCounter;
+}
+
+const KEEP_OUTPUT = 64 * 1024;
+
+function execText(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { maxBuffer: 16 * 1024 * 1024, timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')}: ${err.message} ${stderr}`.trim()));
+      else resolve(stdout);
+    }).stdin?.end();
+  });
+}
+
+/** Run one tool under `time` and `timeout`; never throws for a failing tool (the caller judges `code`). */
+export async function measure(spec: RunSpec): Promise<Measured> {
+  const timeFile = path.join(os.tmpdir(), `fxpmirror-bench-time-${process.pid}-${Date.now()}.txt`);
+  const before = spec.counter ? await spec.counter.read() : undefined;
+  const t0 = performance.now();
+  const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(
+      TIME_BIN,
+      ['-o', timeFile, '-f', '%e %U %S %M', TIMEOUT_BIN, '-k', '5', String(spec.timeoutSec), spec.command, ...spec.args],
+      { stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    // Keep the tail only: a verbose failure must not grow the bench's own RSS.
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout = (stdout + d).slice(-KEEP_OUTPUT);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-KEEP_OUTPUT);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+  const wallMs = performance.now() - t0;
+  const after = spec.counter ? await spec.counter.read() : undefined;
+  let cpuS = NaN;
+  let rssKiB = NaN;
+  try {
+    // "Command exited with non-zero status N" may precede the figures.
+    const last = fs.readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
+    const [, user, sys, rss] = last.trim().split(/\s+/).map(Number);
+    cpuS = user + sys;
+    rssKiB = rss;
+  } catch {
+    /* time could not write: leave NaN, the table shows it */
+  } finally {
+    fs.rmSync(timeFile, { force: true });
+  }
+  return {
+    code: result.code,
+    timedOut: result.code === 124 || result.code === 137,
+    wallMs,
+    cpuS,
+    rssKiB,
+    traffic:
+      before && after
+        ? { client: after.client - before.client, serverToServer: after.serverToServer - before.serverToServer }
+        : undefined,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
+}
+
+export interface TrafficCounter {
+  read(): Promise<Traffic>;
+  close(): Promise<void>;
+}
+
+/**
+ * nftables counters on the output hook (each loopback packet passes it once).
+ * The table name starts with the lab's prefix and carries our pid, so the
+ * lab's `down` command (deleteCounterTables) removes it after a crash.
+ */
+export async function startTrafficCounter(firstServer: string, lastServer: string): Promise<TrafficCounter> {
+  const table = `${NFT_TABLE_PREFIX}_${process.pid}_bench`;
+  const servers = `${firstServer}-${lastServer}`;
+  const ruleset = [
+    `table inet ${table} {`,
+    '  chain out {',
+    '    type filter hook output priority 0; policy accept;',
+    `    meta l4proto tcp ip saddr != ${servers} ip daddr ${servers} counter comment "c2s"`,
+    `    meta l4proto tcp ip saddr ${servers} ip daddr != ${servers} counter comment "s2c"`,
+    `    meta l4proto tcp ip saddr ${servers} ip daddr ${servers} counter comment "s2s"`,
+    '  }',
+    '}',
+  ].join('\n');
+  const file = path.join(os.tmpdir(), `${table}.nft`);
+  fs.writeFileSync(file, ruleset + '\n');
+  try {
+    await execText(NFT_BIN, ['delete', 'table', 'inet', table]).catch(() => undefined);
+    await execText(NFT_BIN, ['-f', file]);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+  let closed = false;
+  return {
+    async read() {
+      const parsed = JSON.parse(await execText(NFT_BIN, ['-j', 'list', 'table', 'inet', table])) as {
+        nftables: Array<{ rule?: { comment?: string; expr?: Array<{ counter?: { bytes: number } }> } }>;
+      };
+      const t: Record<string, number> = { c2s: 0, s2c: 0, s2s: 0 };
+      for (const item of parsed.nftables) {
+        const c = item.rule?.comment;
+        if (c && c in t) for (const e of item.rule?.expr ?? []) if (e.counter) t[c] += e.counter.bytes;
+      }
+      return { client: t.c2s + t.s2c, serverToServer: t.s2s };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await execText(NFT_BIN, ['delete', 'table', 'inet', table]).catch(() => undefined);
+    },
+  };
+}
