@@ -119,6 +119,14 @@ export class ControlChannel {
     this.socket.write(line + '\r\n');
   }
 
+  /** Several command lines in one write (pipelining); each is checked first, nothing is sent if one is unsafe. */
+  sendBatch(lines: string[]): void {
+    for (const line of lines) assertSafeArgument(line, 'command');
+    if (this.closeCause) throw this.closedError();
+    for (const line of lines) this.wireLog?.('>', line);
+    this.socket.write(lines.map((l) => l + '\r\n').join(''));
+  }
+
   /** True when a reply is already waiting in the queue. */
   get hasQueuedReply(): boolean {
     return this.queue.length > 0;

@@ -229,6 +229,51 @@ export class FtpConnection {
     return reply;
   }
 
+  /**
+   * Send several commands in one write, then read their final replies in
+   * order. Replies come strictly in command order (RFC 959 §4.2), so this
+   * saves a round trip per command; it is used only for short, independent
+   * commands. A refused command does not stop the others: each result is the
+   * reply or its FtpReplyError. Every argument is checked before anything is sent.
+   *
+   * Only for commands a server completes before reading the next one: a
+   * command that starts asynchronous work may be answered late (pyftpdlib
+   * answers PORT after its data connection is up, after a pipelined STOR).
+   */
+  async pipeline(commands: [string, string?][]): Promise<(FtpReply | FtpReplyError)[]> {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
+    this.channel.sendBatch(lines);
+    const out: (FtpReply | FtpReplyError)[] = [];
+    for (const line of lines) {
+      let r: FtpReply;
+      do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
+      while (r.code < 200);
+      out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
+    }
+    return out;
+  }
+
+  /**
+   * The command that sets a file's mtime on this server, once setMtime has
+   * learned which one works; undefined while unknown or unsupported.
+   */
+  mtimeCommand(path: string, mtime: Date): [string, string] | undefined {
+    const t = formatTimeVal(mtime);
+    switch (this.state.mtime) {
+      case 'MFMT':
+        return ['MFMT', `${t} ${path}`];
+      case 'SITE UTIME2':
+        return ['SITE', `UTIME ${t} ${path}`];
+      case 'SITE UTIME5':
+        return ['SITE', `UTIME ${path} ${t} ${t} ${t} UTC`];
+      case 'MDTM':
+        return ['MDTM', `${t} ${path}`];
+      default:
+        return undefined;
+    }
+  }
+
   // ---- simple commands (each one takes the queue) ----
 
   cmd(command: string, arg?: string, signal?: AbortSignal): Promise<FtpReply> {

@@ -74,6 +74,13 @@ export class ConnectionPool {
         if (isTooManyConnections(err) && this.all.size > 0) {
           this.limit = Math.max(1, this.all.size);
           this.onShrink?.(this.limit, (err as Error).message);
+          // While this login was being refused, every other connection may
+          // have come back idle (nobody was waiting then): take one, or
+          // wait() would wait for a release that never comes.
+          for (let idle = this.idle.pop(); idle; idle = this.idle.pop()) {
+            if (!idle.closed) return idle;
+            this.all.delete(idle);
+          }
           return this.wait();
         }
         throw err;

@@ -194,17 +194,32 @@ export class FxpEngine {
         }
       }
       const d = await dst.live();
+      // SIZE and the mtime command go out together (one round trip) once we
+      // know how this server sets times; the rename waits for the size check,
+      // so a short file never gets its final name.
+      await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
+      const setTime = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
+      const batch: [string, string?][] = [];
+      if (this.policy.verify !== 'none') batch.push(['SIZE', tmp]);
+      if (setTime) batch.push(setTime);
+      const replies = batch.length ? await d.pipeline(batch) : [];
       if (this.policy.verify !== 'none') {
         // Always compare sizes: two "226" replies can still leave a short file
         // (a refused data connection, or proftpd's TLS 1.3 truncation).
-        const got = await d.size(tmp);
-        if (got !== size) throw new FxpVerifyError(`${d.label}: ${req.dstPath}: size after transfer is ${got}, expected ${size}`);
+        const r = replies[0];
+        if (r instanceof FtpReplyError) throw r;
+        const got = Number(r.message.trim());
+        if (got !== size) throw new FxpVerifyError(`${d.label}: ${req.dstPath}: size after transfer is ${r.message.trim()}, expected ${size}`);
       }
       let checksum: CopyResult['checksum'];
       if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.live(), d, req.srcPath, tmp);
       let mtimeSet = false;
-      if (req.mtime) {
-        mtimeSet = await d.setMtime(tmp, req.mtime);
+      if (setTime) {
+        const r = replies[replies.length - 1];
+        if (r instanceof FtpReplyError) throw r;
+        mtimeSet = true;
+      } else if (req.mtime) {
+        mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
       await publish(d, tmp, req.dstPath);
@@ -295,12 +310,18 @@ async function resetForClientData(c: FtpConnection): Promise<void> {
  * leaves a moment with no file, never a half-written one.
  */
 async function publish(d: FtpConnection, tmp: string, final: string): Promise<void> {
+  // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
+  const rename = async () => {
+    const [from, to] = await d.pipeline([['RNFR', tmp], ['RNTO', final]]);
+    if (from instanceof FtpReplyError) throw from;
+    if (to instanceof FtpReplyError) throw to;
+  };
   try {
-    await d.rename(tmp, final);
+    await rename();
   } catch (err) {
     if (!(err instanceof FtpReplyError)) throw err;
     await d.delete(final).catch(() => undefined);
-    await d.rename(tmp, final);
+    await rename();
   }
 }
 

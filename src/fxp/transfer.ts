@@ -179,14 +179,16 @@ export async function fxpTransfer(
   await prepareProtection(src, dst, layout);
   const pret = passive === src ? `RETR ${file.srcPath}` : `STOR ${file.dstPath}`;
   const { hp, extended } = await openPassive(passive, layout, pret);
+  const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
+  const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
+  // PORT is never pipelined with STOR: pyftpdlib answers PORT only once its
+  // data connection is up, so a STOR sent in the same write gets its 150
+  // before PORT's 200, and the replies no longer pair with the commands.
   await sendPort(active, hp, extended);
   // RFC 3659 §5: REST STREAM offset on both sides before RETR/STOR. The
   // source's REST waits until STOR was accepted: a REST left pending on a
   // pooled connection would apply to the next, unrelated RETR.
   if (file.rest > 0) await dst.request('REST', String(file.rest));
-
-  const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
-  const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
 
   // 1. STOR on the destination.
   dst.send('STOR', file.dstPath);

@@ -136,7 +136,14 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       unsyncedRoots: [],
     };
   });
-  const listLimit = pLimit(Math.max(1, opts.parallel));
+  // Each server lists with its own concurrency: a shared limit would let the
+  // source's listings starve the destination's, and the other way round.
+  const listLimits = new Map<ConnectionPool, ReturnType<typeof pLimit>>();
+  const listLimitFor = (pool: ConnectionPool) => {
+    let l = listLimits.get(pool);
+    if (!l) listLimits.set(pool, (l = pLimit(Math.max(1, opts.parallel))));
+    return l;
+  };
   const workLimit = pLimit(Math.max(1, opts.parallel));
   let failedTotal = 0;
   let stopped = false;
@@ -173,12 +180,22 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     const dst = new Side(t.ep.pool);
     try {
       events.started?.(t.index, a);
+      // A LIST time is approximate (the minute; only the day for files older
+      // than six months): preserving it would cut the destination's mtime
+      // down to that. MDTM (RFC 3659 §3) has the exact second; the listed
+      // time stays the fallback, which still keeps the next run's comparison
+      // within the listing's precision.
+      let mtime = a.src.mtime;
+      if (mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000) {
+        const srcPath = abs(run.src.root, a.path);
+        mtime = (await withRetries(opts.retries, async () => (await src.live()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
+      }
       const result = await withRetries(opts.retries, () =>
         run.engine.copy(src, dst, {
           srcPath: abs(run.src.root, a.path),
           dstPath: abs(t.ep.root, a.path),
           size: a.src.size,
-          mtime: a.src.mtime,
+          mtime,
         }),
       );
       t.summary.files.transferred++;
@@ -230,7 +247,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   };
 
   const listing = async (pool: ConnectionPool, dir: string): Promise<ListEntry[]> =>
-    listLimit(() => withRetries(opts.retries, () => pool.use((c) => listDir(c, dir, opts))));
+    listLimitFor(pool)(() => withRetries(opts.retries, () => pool.use((c) => listDir(c, dir, opts))));
 
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
     const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
@@ -418,7 +435,17 @@ async function resolveLinks(pool: ConnectionPool, absDir: string, rel: string, e
     }
     const linkPath = path.join(absDir, e.name);
     const resolved = await pool.use(async (c) => {
-      if (await c.isDirectory(linkPath)) return { ...e, type: 'dir' as const };
+      if (await c.isDirectory(linkPath)) {
+        // MLSD often names no target (proftpd's "OS.unix=symlink", pure-ftpd's
+        // empty "slink:"). Where CWD landed tells instead: proftpd, pure-ftpd
+        // and vsftpd answer PWD with the resolved path. An ancestor is a loop.
+        if (!target) {
+          const pwd = await c.pwd().catch(() => undefined);
+          const where = pwd === undefined ? undefined : pwd.replace(/(.)\/+$/, '$1');
+          if (where !== undefined && (where === '/' || absDir === where || absDir.startsWith(`${where}/`))) return e;
+        }
+        return { ...e, type: 'dir' as const };
+      }
       try {
         const size = await c.size(linkPath);
         const mtime = await c.mdtm(linkPath).catch(() => undefined);
