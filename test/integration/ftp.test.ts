@@ -200,6 +200,38 @@ for (const kind of SERVER_KINDS) {
   });
 }
 
+describe('implicit TLS (ftps://, vsftpd implicit_ssl)', { skip: !CI && labAvailable('vsftpd') ? labAvailable('vsftpd')! : false }, () => {
+  let srv: LabServer;
+  before(async () => {
+    requireServer('vsftpd');
+    srv = await startServer('vsftpd', { address: '127.0.4.25', port: 2990, implicitTls: true });
+    seed(srv.root);
+  });
+  after(() => stopAll());
+
+  test('lists over TLS from the first byte, certificate verified with the lab CA', async () => {
+    assert.match(srv.url, /^ftps:/);
+    const r = await cli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as { name: string }[]).some((e) => e.name === 'with space.bin'));
+    const api = serverFromUrl(srv.url, '', { ca: srv.caFile }).server;
+    assert.equal(api.tls, 'implicit');
+    const conn = await FtpConnection.connect(api);
+    try {
+      assert.ok(conn.isTls);
+      assert.equal(conn.dataProtection, 'P');
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('an untrusted certificate fails before any command is sent: exit 3, one line', async () => {
+    const r = await cli(['ls', srv.url]);
+    assert.equal(r.code, EXIT.CONNECT);
+    assert.match(oneLine(r.stderr), /TLS failed/);
+  });
+});
+
 describe('connection errors', () => {
   test('a refused connection: exit 3 and one line', async () => {
     // Nothing listens on this port of our own loopback block.

@@ -19,6 +19,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +31,8 @@ export interface StartOptions {
   profile?: 'fxp' | 'strict';
   /** Explicit TLS (AUTH TLS, RFC 4217) available, not required. Default false. */
   tls?: boolean;
+  /** vsftpd only: implicit TLS (implicit_ssl=YES): TLS from the first byte, URL scheme ftps://. Implies tls. */
+  implicitTls?: boolean;
   /** vsftpd only: set port_promiscuous / pasv_promiscuous independently (half-promiscuous tests). */
   vsftpdPromiscuous?: { port: boolean; pasv: boolean };
   /** Connection cap per client address. Default: unlimited (pure-ftpd: its own default). */
@@ -438,6 +441,7 @@ interface Instance {
   tls: LabCert | null;
   maxPerIp: number | undefined;
   vsftpdPromiscuous: { port: boolean; pasv: boolean } | undefined;
+  implicitTls: boolean;
   user: LabUser;
 }
 
@@ -520,6 +524,7 @@ function vsftpdConfig(inst: Instance): Generated {
       // Default YES answers "522 SSL connection failed: session reuse required"
       // when the peer of an FXP data connection is another server.
       'require_ssl_reuse=NO',
+      ...(inst.implicitTls ? ['implicit_ssl=YES'] : []),
       // Debian's 3.0.3 has no ssl_tlsv1_1/ssl_tlsv1_2 keys ("500 OOPS: unrecognised
       // variable"); ssl_tlsv1=YES (default) already negotiates TLS 1.2 and 1.3.
     );
@@ -768,9 +773,10 @@ function startWatchdog(): void {
  * multi-line, RFC 959 §4.2), then QUIT so the probe's session is gone before
  * a test counts connections against maxPerIp.
  */
-function probeGreeting(host: string, port: number, deadline: number): Promise<string> {
+function probeGreeting(host: string, port: number, deadline: number, implicitTls = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
+    // Readiness only: the certificate is checked by the tests, not here.
+    const sock = implicitTls ? tls.connect({ host, port, rejectUnauthorized: false }) : net.connect({ host, port });
     let buf = '';
     let greeted = false;
     const timer = setTimeout(() => {
@@ -837,7 +843,8 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     await killTree(prev.pid, instanceMarker(name));
   }
 
-  const tls = opts.tls ? await ensureLabCert() : null;
+  if (opts.implicitTls && kind !== 'vsftpd') throw new Error('lab: implicitTls only applies to vsftpd');
+  const tls = opts.tls || opts.implicitTls ? await ensureLabCert() : null;
   const dir = path.join(labStateDir(), name);
   // Every start gets a fresh, empty root and fresh logs.
   fs.rmSync(dir, { recursive: true, force: true });
@@ -851,6 +858,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     profile: opts.profile ?? 'fxp',
     maxPerIp: opts.maxPerIp,
     vsftpdPromiscuous: opts.vsftpdPromiscuous,
+    implicitTls: !!opts.implicitTls,
   };
   if (opts.vsftpdPromiscuous && kind !== 'vsftpd') throw new Error('lab: vsftpdPromiscuous only applies to vsftpd');
 
@@ -906,7 +914,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     port,
     user: LAB_USER,
     password: LAB_PASSWORD,
-    url: `${tls ? 'ftpes' : 'ftp'}://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${address}:${port}/`,
+    url: `${opts.implicitTls ? 'ftps' : tls ? 'ftpes' : 'ftp'}://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${address}:${port}/`,
     root,
     caFile: tls ? tls.cert : undefined,
     logFile: gen.logFile,
@@ -937,7 +945,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
       throw new Error(`lab: ${kind} not ready on ${address}:${port} after ${STARTUP_TIMEOUT_MS} ms (${String(lastErr)}): ${tail(stdioLog)}`);
     }
     try {
-      await probeGreeting(address, port, Math.min(deadline, Date.now() + 1000));
+      await probeGreeting(address, port, Math.min(deadline, Date.now() + 1000), !!opts.implicitTls);
       break;
     } catch (err) {
       lastErr = err;
