@@ -16,6 +16,15 @@ export function identifyServer(greeting: string, syst = ''): ServerKind {
  * their 1xx mark (seen in the lab on every run); pyftpdlib marks at once.
  * The FXP engine must not wait for such a mark before sending RETR.
  */
+export function connectsOnPort(kind: ServerKind): boolean | undefined {
+  // pyftpdlib opens the active data connection when it gets PORT, before
+  // STOR, and drops data that arrives before STOR is processed. The other
+  // three connect only while processing STOR, ready to read.
+  if (kind === 'pyftpdlib') return true;
+  if (kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd') return false;
+  return undefined;
+}
+
 export function marksAfterAccept(kind: ServerKind): boolean | undefined {
   if (kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd') return true;
   if (kind === 'pyftpdlib') return false;

@@ -10,6 +10,7 @@ import {
 } from '../ftp/address.js';
 import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
+import { connectsOnPort } from '../ftp/software.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -195,7 +196,10 @@ export async function fxpTransfer(
   let dstMark: FtpReply | undefined;
   const dstPassive = passive === dst;
   const knownLate = dst.state.marksAfterAccept === true;
-  if (!dstPassive || !knownLate) {
+  // An active destination that connects only while processing STOR cannot
+  // receive data early: RETR may follow at once (one round trip less per file).
+  const safeEarly = !dstPassive && dst.state.kind !== undefined && connectsOnPort(dst.state.kind) === false;
+  if (!safeEarly && (!dstPassive || !knownLate)) {
     const wait = dstPassive ? timings.markGraceMs : commandTimeout;
     const grace = new AbortController();
     const timer = setTimeout(() => grace.abort(), wait);
