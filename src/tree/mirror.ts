@@ -2,7 +2,6 @@ import path from 'node:path/posix';
 import pLimit from 'p-limit';
 import type { ListEntry } from '../ftp/entry.js';
 import type { ConnectionPool } from '../ftp/pool.js';
-import type { FtpConnection } from '../ftp/connection.js';
 import { FtpError, FtpReplyError, isTransient } from '../ftp/errors.js';
 import { FxpEngine, Side, type CopyResult } from '../fxp/engine.js';
 import type { MirrorOptions } from './options.js';
@@ -247,7 +246,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   };
 
   const listing = async (pool: ConnectionPool, dir: string): Promise<ListEntry[]> =>
-    listLimitFor(pool)(() => withRetries(opts.retries, () => pool.use((c) => listDir(c, dir, opts))));
+    listLimitFor(pool)(() => withRetries(opts.retries, () => pool.use((c) => c.list(dir))));
 
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
     const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
@@ -265,7 +264,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     for (const p of dstListings) p.catch(() => undefined);
     try {
       srcEntries = await listing(run.src.pool, abs(run.src.root, rel));
-      if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), rel, srcEntries, opts);
+      if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), srcEntries);
     } catch (err) {
       // Never delete on the destination because a listing failed: the whole
       // subtree is reported unsynced and nothing under it is touched.
@@ -411,17 +410,13 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   }
 }
 
-async function listDir(c: FtpConnection, dir: string, _opts: MirrorOptions): Promise<ListEntry[]> {
-  return c.list(dir);
-}
-
 /**
  * --symlinks follow: a link becomes what it points to. A link whose target is
  * this directory or one of its ancestors would loop forever: it is reported
  * (skip: loop) instead. Directory or file is decided by CWD, and a file's size
  * and time come from SIZE and MDTM (the server follows the link).
  */
-async function resolveLinks(pool: ConnectionPool, absDir: string, rel: string, entries: ListEntry[], _opts: MirrorOptions): Promise<ListEntry[]> {
+async function resolveLinks(pool: ConnectionPool, absDir: string, entries: ListEntry[]): Promise<ListEntry[]> {
   const out: ListEntry[] = [];
   for (const e of entries) {
     if (e.type !== 'link') {
@@ -456,7 +451,6 @@ async function resolveLinks(pool: ConnectionPool, absDir: string, rel: string, e
     });
     out.push(resolved);
   }
-  void rel;
   return out;
 }
 
