@@ -160,7 +160,7 @@ async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & Trans
   // names every refusal, and stderr stays one line (cron mail, scripts).
   const held: LogEvent[] = [];
   const engine = new FxpEngine(
-    { fxp: o.fxp, passive: o.passive, verify: o.verify, continue: !!o.continue, allowClearData: !!o.allowClearData },
+    { fxp: o.fxp, passive: o.passive, passiveExplicit: o.passiveExplicit, verify: o.verify, continue: !!o.continue, allowClearData: !!o.allowClearData },
     {
       warn: (m) => held.push({ level: 'warn', event: 'warning', message: m }),
       fallback: (mode, err) => held.push({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
@@ -202,6 +202,7 @@ async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & Trans
 interface TransferFlags {
   fxp: 'auto' | 'force' | 'never';
   passive: 'source' | 'destination';
+  passiveExplicit?: boolean;
   verify: 'size' | 'checksum' | 'none';
   continue?: boolean;
   allowClearData?: boolean;
@@ -331,7 +332,7 @@ async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Pr
   const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name));
   const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name));
   for (const p of [srcPool, dstPool]) p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
-  const engine = new FxpEngine(options, {
+  const engine = new FxpEngine({ ...options, passiveExplicit: o.passiveExplicit }, {
     warn: (m) => log.log({ level: 'warn', event: 'warning', message: m }),
     fallback: (mode, err) => log.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
   });
@@ -381,7 +382,7 @@ export function buildProgram(): Command {
     .action(async (url: string, o) => setExit(await lsCommand(url, o)));
 
   transferOptions(connectionOptions(program.command('copy').description('copy one file from server to server').argument('<src-url>').argument('<dst-url>', 'a file, or a directory (ending in / or existing)')))
-    .action(async (a: string, b: string, o) => setExit(await copyCommand(a, b, o)));
+    .action(async (a: string, b: string, o, cmd: Command) => setExit(await copyCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
   transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>')))
     .addOption(new Option('--symlinks <how>', 'what to do with symlinks on the source').choices(['skip', 'follow']).default('skip'))
@@ -406,7 +407,7 @@ export function buildProgram(): Command {
     .option('-n, --dry-run', 'print the plan; change nothing')
     .option('--stats <seconds>', 'print progress every N seconds even without a TTY', intArg(1))
     .option('-q, --quiet', 'print errors and a one-line summary only')
-    .action(async (a: string, b: string, o) => setExit(await mirrorCommand(a, b, o)));
+    .action(async (a: string, b: string, o, cmd: Command) => setExit(await mirrorCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
   connectionOptions(program.command('probe').description('find which FXP modes two servers accept, and why the others fail').argument('<url-a>').argument('<url-b>'))
     .option('--json', 'print the results as JSON')

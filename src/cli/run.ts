@@ -101,7 +101,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     // Logged once connected and locked, so a run that is locked out or cannot
     // connect says so in one line.
     jlog.log({ level: 'info', event: 'start', message: `${job.from.serverName}:${job.from.path} -> ${job.to.map((t) => `${t.serverName}:${t.path}`).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
-    const engine = new FxpEngine(options, {
+    const engine = new FxpEngine({ ...options, passiveExplicit: job.passiveExplicit }, {
       warn: (m) => jlog.log({ level: 'warn', event: 'warning', message: m }),
       fallback: (mode, err) => jlog.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
     });

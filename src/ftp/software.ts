@@ -16,6 +16,16 @@ export function identifyServer(greeting: string, syst = ''): ServerKind {
  * their 1xx mark (seen in the lab on every run); pyftpdlib marks at once.
  * The FXP engine must not wait for such a mark before sending RETR.
  */
+/**
+ * pyftpdlib 1.5.7, when it opens the data connection itself (PORT) for
+ * back-to-back transfers, sometimes drops it ("fd was no longer in
+ * socket_map", giampaolo/pyftpdlib PR #657) and the transfer stalls until a
+ * timeout. Unless the user chose the passive side, it is made passive instead.
+ */
+export function unreliableActive(kind: ServerKind): boolean {
+  return kind === 'pyftpdlib';
+}
+
 export function connectsOnPort(kind: ServerKind): boolean | undefined {
   // pyftpdlib opens the active data connection when it gets PORT, before
   // STOR, and drops data that arrives before STOR is processed. The other

@@ -7,6 +7,7 @@ import type { TransferMode } from '../tree/plan.js';
 import { partName } from '../tree/filter.js';
 import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
 import { relayTransfer } from './relay.js';
+import { unreliableActive } from '../ftp/software.js';
 
 export interface TransferPolicy {
   fxp: FxpPolicy;
@@ -15,6 +16,12 @@ export interface TransferPolicy {
   verify: 'size' | 'checksum' | 'none';
   continue: boolean;
   timings?: FxpTimings;
+  /**
+   * The user chose `passive` (flag or job key, or a server's passive
+   * preference). Otherwise it is a default, and a server known to be
+   * unreliable as the active side is made passive instead.
+   */
+  passiveExplicit?: boolean;
 }
 
 /** One rung of the fallback ladder. `layout` undefined means relay through the client. */
@@ -54,7 +61,13 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
   const rungs: Rung[] = [];
   const relay: Rung = { mode: 'relay' };
   if (policy.fxp === 'never') return { rungs: [relay], notes: ['--fxp never: relaying through the client'] };
-  const sides: PassiveSide[] = [policy.passive, swap(policy.passive)];
+  let first = policy.passive;
+  if (!policy.passiveExplicit) {
+    const activeOf = (p: PassiveSide) => (p === 'source' ? dst : src);
+    const bad = (c: FtpConnection) => c.state?.kind !== undefined && unreliableActive(c.state.kind);
+    if (bad(activeOf(first)) && !bad(activeOf(swap(first)))) first = swap(first);
+  }
+  const sides: PassiveSide[] = [first, swap(first)];
   // Mode names describe the layout, as probe reports them: "-reversed" means
   // the destination was passive, whichever side --passive preferred.
   const suffix = (p: PassiveSide) => (p === 'destination' ? '-reversed' : '');

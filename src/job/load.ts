@@ -55,6 +55,8 @@ export interface Job {
   options: MirrorOptions;
   remoteLock: boolean;
   remoteLockTtlMs: number;
+  /** The passive side comes from the job (or defaults) or a server's passive preference, not from the built-in default. */
+  passiveExplicit: boolean;
 }
 
 export interface JobDiagnostic {
@@ -781,6 +783,7 @@ function readJob(
       options,
       remoteLock: own.remoteLock ?? defaults.remoteLock ?? false,
       remoteLockTtlMs: own.remoteLockTtlMs ?? defaults.remoteLockTtlMs ?? DEFAULT_REMOTE_LOCK_TTL_MS,
+      passiveExplicit: explicitPassive !== undefined || [from.server, ...to.map((t) => t.server)].some((s) => s.passive !== undefined),
     },
     nameOffset: valueOffset(ctx, nameEntry!),
   };

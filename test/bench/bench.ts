@@ -4,10 +4,14 @@
  *   npm run bench                      full sizes (several minutes)
  *   npm run bench -- --quick           about 10× smaller, for development
  *   npm run bench -- --json out.json   also write the results as JSON
+ *   npm run bench -- --only 6 --rtt 5  only the far-client scenario, at 5 ms
  *
  * Options: --scale F (or env BENCH_SCALE; --quick = 0.1), --reps N (default 3,
  * best run counts), --only 1,3,5, --source KIND --destination KIND (default
- * proftpd -> pure-ftpd), --keep-logs (leave the server logs in .lab).
+ * proftpd -> pure-ftpd), --keep-logs (leave the server logs in .lab),
+ * --rtt MS (scenario 6's client round-trip time, default 20), --trace DIR
+ * (scenario 6: one more run per tool, not timed, that writes timestamped
+ * wire logs into DIR: see scenarioFarClient).
  *
  * Both tools run as separate processes under /usr/bin/time and timeout (lftp
  * hangs forever in several failure modes), one at a time, alternating which
@@ -38,6 +42,7 @@ import {
   type LabServer,
   type ServerKind,
 } from '../lab/lab.js';
+import { startDelayProxy, type DelayProxy, type ProxyStats } from './delay.js';
 import { measure, startTrafficCounter, TIME_BIN, TIMEOUT_BIN, NFT_BIN, type Measured, type TrafficCounter } from './measure.js';
 import { lookupOwner, makeBigFiles, makeTree, shapeOf, logLines, type Owner } from './fixtures.js';
 
@@ -48,6 +53,10 @@ const ADDR_FIRST = '127.0.3.21';
 const ADDR_LAST = '127.0.3.40';
 const SRC_ADDR = '127.0.3.21';
 const DST_ADDR = '127.0.3.22';
+/** Scenario 6's delay proxies, one per server, in the same block (so the byte counter still sees them as "servers"). */
+const FAR_SRC_ADDR = '127.0.3.23';
+const FAR_DST_ADDR = '127.0.3.24';
+const SCENARIOS = [1, 2, 3, 4, 5, 6];
 const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------------------
@@ -61,15 +70,20 @@ interface Args {
   source: ServerKind;
   destination: ServerKind;
   keepLogs: boolean;
+  /** Scenario 6: round-trip time between the client and each server, ms. */
+  rtt: number;
+  /** Scenario 6: directory for the wire logs of one extra traced run per tool. */
+  trace?: string;
 }
 
 const USAGE = `usage: node dist/test/bench/bench.js [--quick | --scale F] [--reps N] [--json FILE]
-       [--only 1,2,3,4,5] [--source KIND] [--destination KIND] [--keep-logs]
+       [--only 1,2,3,4,5,6] [--source KIND] [--destination KIND] [--keep-logs]
+       [--rtt MS] [--trace DIR]
 KIND: ${SERVER_KINDS.join(', ')}. Env BENCH_SCALE sets the default scale.`;
 
 function parseArgs(argv: string[]): Args {
   const envScale = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : 1;
-  const a: Args = { scale: envScale, reps: 3, only: new Set([1, 2, 3, 4, 5]), source: 'proftpd', destination: 'pure-ftpd', keepLogs: false };
+  const a: Args = { scale: envScale, reps: 3, only: new Set(SCENARIOS), source: 'proftpd', destination: 'pure-ftpd', keepLogs: false, rtt: 20 };
   const value = (i: number, name: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new Error(`${name} needs a value\n${USAGE}`);
@@ -106,6 +120,12 @@ function parseArgs(argv: string[]): Args {
       case '--keep-logs':
         a.keepLogs = true;
         break;
+      case '--rtt':
+        a.rtt = Number(value(i++, arg));
+        break;
+      case '--trace':
+        a.trace = path.resolve(value(i++, arg));
+        break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');
@@ -117,7 +137,8 @@ function parseArgs(argv: string[]): Args {
   }
   if (!(a.scale > 0 && a.scale <= 1)) throw new Error(`scale must be in (0, 1], got ${a.scale}`);
   if (!Number.isInteger(a.reps) || a.reps < 1) throw new Error(`--reps must be a whole number >= 1`);
-  for (const n of a.only) if (![1, 2, 3, 4, 5].includes(n)) throw new Error(`--only: no scenario ${n}`);
+  if (!(a.rtt >= 0 && a.rtt <= 1000)) throw new Error(`--rtt must be a number of milliseconds in [0, 1000], got ${a.rtt}`);
+  for (const n of a.only) if (!SCENARIOS.includes(n)) throw new Error(`--only: no scenario ${n}`);
   return a;
 }
 
@@ -168,7 +189,13 @@ function say(msg: string): void {
 type Tool = 'fxpmirror' | 'lftp';
 const TOOLS: Tool[] = ['fxpmirror', 'lftp'];
 
-function url(s: LabServer, p: string): string {
+/** Where a tool connects: a server, or the delay proxy in front of it. */
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+function url(s: Endpoint, p: string): string {
   return `ftp://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${s.host}:${s.port}${p}`;
 }
 
@@ -196,8 +223,8 @@ interface Ctx {
   counter: TrafficCounter;
 }
 
-function runFx(ctx: Ctx, args: string[], timeoutSec: number, discardStdout = false): Promise<Measured> {
-  return measure({ command: process.execPath, args: [FXPMIRROR_BIN, ...args], timeoutSec, discardStdout, counter: ctx.counter });
+function runFx(ctx: Ctx, args: string[], timeoutSec: number, discardStdout = false, onStderr?: (text: string) => void): Promise<Measured> {
+  return measure({ command: process.execPath, args: [FXPMIRROR_BIN, ...args], timeoutSec, discardStdout, counter: ctx.counter, onStderr });
 }
 
 function runLftp(ctx: Ctx, script: string, timeoutSec: number, discardStdout = false): Promise<Measured> {
@@ -210,6 +237,8 @@ interface Run extends Measured {
   rep: number;
   ok: boolean;
   problem?: string;
+  /** Scenario-specific figures of this run (scenario 6: the proxies' counters). */
+  extra?: Record<string, number>;
 }
 
 function summarize(r: Run): object {
@@ -223,6 +252,7 @@ function summarize(r: Run): object {
     rssKiB: r.rssKiB,
     clientBytes: r.traffic?.client,
     serverToServerBytes: r.traffic?.serverToServer,
+    ...r.extra,
   };
 }
 
@@ -250,14 +280,14 @@ async function repeat(
   ctx: Ctx,
   label: string,
   reps: number,
-  once: (tool: Tool, rep: number) => Promise<{ m: Measured; problem?: string }>,
+  once: (tool: Tool, rep: number) => Promise<{ m: Measured; problem?: string; extra?: Record<string, number> }>,
 ): Promise<Record<Tool, Run[]>> {
   const out: Record<Tool, Run[]> = { fxpmirror: [], lftp: [] };
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
     for (const tool of order) {
-      const { m, problem } = await once(tool, rep);
-      const run: Run = { ...m, tool, rep, ok: problem === undefined, problem };
+      const { m, problem, extra } = await once(tool, rep);
+      const run: Run = { ...m, tool, rep, ok: problem === undefined, problem, extra };
       out[tool].push(run);
       say(`${label} ${tool} rep ${rep + 1}/${reps}: ${(m.wallMs / 1000).toFixed(3)} s, cpu ${fmt(m.cpuS)} s, rss ${fmtInt(m.rssKiB / 1024)} MiB, client ${fmtBytes(m.traffic?.client)}${problem ? `  PROBLEM: ${problem}` : ''}`);
     }
@@ -291,6 +321,37 @@ function failRow(id: string, scenario: string, runs: Record<Tool, Run[]>, goal: 
   };
 }
 
+interface InitialSyncRun {
+  /** Source directory (under the source root) and destination directory ("/name", created by the run). */
+  tree: string;
+  rel: string;
+  files: number;
+  size: number;
+  /** Where the tools connect: the servers, or delay proxies in front of them. */
+  src: Endpoint;
+  dst: Endpoint;
+  timeoutSec: number;
+  /** Extra fxpmirror options (e.g. -v), extra lftp commands before `mirror` (e.g. debug). */
+  fxExtra?: string[];
+  lftpBefore?: string;
+  onStderr?: (text: string) => void;
+}
+
+/** One initial sync by `tool` into a fresh destination directory, checked on disk, then removed. Shared by 1 and 6. */
+async function initialSyncOnce(ctx: Ctx, tool: Tool, o: InitialSyncRun): Promise<{ m: Measured; problem?: string }> {
+  const m =
+    tool === 'fxpmirror'
+      ? await runFx(ctx, ['mirror', '-P', '4', '-q', ...(o.fxExtra ?? []), '--fxp', 'force', url(o.src, `/${o.tree}/`), url(o.dst, `${o.rel}/`)], o.timeoutSec, false, o.onStderr)
+      : await runLftp(ctx, `${o.lftpBefore ?? ''}mirror -P4 ${url(o.src, `/${o.tree}`)} ${url(o.dst, o.rel)}`, o.timeoutSec);
+  let problem = failure(m);
+  const disk = path.join(ctx.dst.root, o.rel.slice(1));
+  const shape = shapeOf(disk, o.size);
+  if (!problem && (shape.files !== o.files || shape.wrongSize !== 0)) problem = `destination has ${shape.files}/${o.files} files, ${shape.wrongSize} of wrong size`;
+  if (!problem && m.traffic && m.traffic.serverToServer < o.files * o.size) problem = `only ${fmtBytes(m.traffic.serverToServer)} went server to server: not FXP`;
+  fs.rmSync(disk, { recursive: true, force: true });
+  return { m, problem };
+}
+
 /** 1. Initial sync of many small files, both at parallel 4. */
 async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
   const dirs = Math.max(2, Math.round(20 * ctx.args.scale));
@@ -299,20 +360,9 @@ async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
   const files = makeTree(path.join(ctx.src.root, 's1'), dirs, perDir, size, ctx.owner);
   const name = `initial sync ${fmtInt(files)} × 4 KiB, ${dirs} dirs, -P4 (files/s)`;
   say(`1: ${name}`);
-  const runs = await repeat(ctx, 's1', ctx.args.reps, async (tool, rep) => {
-    const rel = `/s1-${tool}-${rep}`;
-    const m =
-      tool === 'fxpmirror'
-        ? await runFx(ctx, ['mirror', '-P', '4', '-q', '--fxp', 'force', url(ctx.src, '/s1/'), url(ctx.dst, `${rel}/`)], 300)
-        : await runLftp(ctx, `mirror -P4 ${url(ctx.src, '/s1')} ${url(ctx.dst, rel)}`, 300);
-    let problem = failure(m);
-    const disk = path.join(ctx.dst.root, rel.slice(1));
-    const shape = shapeOf(disk, size);
-    if (!problem && (shape.files !== files || shape.wrongSize !== 0)) problem = `destination has ${shape.files}/${files} files, ${shape.wrongSize} of wrong size`;
-    if (!problem && m.traffic && m.traffic.serverToServer < files * size) problem = `only ${fmtBytes(m.traffic.serverToServer)} went server to server: not FXP`;
-    fs.rmSync(disk, { recursive: true, force: true });
-    return { m, problem };
-  });
+  const runs = await repeat(ctx, 's1', ctx.args.reps, (tool, rep) =>
+    initialSyncOnce(ctx, tool, { tree: 's1', rel: `/s1-${tool}-${rep}`, files, size, src: ctx.src, dst: ctx.dst, timeoutSec: 300 }),
+  );
   const goal = '≥ 2.0×';
   const fx = best(runs.fxpmirror);
   const lf = best(runs.lftp);
@@ -548,6 +598,139 @@ async function scenarioMemory(ctx: Ctx): Promise<ScenarioResult> {
   };
 }
 
+/** The proxies' counters for one run, summed over both servers. */
+function proxyFigures(proxies: DelayProxy[], files: number): Record<string, number> {
+  const st: ProxyStats[] = proxies.map((p) => p.stats());
+  const turns = st.reduce((n, x) => n + x.turns, 0);
+  return {
+    controlConnections: st.reduce((n, x) => n + x.connections, 0),
+    roundTrips: turns,
+    roundTripsSource: st[0].turns,
+    roundTripsDestination: st[1].turns,
+    roundTripsPerFile: turns / files,
+    controlBytes: st.reduce((n, x) => n + x.c2sBytes + x.s2cBytes, 0),
+  };
+}
+
+/**
+ * 6. Scenario 1's workload with the client far from both servers, which are
+ * close to each other: the layout FXP is for. Every control connection of both
+ * tools goes through a delay proxy (delay.ts) adding --rtt ms of round-trip
+ * time; the FXP data still goes straight from server to server. On loopback a
+ * round trip costs nothing, so only here does the number of round trips per
+ * file show. The proxies also count them (the client's turns).
+ *
+ * With --trace DIR, one more run per tool (not timed, checked like the others)
+ * writes into DIR:
+ *   s6-fxpmirror-v.log   fxpmirror -v, each line stamped (ms since the start) as the bench read it
+ *   s6-lftp-debug.log    lftp `debug -t 5`
+ *   s6-<tool>-proxy.log  every control line when the proxy delivered it (ms since the start; PASS masked)
+ */
+async function scenarioFarClient(ctx: Ctx): Promise<ScenarioResult> {
+  const rtt = ctx.args.rtt;
+  const dirs = Math.max(2, Math.round(20 * ctx.args.scale));
+  const size = 4096;
+  const files = makeTree(path.join(ctx.src.root, 's6'), dirs, 50, size, ctx.owner);
+  const name = `initial sync ${fmtInt(files)} × 4 KiB, client RTT ${rtt} ms, -P4 (files/s)`;
+  say(`6: ${name}`);
+  const proxies: DelayProxy[] = [];
+  try {
+    proxies.push(await startDelayProxy({ listenHost: FAR_SRC_ADDR, listenPort: ctx.src.port, targetHost: ctx.src.host, targetPort: ctx.src.port, rttMs: rtt }));
+    proxies.push(await startDelayProxy({ listenHost: FAR_DST_ADDR, listenPort: ctx.dst.port, targetHost: ctx.dst.host, targetPort: ctx.dst.port, rttMs: rtt }));
+    // Generous, so that a slow tool is measured, not killed: 40 round trips per file at -P4, plus start-up.
+    const timeoutSec = 120 + Math.ceil((files * rtt * 40) / 4 / 1000);
+    const base = { tree: 's6', files, size, src: proxies[0], dst: proxies[1], timeoutSec };
+    const runs = await repeat(ctx, 's6', ctx.args.reps, async (tool, rep) => {
+      for (const p of proxies) p.reset();
+      const r = await initialSyncOnce(ctx, tool, { ...base, rel: `/s6-${tool}-${rep}` });
+      const extra = proxyFigures(proxies, files);
+      say(`s6 ${tool} rep ${rep + 1}: ${fmt(extra.roundTripsPerFile)} control round trips per file, ${extra.controlConnections} control connections`);
+      return { ...r, extra };
+    });
+    if (ctx.args.trace) await traceFarClient(ctx, proxies, base, ctx.args.trace);
+
+    const goal = '—';
+    const fx = best(runs.fxpmirror);
+    const lf = best(runs.lftp);
+    const json = { files, dirs, fileBytes: size, rttMs: rtt, runs: { fxpmirror: runs.fxpmirror.map(summarize), lftp: runs.lftp.map(summarize) } };
+    if (!fx || !lf) return { rows: [failRow('6', name, runs, goal)], json };
+    const fxRate = files / (fx.wallMs / 1000);
+    const lfRate = files / (lf.wallMs / 1000);
+    const ratio = fxRate / lfRate;
+    const fxTrips = fx.extra?.roundTripsPerFile ?? NaN;
+    const lfTrips = lf.extra?.roundTripsPerFile ?? NaN;
+    // Wall time in round trips per file per connection pair: what the round trips really cost, overlap included.
+    const slotTrips = (r: Run) => (r.wallMs * 4) / (files * rtt);
+    return {
+      rows: [
+        { id: '6', scenario: name, fxpmirror: fmtInt(fxRate), lftp: fmtInt(lfRate), ratio: `${fmt(ratio)}×`, goal, result: 'INFO' },
+        {
+          id: '6b',
+          scenario: `client RTT ${rtt} ms: control round trips per file`,
+          fxpmirror: fmt(fxTrips, 1),
+          lftp: fmt(lfTrips, 1),
+          ratio: `${fmt(fxTrips / lfTrips)}×`,
+          goal: '—',
+          result: 'INFO',
+        },
+      ],
+      json: {
+        ...json,
+        filesPerSecond: { fxpmirror: fxRate, lftp: lfRate },
+        ratio,
+        roundTripsPerFile: { fxpmirror: fxTrips, lftp: lfTrips },
+        wallInRoundTripsPerFilePerPair: rtt > 0 ? { fxpmirror: slotTrips(fx), lftp: slotTrips(lf) } : undefined,
+      },
+    };
+  } finally {
+    await Promise.all(proxies.map((p) => p.close()));
+  }
+}
+
+/** Scenario 6's --trace runs: see scenarioFarClient. */
+async function traceFarClient(ctx: Ctx, proxies: DelayProxy[], base: Omit<InitialSyncRun, 'rel'>, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const lftpLog = path.join(dir, 's6-lftp-debug.log');
+  for (const tool of TOOLS) {
+    const t0 = performance.now();
+    const stamp = (ms: number) => (ms - t0).toFixed(1).padStart(9);
+    // Lines can straddle chunks: keep the unfinished tail per connection and direction.
+    const partial = new Map<string, string>();
+    const proxyLines: string[] = [];
+    proxies.forEach((p, i) =>
+      p.setTrace((conn, d, ms, data) => {
+        const key = `${i ? 'dst' : 'src'}#${conn} ${d}`;
+        const parts = ((partial.get(key) ?? '') + data.toString('latin1')).split('\r\n');
+        partial.set(key, parts.pop() ?? '');
+        for (const line of parts) proxyLines.push(`${stamp(ms)} ${key} ${line.replace(/^PASS .*/i, 'PASS ****')}`);
+      }),
+    );
+    const vLines: string[] = [];
+    let vTail = '';
+    const onStderr = (text: string) => {
+      const now = stamp(performance.now());
+      const parts = (vTail + text).split('\n');
+      vTail = parts.pop() ?? '';
+      for (const line of parts) vLines.push(`${now} ${line}`);
+    };
+    fs.rmSync(lftpLog, { force: true });
+    for (const p of proxies) p.reset();
+    const { m, problem } = await initialSyncOnce(ctx, tool, {
+      ...base,
+      rel: `/s6-trace-${tool}`,
+      fxExtra: ['-v'],
+      onStderr: tool === 'fxpmirror' ? onStderr : undefined,
+      lftpBefore: `debug -t -o ${lftpLog} 5; `,
+    });
+    for (const p of proxies) p.setTrace(undefined);
+    const extra = proxyFigures(proxies, base.files);
+    fs.writeFileSync(path.join(dir, `s6-${tool}-proxy.log`), proxyLines.join('\n') + '\n');
+    if (tool === 'fxpmirror') fs.writeFileSync(path.join(dir, 's6-fxpmirror-v.log'), vLines.join('\n') + '\n');
+    say(`s6 trace ${tool}: ${(m.wallMs / 1000).toFixed(3)} s, ${fmt(extra.roundTripsPerFile)} round trips per file${problem ? `  PROBLEM: ${problem}` : ''}`);
+  }
+  say(`s6 trace logs in ${dir}`);
+}
+
 // ---------------------------------------------------------------------------
 // Main
 
@@ -616,6 +799,7 @@ async function main(): Promise<number> {
       [3, 'large', scenarioLarge],
       [4, 'single', scenarioSingle],
       [5, 'memory', scenarioMemory],
+      [6, 'farClient', scenarioFarClient],
     ];
     for (const [n, key, fn] of table) {
       if (!args.only.has(n)) continue;
@@ -643,6 +827,7 @@ async function main(): Promise<number> {
       durationS: (Date.now() - started.getTime()) / 1000,
       scale: args.scale,
       reps: args.reps,
+      rttMs: args.only.has(6) ? args.rtt : undefined,
       source: args.source,
       destination: args.destination,
       machine: { cpus: os.cpus().length, loadavgAtStart: load0, loadavgAtEnd: os.loadavg(), node: process.version, lftp: version(LFTP_BIN, ['--version']) },
@@ -651,6 +836,7 @@ async function main(): Promise<number> {
         cpuAndRss: 'GNU time %U+%S and %M (rusage of the tool process)',
         clientBytes: `nftables counters: TCP bytes between ${ADDR_FIRST}-${ADDR_LAST} and any other address, IP headers included`,
         best: 'fastest correct run of the repetitions',
+        farClient: `scenario 6: every control connection through a user-space delay proxy (test/bench/delay.ts) adding ${args.rtt} ms round-trip time; FXP data and the tools' listing data connections direct; round trips = client turns counted by the proxies`,
       },
       rows,
       scenarios,

@@ -55,6 +55,8 @@ export interface RunSpec {
   /** Send stdout to /dev/null (dry-run plans of 200,000 lines). */
   discardStdout?: boolean;
   counter?: TrafficCounter;
+  /** Also hand every stderr chunk over as it arrives (a timestamped wire log). */
+  onStderr?: (text: string) => void;
 }
 
 const KEEP_OUTPUT = 64 * 1024;
@@ -86,6 +88,7 @@ export async function measure(spec: RunSpec): Promise<Measured> {
       stdout = (stdout + d).slice(-KEEP_OUTPUT);
     });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      spec.onStderr?.(d);
       stderr = (stderr + d).slice(-KEEP_OUTPUT);
     });
     child.on('error', reject);

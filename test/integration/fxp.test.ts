@@ -504,7 +504,8 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         cli(['copy', urlOf(S.vsftpdTls, 'tls-clear.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--fxp', 'force', '--allow-clear-data', '--json']),
       );
       const j = copyJson(r);
-      assert.equal(j.mode, 'fxp-clear');
+      // No --passive given: pyftpdlib (unreliable as the active side) is made passive.
+      assert.equal(j.mode, 'fxp-clear-reversed');
       assert.equal(await sha256(path.join(S.pyTls.root, 'tls-clear.bin')), await sha256(src));
       assertServerToServer(bytes, size);
       // PROT C really was sent to both (RFC 4217 §9).
@@ -540,7 +541,8 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
           const name = `tiny-${size}-${a}-${b}.bin`;
           const src = put(S[a], name, randomBytes(size));
           const j = copyJson(await cli(['copy', urlOf(S[a], name), urlOf(S[b]), '--fxp', 'force', '--json']));
-          assert.equal(j.mode, 'fxp', `${a} -> ${b}`);
+          // Without --passive, a pyftpdlib destination is made the passive side (software.ts: unreliableActive).
+          assert.equal(j.mode, b === 'pyftpdlib' ? 'fxp-reversed' : 'fxp', `${a} -> ${b}`);
           assert.equal(j.bytes, size);
           const dst = path.join(S[b].root, name);
           assert.equal(fs.statSync(dst).size, size, `${a} -> ${b}`);
@@ -804,7 +806,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
   test('pure-ftpd -> pyftpdlib with the source passive (lftp stalled there): 20 of 20 through one engine', { timeout: 120_000 }, async () => {
     const srcPool = new ConnectionPool(serverOptions(S['pure-ftpd']), 1);
     const dstPool = new ConnectionPool(serverOptions(S.pyftpdlib), 1);
-    const engine = new FxpEngine({ fxp: 'force', passive: 'source', verify: 'size', continue: false, allowClearData: false });
+    const engine = new FxpEngine({ fxp: 'force', passive: 'source', passiveExplicit: true, verify: 'size', continue: false, allowClearData: false });
     const s = new Side(srcPool);
     const d = new Side(dstPool);
     const ok: string[] = [];

@@ -51,11 +51,11 @@ test('probe advice names the setting on the server that refused', () => {
   assert.equal(advise('unknown', 'active', 'PORT', '500'), undefined);
 });
 
-function fakeConn(label: string, opts: { tls?: boolean; sscn?: boolean; cpsv?: boolean } = {}): FtpConnection {
+function fakeConn(label: string, opts: { tls?: boolean; sscn?: boolean; cpsv?: boolean; kind?: string } = {}): FtpConnection {
   const features = emptyFeatures();
   features.sscn = !!opts.sscn;
   features.cpsv = !!opts.cpsv;
-  return { label, isTls: !!opts.tls, features, state: {} } as unknown as FtpConnection;
+  return { label, isTls: !!opts.tls, features, state: { kind: opts.kind } } as unknown as FtpConnection;
 }
 
 const policy = (p: Partial<TransferPolicy> = {}): TransferPolicy => ({
@@ -73,6 +73,17 @@ test('ladder: plain servers try both passive sides, then relay', () => {
   assert.deepEqual(rungs.map((r) => r.layout?.passive), ['source', 'destination', undefined]);
   const d = buildLadder(fakeConn('a'), fakeConn('b'), policy({ passive: 'destination' }));
   assert.deepEqual(d.rungs.map((r) => r.layout?.passive), ['destination', 'source', undefined]);
+});
+
+test('ladder: a default passive side avoids making pyftpdlib the active side; an explicit one is kept', () => {
+  const py = fakeConn('py', { kind: 'pyftpdlib' });
+  const vs = fakeConn('vs', { kind: 'vsftpd' });
+  // vsftpd -> pyftpdlib: by default the source would be passive and pyftpdlib active.
+  assert.deepEqual(buildLadder(vs, py, policy()).rungs.map((r) => r.mode), ['fxp-reversed', 'fxp', 'relay']);
+  assert.deepEqual(buildLadder(vs, py, policy({ passiveExplicit: true })).rungs.map((r) => r.mode), ['fxp', 'fxp-reversed', 'relay']);
+  // pyftpdlib as source is passive by default already; two pyftpdlibs: nothing to gain, keep the default.
+  assert.deepEqual(buildLadder(py, vs, policy()).rungs.map((r) => r.mode), ['fxp', 'fxp-reversed', 'relay']);
+  assert.deepEqual(buildLadder(py, fakeConn('py2', { kind: 'pyftpdlib' }), policy()).rungs.map((r) => r.mode), ['fxp', 'fxp-reversed', 'relay']);
 });
 
 test('ladder: force never relays, never only relays', () => {

@@ -154,6 +154,7 @@ test('a full job file becomes the expected Job objects', () => {
       },
       remoteLock: true,
       remoteLockTtlMs: 120_000,
+      passiveExplicit: true,
     },
     {
       name: 'fan',
@@ -181,6 +182,7 @@ test('a full job file becomes the expected Job objects', () => {
       },
       remoteLock: false,
       remoteLockTtlMs: 120_000,
+      passiveExplicit: true,
     },
   ];
   assert.deepEqual(r.jobs, expected);
