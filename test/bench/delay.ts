@@ -6,11 +6,12 @@
  *
  *   client ──(RTT/2 each way, here)── proxy ── server
  *
- * Each direction is a delay line: every chunk read is stamped with the time it
- * may leave (arrival + RTT/2) and queued; one timer per direction is armed for
- * the head of the queue, and when it fires every chunk that is due goes out in
- * order. No timer per chunk, no per-byte work, so the proxy itself adds well
- * under a millisecond.
+ * Each direction is a delay line: every chunk read is stamped with the time
+ * it may leave (arrival + about RTT/2) and queued; one timer per direction is
+ * armed for the head of the queue, and when it fires every chunk that is due
+ * goes out in order. No timer per chunk, no per-byte work: the proxy itself
+ * adds about half a millisecond per round trip (measured with an echo
+ * server). No backpressure handling: control connections carry a few KiB.
  *
  * The TCP handshake is emulated too: a real client's connect() completes one
  * RTT after it starts, and the greeting (sent once the server has accepted)
@@ -19,14 +20,17 @@
  * the proxy accepted.
  *
  * Only control connections pass through it. PASV replies name the servers'
- * real addresses, so FXP data goes server to server directly, as in the real
- * layout; the client's own data connections (directory listings) are direct
- * too, which makes a listing about one RTT cheaper than on a real network
- * (its data connect and transfer), for both tools alike.
+ * real addresses (the bench's proxy listens on the server's own address,
+ * another port: see FAR_PORT_OFFSET in bench.ts), so FXP data goes server to
+ * server directly, as in the real layout. The client's own data connections
+ * (directory listings) are direct too, which makes a listing about one RTT
+ * cheaper than on a real network, for both tools alike.
  *
  * Round trips are counted as the client sees them: a "turn" is the client
  * sending after it has been delivered server data since its previous send. A
  * pipelined batch of commands is one turn; the wait for the greeting is one.
+ * Waits on two connections at once (RETR on one, STOR on the other) are two
+ * turns, so the sum over connections is more than the critical path.
  */
 import * as net from 'node:net';
 
@@ -71,7 +75,7 @@ class DelayLine {
   constructor(
     private readonly delayMs: number,
     /** Nothing leaves before this time (the emulated handshake). */
-    private floor: number,
+    private readonly floor: number,
     private readonly deliver: (data: Buffer | null) => void,
   ) {}
 
@@ -111,7 +115,10 @@ class DelayLine {
 }
 
 export function startDelayProxy(opts: DelayProxyOptions): Promise<DelayProxy> {
-  const oneWay = opts.rttMs / 2;
+  // Timers have millisecond resolution: split the RTT into two whole-ms halves
+  // (5 ms = 2 + 3) rather than round 2.5 ms up twice, which made a 5 ms RTT 6.5 ms.
+  const toServerMs = Math.floor(opts.rttMs / 2);
+  const toClientMs = opts.rttMs - toServerMs;
   let stats: ProxyStats = { connections: 0, turns: 0, c2sBytes: 0, s2cBytes: 0 };
   let trace: ProxyTrace | undefined;
   let nextId = 1;
@@ -129,7 +136,7 @@ export function startDelayProxy(opts: DelayProxyOptions): Promise<DelayProxy> {
     upstream.setNoDelay(true);
     let delivered = false; // server data delivered to the client since its last send
 
-    const toServer = new DelayLine(oneWay, 0, (data) => {
+    const toServer = new DelayLine(toServerMs, 0, (data) => {
       if (upstream.destroyed) return;
       if (data === null) upstream.end();
       else {
@@ -137,7 +144,7 @@ export function startDelayProxy(opts: DelayProxyOptions): Promise<DelayProxy> {
         upstream.write(data);
       }
     });
-    const toClient = new DelayLine(oneWay, accepted + 2 * opts.rttMs, (data) => {
+    const toClient = new DelayLine(toClientMs, accepted + 2 * opts.rttMs, (data) => {
       if (client.destroyed) return;
       if (data === null) client.end();
       else {
