@@ -32,6 +32,8 @@ export interface ProbeResult {
   reply?: string;
   /** The server setting that makes this mode work, for known servers. */
   fix?: string;
+  /** 2 when a data-level failure was retried before being reported. */
+  attempts?: number;
 }
 
 export interface ProbeReport {
@@ -133,7 +135,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
         else layouts.push({ passive, tls: 'none' }, { passive, tls: 'none', extended: true });
       }
       for (const layout of [...layouts, undefined]) {
-        results.push(await tryOne(sides, servers, s, d, layout, files[s], `${files[d]}-copy`));
+        results.push(await tryMode(sides, servers, s, d, layout, files[s], `${files[d]}-copy`));
       }
     }
     return { servers, results };
@@ -157,7 +159,22 @@ function modeName(l: FxpLayout | undefined): string {
   return base + (l.passive === 'destination' ? '-reversed' : '');
 }
 
-async function tryOne(
+/** Commands a server refuses deterministically: no point asking twice. */
+const COMMAND_STEPS = new Set(['PORT', 'EPRT', 'PASV', 'EPSV', 'CPSV', 'CEPR', 'SSCN', 'PRET', 'PROT C']);
+
+/**
+ * One mode, tried again once when it failed on the data connection (425,
+ * 426, silence): a refusal is only reported when it repeats, so a passing
+ * glitch is not blamed on a server setting. Refused commands are final.
+ */
+async function tryMode(...args: Parameters<typeof tryOnce>): Promise<ProbeResult> {
+  const first = await tryOnce(...args);
+  if (first.ok || (first.step !== undefined && COMMAND_STEPS.has(first.step))) return first;
+  const second = await tryOnce(...args);
+  return { ...second, attempts: 2 };
+}
+
+async function tryOnce(
   sides: Record<'A' | 'B', Side>,
   servers: ProbeServer[],
   s: 'A' | 'B',

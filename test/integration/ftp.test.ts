@@ -7,54 +7,18 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { startServer, stopAll, requireServer, labAvailable, SERVER_KINDS, LAB_PASSWORD, type LabServer, type ServerKind } from '../lab/lab.js';
+import { runCli, oneLine, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { FtpConnection } from '../../src/ftp/connection.js';
 import { FtpUnsafeArgumentError, FtpLoginError } from '../../src/ftp/errors.js';
 import { serverFromUrl } from '../../src/cli/servers.js';
 import { EXIT } from '../../src/cli/exit.js';
 
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
-const BIN = path.join(REPO, 'bin/fxpmirror');
 const ADDR: Record<ServerKind, string> = { vsftpd: '127.0.4.21', proftpd: '127.0.4.22', 'pure-ftpd': '127.0.4.23', pyftpdlib: '127.0.4.24' };
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('node', [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function oneLine(s: string): string {
-  const lines = s.split('\n').filter(Boolean);
-  assert.equal(lines.length, 1, `expected one line on stderr, got: ${JSON.stringify(s)}`);
-  return lines[0];
-}
-
-function labUid(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('ftptest:'))!;
-  const f = line.split(':');
-  return { uid: Number(f[2]), gid: Number(f[3]) };
-}
 
 /** A small tree on the server's disk with awkward names and known times. */
 function seed(root: string): void {
-  const { uid, gid } = labUid();
-  const put = (rel: string, data: string | Buffer, mtime: Date) => {
-    const p = path.join(root, rel);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, data);
-    fs.utimesSync(p, mtime, mtime);
-    fs.chownSync(p, uid, gid);
-    fs.chownSync(path.dirname(p), uid, gid);
-  };
+  const put = (rel: string, data: string | Buffer, mtime: Date) => writeLabFile(path.join(root, rel), data, mtime);
   put('plain.txt', 'hello\n', new Date('2021-03-04T05:06:07Z'));
   put('with space.bin', Buffer.alloc(1234, 7), new Date('2020-01-02T03:04:05Z'));
   put('ünïcødé файл.txt', 'utf8\n', new Date('2019-05-06T07:08:09Z'));
@@ -95,7 +59,7 @@ for (const kind of SERVER_KINDS) {
     });
 
     test('ls --json lists what is on disk, by MLSD where offered, else LIST', async () => {
-      const r = await cli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      const r = await runCli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
       assert.equal(r.code, 0, r.stderr);
       const entries = JSON.parse(r.stdout) as { name: string; type: string; size?: number; mtime?: string; mtimeApproximate: boolean }[];
       const byName = new Map(entries.map((e) => [e.name, e]));
@@ -128,30 +92,30 @@ for (const kind of SERVER_KINDS) {
     });
 
     test('active data connections (--active) list the same entries, plain and under TLS', async () => {
-      const passive = await cli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
-      const active = await cli(['ls', '--json', '--active', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      const passive = await runCli(['ls', '--json', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      const active = await runCli(['ls', '--json', '--active', srv.url.replace(/^ftpes:/, 'ftp:')]);
       assert.equal(active.code, 0, active.stderr);
-      const names = (r: Run) => (JSON.parse(r.stdout) as { name: string; size?: number }[]).map((e) => `${e.name}:${e.size}`).sort();
+      const names = (r: CliRun) => (JSON.parse(r.stdout) as { name: string; size?: number }[]).map((e) => `${e.name}:${e.size}`).sort();
       assert.deepEqual(names(active), names(passive));
-      const tls = await cli(['ls', '--json', '--active', '--ca', srv.caFile!, srv.url]);
+      const tls = await runCli(['ls', '--json', '--active', '--ca', srv.caFile!, srv.url]);
       assert.equal(tls.code, 0, tls.stderr);
       assert.deepEqual(names(tls), names(passive));
     });
 
     test('ls -R walks subdirectories', async () => {
-      const r = await cli(['ls', '-R', srv.url.replace(/^ftpes:/, 'ftp:')]);
+      const r = await runCli(['ls', '-R', srv.url.replace(/^ftpes:/, 'ftp:')]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /sub dir\/inner\.txt/);
     });
 
     test('explicit TLS with the lab CA verifies and lists; without it, a one-line TLS error (exit 3)', async () => {
-      const ok = await cli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
+      const ok = await runCli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.ok((JSON.parse(ok.stdout) as { name: string }[]).some((e) => e.name === 'plain.txt'));
-      const bad = await cli(['ls', srv.url]);
+      const bad = await runCli(['ls', srv.url]);
       assert.equal(bad.code, EXIT.CONNECT);
       assert.match(oneLine(bad.stderr), /TLS failed: .*(self[- ]signed|verify|certificate)/i);
-      const insecure = await cli(['ls', '--insecure', srv.url]);
+      const insecure = await runCli(['ls', '--insecure', srv.url]);
       assert.equal(insecure.code, 0, insecure.stderr);
     });
 
@@ -159,16 +123,16 @@ for (const kind of SERVER_KINDS) {
       const pem = fs.readFileSync(srv.caFile!, 'utf8');
       const { X509Certificate } = await import('node:crypto');
       const fp = new X509Certificate(pem).fingerprint256;
-      const ok = await cli(['ls', '--fingerprint', fp, srv.url]);
+      const ok = await runCli(['ls', '--fingerprint', fp, srv.url]);
       assert.equal(ok.code, 0, ok.stderr);
-      const bad = await cli(['ls', '--fingerprint', 'AA'.repeat(32), srv.url]);
+      const bad = await runCli(['ls', '--fingerprint', 'AA'.repeat(32), srv.url]);
       assert.equal(bad.code, EXIT.CONNECT);
       assert.match(oneLine(bad.stderr), /fingerprint .* does not match/);
     });
 
     test('a wrong password: exit 3, one line, the password never printed', async () => {
       const url = srv.url.replace(/^ftpes:/, 'ftp:').replace(encodeURIComponent(LAB_PASSWORD), 'Wrong-Pass-42');
-      const r = await cli(['ls', url]);
+      const r = await runCli(['ls', url]);
       assert.equal(r.code, EXIT.CONNECT);
       const line = oneLine(r.stderr);
       assert.match(line, /login refused/);
@@ -192,7 +156,7 @@ for (const kind of SERVER_KINDS) {
       }
       assert.ok(fs.existsSync(path.join(srv.root, 'plain.txt')), 'the file is still there');
       // Through the CLI the URL parser refuses it (exit 2), before connecting.
-      const r = await cli(['ls', srv.url.replace(/^ftpes:/, 'ftp:') + 'x%0d%0aDELE%20plain.txt']);
+      const r = await runCli(['ls', srv.url.replace(/^ftpes:/, 'ftp:') + 'x%0d%0aDELE%20plain.txt']);
       assert.equal(r.code, EXIT.USAGE);
       oneLine(r.stderr);
       assert.ok(fs.existsSync(path.join(srv.root, 'plain.txt')));
@@ -211,7 +175,7 @@ describe('implicit TLS (ftps://, vsftpd implicit_ssl)', { skip: !CI && labAvaila
 
   test('lists over TLS from the first byte, certificate verified with the lab CA', async () => {
     assert.match(srv.url, /^ftps:/);
-    const r = await cli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
+    const r = await runCli(['ls', '--json', '--ca', srv.caFile!, srv.url]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok((JSON.parse(r.stdout) as { name: string }[]).some((e) => e.name === 'with space.bin'));
     const api = serverFromUrl(srv.url, '', { ca: srv.caFile }).server;
@@ -226,7 +190,7 @@ describe('implicit TLS (ftps://, vsftpd implicit_ssl)', { skip: !CI && labAvaila
   });
 
   test('an untrusted certificate fails before any command is sent: exit 3, one line', async () => {
-    const r = await cli(['ls', srv.url]);
+    const r = await runCli(['ls', srv.url]);
     assert.equal(r.code, EXIT.CONNECT);
     assert.match(oneLine(r.stderr), /TLS failed/);
   });
@@ -235,7 +199,7 @@ describe('implicit TLS (ftps://, vsftpd implicit_ssl)', { skip: !CI && labAvaila
 describe('connection errors', () => {
   test('a refused connection: exit 3 and one line', async () => {
     // Nothing listens on this port of our own loopback block.
-    const r = await cli(['ls', 'ftp://u:secret-pw@127.0.4.29:2999/']);
+    const r = await runCli(['ls', 'ftp://u:secret-pw@127.0.4.29:2999/']);
     assert.equal(r.code, EXIT.CONNECT);
     assert.match(oneLine(r.stderr), /cannot connect to 127\.0\.4\.29:2999: connection refused/);
     assert.ok(!r.stderr.includes('secret-pw'));
@@ -243,22 +207,22 @@ describe('connection errors', () => {
 
   test('a bad URL: exit 2 and one line without the password', async () => {
     for (const url of ['http://u:topsecret@host/', 'ftp://u:topsecret@host:99999/', 'ftp://']) {
-      const r = await cli(['ls', url]);
+      const r = await runCli(['ls', url]);
       assert.equal(r.code, EXIT.USAGE, url);
       assert.ok(!oneLine(r.stderr).includes('topsecret'));
     }
   });
 
   test('a bad option: exit 2', async () => {
-    const r = await cli(['mirror', 'ftp://a/', 'ftp://b/', '--parallel', 'zero']);
+    const r = await runCli(['mirror', 'ftp://a/', 'ftp://b/', '--parallel', 'zero']);
     assert.equal(r.code, EXIT.USAGE);
   });
 
   test('--version and --help', async () => {
-    const v = await cli(['--version']);
+    const v = await runCli(['--version']);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^\d+\.\d+\.\d+/);
-    const h = await cli(['--help']);
+    const h = await runCli(['--help']);
     assert.equal(h.code, 0);
     for (const c of ['run', 'mirror', 'copy', 'probe', 'ls', 'validate', 'Exit codes']) assert.match(h.stdout, new RegExp(c));
   });

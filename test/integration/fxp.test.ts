@@ -7,31 +7,30 @@
  *
  * Addresses 127.0.0.25 .. 127.0.0.36 belong to this file (other test files run
  * their servers on other loopback addresses at the same time). The byte
- * counter is this file's own nftables table limited to exactly these
- * addresses, so another file's servers (lab.ts's counter covers .21-.40)
- * cannot inflate the numbers.
+ * counter (lab.ts's startByteCounter) is limited to exactly these addresses,
+ * so another file's servers (its default covers .21-.40) cannot inflate the
+ * numbers.
  *
  * Under CI=true a server that cannot run is a failure (requireServer);
  * locally the whole file skips with labAvailable()'s reason.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  REPO_ROOT,
   SERVER_KINDS,
-  labAvailable,
-  labStateDir,
-  requireServer,
-  startServer,
+  labUserIds,
+  startByteCounter,
   stopAll,
+  type ByteCounter,
+  type ByteCounts,
   type LabServer,
   type ServerKind,
   type StartOptions,
 } from '../lab/lab.js';
+import { lines, mkdirLab, oneErrorLine, requireServers, runCli, sha256File, startPlan, urlOf, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { serverFromUrl } from '../../src/cli/servers.js';
 import { ConnectionPool } from '../../src/ftp/pool.js';
@@ -40,10 +39,8 @@ import { FxpEngine, Side } from '../../src/fxp/engine.js';
 import { DEFAULT_TIMINGS } from '../../src/fxp/transfer.js';
 import { PART_SUFFIX } from '../../src/tree/filter.js';
 
-for (const kind of SERVER_KINDS) requireServer(kind);
-const UNAVAILABLE = SERVER_KINDS.map(labAvailable).find((r) => r !== null) ?? null;
+const UNAVAILABLE = requireServers(SERVER_KINDS);
 
-const BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
 const MiB = 1024 * 1024;
 /** "Far below" the file size: a copy's whole control conversation is a few KiB. */
 const CLIENT_BUDGET = 64 * 1024;
@@ -81,46 +78,13 @@ const PERMISSIVE: Role[] = ['vsftpd', 'proftpd', 'pure-ftpd', 'pyftpdlib'];
 // ---------------------------------------------------------------------------
 // Helpers
 
-function labUser(): { uid: number; gid: number } {
-  for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const f = line.split(':');
-    if (f[0] === 'ftptest') return { uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  throw new Error('no ftptest user');
-}
-
 /** Write a file into a server's root as the lab user (parents too), with a known mtime. */
 function put(server: LabServer, rel: string, data: Buffer, mtime = OLD_MTIME): string {
-  const { uid, gid } = labUser();
-  const file = path.join(server.root, rel);
-  mkdirs(server, path.dirname(rel));
-  fs.writeFileSync(file, data);
-  fs.chownSync(file, uid, gid);
-  fs.utimesSync(file, mtime, mtime);
-  return file;
+  return writeLabFile(path.join(server.root, rel), data, mtime);
 }
 
 function mkdirs(server: LabServer, rel: string): void {
-  const { uid, gid } = labUser();
-  let dir = server.root;
-  for (const part of rel.split('/').filter((p) => p && p !== '.')) {
-    dir = path.join(dir, part);
-    if (!fs.existsSync(dir)) {
-      fs.mkdirSync(dir);
-      fs.chownSync(dir, uid, gid);
-    }
-  }
-}
-
-/** ftp://user:pw@host:port/<rel>, each path segment percent-encoded (RFC 3986). */
-function urlOf(server: LabServer, rel = ''): string {
-  return server.url + rel.split('/').map(encodeURIComponent).join('/');
-}
-
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
-  return h.digest('hex');
+  mkdirLab(path.join(server.root, rel));
 }
 
 /** Every temporary `.<name>.fxpmirror-part` (and probe file) under a server's root. */
@@ -137,46 +101,6 @@ function leftovers(server: LabServer): string[] {
   return out;
 }
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CI: process.env.CI },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.length > 0);
-}
-
-/** The one-line error contract: exactly one stderr line, starting with "fxpmirror: ". */
-function oneErrorLine(r: CliResult): string {
-  const l = lines(r.stderr);
-  assert.equal(l.length, 1, `expected one stderr line, got:\n${r.stderr}`);
-  assert.match(l[0], /^fxpmirror: /);
-  return l[0];
-}
-
 interface CopyJson {
   path: string;
   mode: string;
@@ -188,107 +112,27 @@ interface CopyJson {
   checksum?: { algorithm: string; value: string };
 }
 
-function copyJson(r: CliResult): CopyJson {
+function copyJson(r: CliRun): CopyJson {
   assert.equal(r.code, EXIT.OK, `copy failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as CopyJson;
 }
 
-function run(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: 10_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file}: ${err.message} ${stderr}`)) : resolve(stdout)));
-    // nft does not read stdin and may exit before the end is written (EPIPE).
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end();
-  });
-}
-
-interface Bytes {
-  clientToServers: number;
-  serversToClient: number;
-  serverToServer: number;
-}
-
-const COUNTER_PREFIX = 'fxpmirror_fxptest_';
-
-/**
- * nftables counters on the output hook (each loopback packet passes it once)
- * for this file's addresses only: client (127.0.0.1) -> servers, servers ->
- * client, server -> server. Not lab.ts's table prefix: `lab down --all`, run
- * by someone else meanwhile, would delete the table in the middle of a test.
- * Tables of crashed runs of this file (owner pid gone) are removed here.
- */
-async function startCounter(): Promise<{ reset(): Promise<void>; read(): Promise<Bytes>; close(): Promise<void> }> {
-  const table = `${COUNTER_PREFIX}${process.pid}`;
-  const servers = '127.0.0.25-127.0.0.36';
-  const listed = JSON.parse(await run('/usr/sbin/nft', ['-j', 'list', 'tables'])) as { nftables: { table?: { name: string } }[] };
-  for (const t of listed.nftables) {
-    const name = t.table?.name;
-    if (!name?.startsWith(COUNTER_PREFIX)) continue;
-    const owner = Number(name.slice(COUNTER_PREFIX.length));
-    if (owner === process.pid || !fs.existsSync(`/proc/${owner}`)) await run('/usr/sbin/nft', ['delete', 'table', 'inet', name]).catch(() => undefined);
-  }
-  const file = path.join(labStateDir(), `${table}.nft`);
-  fs.writeFileSync(
-    file,
-    [
-      `table inet ${table} {`,
-      '  chain out {',
-      '    type filter hook output priority 0; policy accept;',
-      `    meta l4proto tcp ip saddr 127.0.0.1 ip daddr ${servers} counter comment "c2s"`,
-      `    meta l4proto tcp ip saddr ${servers} ip daddr 127.0.0.1 counter comment "s2c"`,
-      `    meta l4proto tcp ip saddr ${servers} ip daddr ${servers} counter comment "s2s"`,
-      '  }',
-      '}',
-    ].join('\n') + '\n',
-  );
-  try {
-    await run('/usr/sbin/nft', ['-f', file]);
-  } finally {
-    fs.rmSync(file, { force: true });
-  }
-  const raw = async () => {
-    const parsed = JSON.parse(await run('/usr/sbin/nft', ['-j', 'list', 'table', 'inet', table])) as {
-      nftables: { rule?: { comment?: string; expr?: { counter?: { bytes: number } }[] } }[];
-    };
-    const t: Record<string, number> = { c2s: 0, s2c: 0, s2s: 0 };
-    for (const item of parsed.nftables) {
-      const c = item.rule?.comment;
-      if (c && c in t) for (const e of item.rule?.expr ?? []) if (e.counter) t[c] += e.counter.bytes;
-    }
-    return t;
-  };
-  let base = { c2s: 0, s2c: 0, s2s: 0 };
-  return {
-    async reset() {
-      const t = await raw();
-      base = { c2s: t.c2s, s2c: t.s2c, s2s: t.s2s };
-    },
-    async read() {
-      const t = await raw();
-      return { clientToServers: t.c2s - base.c2s, serversToClient: t.s2c - base.s2c, serverToServer: t.s2s - base.s2s };
-    },
-    async close() {
-      await run('/usr/sbin/nft', ['delete', 'table', 'inet', table]).catch(() => undefined);
-    },
-  };
-}
-
-let counter: Awaited<ReturnType<typeof startCounter>>;
+let counter: ByteCounter;
 
 /** Run `fn` between a counter reset and a read. */
-async function counted<T>(fn: () => Promise<T>): Promise<[T, Bytes]> {
+async function counted<T>(fn: () => Promise<T>): Promise<[T, ByteCounts]> {
   await counter.reset();
   const r = await fn();
   return [r, await counter.read()];
 }
 
-function assertServerToServer(b: Bytes, size: number): void {
+function assertServerToServer(b: ByteCounts, size: number): void {
   assert.ok(b.serverToServer >= size, `server-to-server bytes ${b.serverToServer} < file size ${size}`);
   const client = b.clientToServers + b.serversToClient;
   assert.ok(client < CLIENT_BUDGET, `client traffic ${client} bytes should stay far below the file (${size} bytes)`);
 }
 
-function assertThroughClient(b: Bytes, size: number): void {
+function assertThroughClient(b: ByteCounts, size: number): void {
   assert.ok(b.serversToClient >= size, `servers->client ${b.serversToClient} < ${size}: the data did not come through the client`);
   assert.ok(b.clientToServers >= size, `client->servers ${b.clientToServers} < ${size}: the data did not go out through the client`);
   assert.ok(b.serverToServer < CLIENT_BUDGET, `server-to-server ${b.serverToServer} bytes: relay should not connect the servers`);
@@ -302,10 +146,9 @@ function serverOptions(server: LabServer) {
 
 describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, () => {
   before(async () => {
-    const roles = Object.keys(PLAN) as Role[];
-    const started = await Promise.all(roles.map((r) => startServer(PLAN[r][0], PLAN[r][1])));
-    roles.forEach((r, i) => (S[r] = started[i]));
-    counter = await startCounter();
+    Object.assign(S, await startPlan(PLAN));
+    // The client is 127.0.0.1; the servers are exactly this file's addresses (127.0.0.25-36).
+    counter = await startByteCounter('127.0.0.1', [...new Set(Object.values(PLAN).map(([, o]) => o.address!))]);
   });
 
   after(async () => {
@@ -323,7 +166,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
           test(`${a} -> ${b}, ${passive} passive`, async () => {
             const name = `perm-${a}-${b}-${passive}.bin`;
             const src = put(S[a], name, randomBytes(size));
-            const [r, bytes] = await counted(() => cli(['copy', urlOf(S[a], name), urlOf(S[b]), '--fxp', 'force', '--passive', passive, '--json']));
+            const [r, bytes] = await counted(() => runCli(['copy', urlOf(S[a], name), urlOf(S[b]), '--fxp', 'force', '--passive', passive, '--json']));
             const j = copyJson(r);
             // Mode names describe the layout, as probe does: -reversed = the destination was passive.
             assert.equal(j.mode, passive === 'source' ? 'fxp' : 'fxp-reversed');
@@ -335,7 +178,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
             assert.equal(j.mtimeSet, true);
             assert.equal(r.stderr, '');
             const dst = path.join(S[b].root, name);
-            assert.equal(await sha256(dst), await sha256(src));
+            assert.equal(await sha256File(dst), await sha256File(src));
             assert.equal(fs.statSync(dst).mtime.toISOString(), OLD_MTIME.toISOString());
             assertServerToServer(bytes, size);
             assert.deepEqual(leftovers(S[b]), []);
@@ -367,26 +210,26 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
 
     test('vsftpd with only port_promiscuous as source: the passive side is swapped (fxp-reversed)', async () => {
       const src = put(S.vsftpdPortOnly, 'half1.bin', randomBytes(size));
-      const [r, bytes] = await counted(() => cli(['copy', urlOf(S.vsftpdPortOnly, 'half1.bin'), urlOf(S.proftpd), '--fxp', 'force', '--json']));
+      const [r, bytes] = await counted(() => runCli(['copy', urlOf(S.vsftpdPortOnly, 'half1.bin'), urlOf(S.proftpd), '--fxp', 'force', '--json']));
       const j = copyJson(r);
       // PASV on vsftpd gets proftpd's connection from a foreign address: 425; then
       // proftpd is passive and vsftpd may PORT to it.
       assert.equal(j.mode, 'fxp-reversed');
       assert.match(r.stderr, /fallback fxp .*127\.0\.0\.29:3121 refused RETR: 425 Security: Bad IP connecting\./);
-      assert.equal(await sha256(path.join(S.proftpd.root, 'half1.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.proftpd.root, 'half1.bin')), await sha256File(src));
       assertServerToServer(bytes, size);
     });
 
     test('vsftpd with only pasv_promiscuous as source: plain fxp at once, and --passive destination swaps back to fxp', async () => {
       const src = put(S.vsftpdPasvOnly, 'half2.bin', randomBytes(size));
-      const r1 = await cli(['copy', urlOf(S.vsftpdPasvOnly, 'half2.bin'), urlOf(S.proftpd, 'half2a.bin'), '--fxp', 'force', '--json']);
+      const r1 = await runCli(['copy', urlOf(S.vsftpdPasvOnly, 'half2.bin'), urlOf(S.proftpd, 'half2a.bin'), '--fxp', 'force', '--json']);
       assert.equal(copyJson(r1).mode, 'fxp');
       assert.equal(r1.stderr, '');
       // Preferring the destination passive makes vsftpd PORT to a foreign address: refused, swapped.
-      const r2 = await cli(['copy', urlOf(S.vsftpdPasvOnly, 'half2.bin'), urlOf(S.proftpd, 'half2b.bin'), '--fxp', 'force', '--passive', 'destination', '--json']);
+      const r2 = await runCli(['copy', urlOf(S.vsftpdPasvOnly, 'half2.bin'), urlOf(S.proftpd, 'half2b.bin'), '--fxp', 'force', '--passive', 'destination', '--json']);
       assert.equal(copyJson(r2).mode, 'fxp');
       assert.match(r2.stderr, /fallback fxp-reversed .*127\.0\.0\.30:3121 refused PORT: 500 Illegal PORT command\./);
-      for (const f of ['half2a.bin', 'half2b.bin']) assert.equal(await sha256(path.join(S.proftpd.root, f)), await sha256(src));
+      for (const f of ['half2a.bin', 'half2b.bin']) assert.equal(await sha256File(path.join(S.proftpd.root, f)), await sha256File(src));
     });
 
     test('strict pyftpdlib as passive source, --fxp auto: the relay after the refused rungs is intact (8 runs)', async () => {
@@ -397,27 +240,27 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       const data = randomBytes(500_000);
       const src = put(S.pyStrict, 'pyq.bin', data);
       for (let i = 0; i < 8; i++) {
-        const r = await cli(['copy', urlOf(S.pyStrict, 'pyq.bin'), urlOf(S.vsftpd, `pyq-${i}.bin`), '--json']);
+        const r = await runCli(['copy', urlOf(S.pyStrict, 'pyq.bin'), urlOf(S.vsftpd, `pyq-${i}.bin`), '--json']);
         const j = copyJson(r);
         assert.equal(j.mode, 'relay');
-        assert.equal(await sha256(path.join(S.vsftpd.root, `pyq-${i}.bin`)), await sha256(src));
+        assert.equal(await sha256File(path.join(S.vsftpd.root, `pyq-${i}.bin`)), await sha256File(src));
         assert.match(r.stderr, /127\.0\.0\.33:3124 refused RETR: 425 Rejected data connection from foreign address/);
       }
     });
 
     test('strict pure-ftpd -> strict proftpd, --fxp auto: relayed through the client, bytes identical', async () => {
       const src = put(S.pureStrict, 'strict.bin', randomBytes(size));
-      const [r, bytes] = await counted(() => cli(['copy', urlOf(S.pureStrict, 'strict.bin'), urlOf(S.proftpdStrict), '--json']));
+      const [r, bytes] = await counted(() => runCli(['copy', urlOf(S.pureStrict, 'strict.bin'), urlOf(S.proftpdStrict), '--json']));
       const j = copyJson(r);
       assert.equal(j.mode, 'relay');
       assert.equal(j.relayedBytes, size);
-      assert.equal(await sha256(path.join(S.proftpdStrict.root, 'strict.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.proftpdStrict.root, 'strict.bin')), await sha256File(src));
       assertThroughClient(bytes, size);
     });
 
     test('strict pure-ftpd -> strict proftpd, --fxp force: exit 4, one line naming both refusals, no temp file', async () => {
       put(S.pureStrict, 'strict2.bin', randomBytes(size));
-      const r = await cli(['copy', urlOf(S.pureStrict, 'strict2.bin'), urlOf(S.proftpdStrict), '--fxp', 'force', '--json']);
+      const r = await runCli(['copy', urlOf(S.pureStrict, 'strict2.bin'), urlOf(S.proftpdStrict), '--fxp', 'force', '--json']);
       assert.equal(r.code, EXIT.FXP_REFUSED);
       assert.equal(r.stdout, '');
       const line = oneErrorLine(r);
@@ -435,7 +278,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       // The reversed layout is refused at PORT at once. A hang would last the
       // 30 s command timeout or forever; allow the check time plus 5 s.
       const bound = DEFAULT_TIMINGS.copyCheckMs + 5000;
-      const r = await cli(['copy', urlOf(S.pureStrict, 'silent.bin'), urlOf(S.proftpd), '--fxp', 'force'], bound + 20_000);
+      const r = await runCli(['copy', urlOf(S.pureStrict, 'silent.bin'), urlOf(S.proftpd), '--fxp', 'force'], { timeoutMs: bound + 20_000 });
       assert.equal(r.code, EXIT.FXP_REFUSED);
       assert.ok(r.ms < bound, `took ${r.ms} ms, bound ${bound} ms`);
       const line = oneErrorLine(r);
@@ -462,12 +305,12 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         const sscnOn = () => (fs.readFileSync(S.proftpdTls.logFile, 'utf8').match(/"SSCN ON" 200/g) ?? []).length;
         const sscnBefore = sscnOn();
         const [r, bytes] = await counted(() =>
-          cli(['copy', urlOf(S[from], name), urlOf(S[to]), '--ca', S[from].caFile!, '--fxp', 'force', '--passive', passive, '--json']),
+          runCli(['copy', urlOf(S[from], name), urlOf(S[to]), '--ca', S[from].caFile!, '--fxp', 'force', '--passive', passive, '--json']),
         );
         const j = copyJson(r);
         assert.equal(j.mode, mode);
         assert.equal(r.stderr, '');
-        assert.equal(await sha256(path.join(S[to].root, name)), await sha256(src));
+        assert.equal(await sha256File(path.join(S[to].root, name)), await sha256File(src));
         assertServerToServer(bytes, size);
         // proftpd really was told to be the TLS client of this data connection.
         assert.ok(sscnOn() > sscnBefore, 'proftpd accepted SSCN ON for this copy');
@@ -476,18 +319,18 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
 
     test('vsftpd + pyftpdlib (neither has SSCN/CPSV), --fxp auto: relayed, with the reason on stderr', async () => {
       const src = put(S.vsftpdTls, 'tls-relay.bin', randomBytes(size));
-      const [r, bytes] = await counted(() => cli(['copy', urlOf(S.vsftpdTls, 'tls-relay.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--json']));
+      const [r, bytes] = await counted(() => runCli(['copy', urlOf(S.vsftpdTls, 'tls-relay.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--json']));
       const j = copyJson(r);
       assert.equal(j.mode, 'relay');
       assert.equal(j.relayedBytes, size);
       assert.match(r.stderr, /neither 127\.0\.0\.35:3121 nor 127\.0\.0\.36:3124 offers SSCN or CPSV/);
-      assert.equal(await sha256(path.join(S.pyTls.root, 'tls-relay.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.pyTls.root, 'tls-relay.bin')), await sha256File(src));
       assertThroughClient(bytes, size);
     });
 
     test('vsftpd + pyftpdlib, --fxp force: exit 4 at once, "neither can act as TLS client", no deadlock', async () => {
       put(S.vsftpdTls, 'tls-force.bin', randomBytes(size));
-      const r = await cli(['copy', urlOf(S.vsftpdTls, 'tls-force.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--fxp', 'force']);
+      const r = await runCli(['copy', urlOf(S.vsftpdTls, 'tls-force.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--fxp', 'force']);
       assert.equal(r.code, EXIT.FXP_REFUSED);
       const line = oneErrorLine(r);
       assert.match(line, /neither 127\.0\.0\.35:3121 nor 127\.0\.0\.36:3124 offers SSCN or CPSV, so neither can act as TLS client/);
@@ -501,12 +344,12 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
     test('vsftpd + pyftpdlib, --fxp force --allow-clear-data: FXP with clear data (fxp-clear)', async () => {
       const src = put(S.vsftpdTls, 'tls-clear.bin', randomBytes(size));
       const [r, bytes] = await counted(() =>
-        cli(['copy', urlOf(S.vsftpdTls, 'tls-clear.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--fxp', 'force', '--allow-clear-data', '--json']),
+        runCli(['copy', urlOf(S.vsftpdTls, 'tls-clear.bin'), urlOf(S.pyTls), '--ca', S.vsftpdTls.caFile!, '--fxp', 'force', '--allow-clear-data', '--json']),
       );
       const j = copyJson(r);
       // No --passive given: pyftpdlib (unreliable as the active side) is made passive.
       assert.equal(j.mode, 'fxp-clear-reversed');
-      assert.equal(await sha256(path.join(S.pyTls.root, 'tls-clear.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.pyTls.root, 'tls-clear.bin')), await sha256File(src));
       assertServerToServer(bytes, size);
       // PROT C really was sent to both (RFC 4217 §9).
       assert.match(fs.readFileSync(S.pyTls.logFile, 'utf8'), /<- PROT C/);
@@ -515,14 +358,14 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
 
     test('an untrusted certificate (no --ca) fails with exit 3 and one TLS line; --insecure works', async () => {
       const src = put(S.vsftpdTls, 'tls-trust.bin', randomBytes(size));
-      const r = await cli(['copy', urlOf(S.vsftpdTls, 'tls-trust.bin'), urlOf(S.proftpdTls), '--fxp', 'force']);
+      const r = await runCli(['copy', urlOf(S.vsftpdTls, 'tls-trust.bin'), urlOf(S.proftpdTls), '--fxp', 'force']);
       assert.equal(r.code, EXIT.CONNECT);
       const line = oneErrorLine(r);
       assert.match(line, /TLS failed: self-signed certificate/);
       assert.equal(fs.existsSync(path.join(S.proftpdTls.root, 'tls-trust.bin')), false);
-      const ok = await cli(['copy', urlOf(S.vsftpdTls, 'tls-trust.bin'), urlOf(S.proftpdTls), '--fxp', 'force', '--insecure', '--json']);
+      const ok = await runCli(['copy', urlOf(S.vsftpdTls, 'tls-trust.bin'), urlOf(S.proftpdTls), '--fxp', 'force', '--insecure', '--json']);
       assert.equal(copyJson(ok).mode, 'fxp-tls-sscn');
-      assert.equal(await sha256(path.join(S.proftpdTls.root, 'tls-trust.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.proftpdTls.root, 'tls-trust.bin')), await sha256File(src));
     });
   });
 
@@ -540,13 +383,13 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         for (const [a, b] of RING) {
           const name = `tiny-${size}-${a}-${b}.bin`;
           const src = put(S[a], name, randomBytes(size));
-          const j = copyJson(await cli(['copy', urlOf(S[a], name), urlOf(S[b]), '--fxp', 'force', '--json']));
+          const j = copyJson(await runCli(['copy', urlOf(S[a], name), urlOf(S[b]), '--fxp', 'force', '--json']));
           // Without --passive, a pyftpdlib destination is made the passive side (software.ts: unreliableActive).
           assert.equal(j.mode, b === 'pyftpdlib' ? 'fxp-reversed' : 'fxp', `${a} -> ${b}`);
           assert.equal(j.bytes, size);
           const dst = path.join(S[b].root, name);
           assert.equal(fs.statSync(dst).size, size, `${a} -> ${b}`);
-          assert.equal(await sha256(dst), await sha256(src));
+          assert.equal(await sha256File(dst), await sha256File(src));
           assert.equal(fs.statSync(dst).mtime.toISOString(), OLD_MTIME.toISOString());
         }
       });
@@ -554,7 +397,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
 
     test('a 300 MiB file, server to server', { timeout: 180_000 }, async () => {
       const size = 300 * MiB;
-      const { uid, gid } = labUser();
+      const { uid, gid } = labUserIds();
       const src = path.join(S.vsftpd.root, 'big.bin');
       // Not sparse: 300 writes of a random 1 MiB block, each stamped with its index.
       const block = randomBytes(MiB);
@@ -570,12 +413,12 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       fs.chownSync(src, uid, gid);
       const dst = path.join(S['pure-ftpd'].root, 'big.bin');
       try {
-        const [r, bytes] = await counted(() => cli(['copy', urlOf(S.vsftpd, 'big.bin'), urlOf(S['pure-ftpd']), '--fxp', 'force', '--json'], 150_000));
+        const [r, bytes] = await counted(() => runCli(['copy', urlOf(S.vsftpd, 'big.bin'), urlOf(S['pure-ftpd']), '--fxp', 'force', '--json'], { timeoutMs: 150_000 }));
         const j = copyJson(r);
         assert.equal(j.mode, 'fxp');
         assert.equal(j.bytes, size);
         assert.equal(fs.statSync(dst).size, size);
-        assert.equal(await sha256(dst), await sha256(src));
+        assert.equal(await sha256File(dst), await sha256File(src));
         assertServerToServer(bytes, size);
       } finally {
         fs.rmSync(src, { force: true });
@@ -588,18 +431,18 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         const rel = 'dir with space/ünïcødé файл.txt';
         const src = put(S[a], rel, randomBytes(100_000));
         mkdirs(S[b], 'dir with space');
-        const j = copyJson(await cli(['copy', urlOf(S[a], rel), urlOf(S[b], 'dir with space/'), '--fxp', 'force', '--json']));
+        const j = copyJson(await runCli(['copy', urlOf(S[a], rel), urlOf(S[b], 'dir with space/'), '--fxp', 'force', '--json']));
         assert.equal(j.path, `/${rel}`);
         // The exact UTF-8 bytes of the name arrived on the destination's disk.
         const dstDir = path.join(S[b].root, 'dir with space');
         assert.deepEqual(fs.readdirSync(dstDir, { encoding: 'buffer' }).map((n) => n.toString('hex')), [Buffer.from('ünïcødé файл.txt').toString('hex')]);
-        assert.equal(await sha256(path.join(S[b].root, rel)), await sha256(src));
+        assert.equal(await sha256File(path.join(S[b].root, rel)), await sha256File(src));
       });
     }
 
     test('a missing source file: exit 6, one line, nothing left on the destination', async () => {
       for (const [a, b] of RING) {
-        const r = await cli(['copy', urlOf(S[a], 'no-such-file.bin'), urlOf(S[b]), '--fxp', 'force']);
+        const r = await runCli(['copy', urlOf(S[a], 'no-such-file.bin'), urlOf(S[b]), '--fxp', 'force']);
         assert.equal(r.code, EXIT.REMOTE, `${a} -> ${b}: ${r.stderr}`);
         assert.match(oneErrorLine(r), /no-such-file\.bin/);
         assert.equal(fs.existsSync(path.join(S[b].root, 'no-such-file.bin')), false);
@@ -612,7 +455,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         put(S[a], 'ro-src.bin', randomBytes(50_000));
         mkdirs(S[b], 'readonly');
         fs.chmodSync(path.join(S[b].root, 'readonly'), 0o555);
-        const r = await cli(['copy', urlOf(S[a], 'ro-src.bin'), urlOf(S[b], 'readonly/'), '--fxp', 'force']);
+        const r = await runCli(['copy', urlOf(S[a], 'ro-src.bin'), urlOf(S[b], 'readonly/'), '--fxp', 'force']);
         // exit.ts: REMOTE = "the server refused the operation (no such file or directory, permission denied)".
         assert.equal(r.code, EXIT.REMOTE, `${a} -> ${b}: ${r.stderr}`);
         assert.match(oneErrorLine(r), /ro-src\.bin/);
@@ -632,7 +475,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         [S.vsftpd.url + 'victim.bin', S.proftpd.url + evil],
         [S.vsftpd.url + 'x%0aDELE%20victim.bin', S.proftpd.url],
       ]) {
-        const r = await cli(['copy', srcUrl, dstUrl, '--fxp', 'force']);
+        const r = await runCli(['copy', srcUrl, dstUrl, '--fxp', 'force']);
         assert.equal(r.code, EXIT.USAGE);
         assert.match(oneErrorLine(r), /CR, LF or NUL/);
         assert.doesNotMatch(r.stderr, /fxp-lab-Secret1/);
@@ -655,11 +498,11 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
         const data = randomBytes(size);
         const src = put(S[a], 'resume.bin', data);
         put(S[b], '.resume.bin.fxpmirror-part', data.subarray(0, half));
-        const [r, bytes] = await counted(() => cli(['copy', urlOf(S[a], 'resume.bin'), urlOf(S[b]), '--fxp', 'force', '--continue', '--json']));
+        const [r, bytes] = await counted(() => runCli(['copy', urlOf(S[a], 'resume.bin'), urlOf(S[b]), '--fxp', 'force', '--continue', '--json']));
         const j = copyJson(r);
         assert.equal(j.resumedFrom, half);
         assert.equal(j.bytes, size - half);
-        assert.equal(await sha256(path.join(S[b].root, 'resume.bin')), await sha256(src));
+        assert.equal(await sha256File(path.join(S[b].root, 'resume.bin')), await sha256File(src));
         assert.deepEqual(leftovers(S[b]), []);
         // Only the second half crossed between the servers (plus TCP/IP overhead).
         assert.ok(bytes.serverToServer >= size - half && bytes.serverToServer < (size - half) * 1.2, `server-to-server ${bytes.serverToServer}`);
@@ -670,14 +513,14 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       const data = randomBytes(size);
       const src = put(S.vsftpd, 'resume2.bin', data);
       put(S.proftpd, '.resume2.bin.fxpmirror-part', data.subarray(0, half));
-      const [r, bytes] = await counted(() => cli(['copy', urlOf(S.vsftpd, 'resume2.bin'), urlOf(S.proftpd), '--fxp', 'force', '--continue', '--json']));
+      const [r, bytes] = await counted(() => runCli(['copy', urlOf(S.vsftpd, 'resume2.bin'), urlOf(S.proftpd), '--fxp', 'force', '--continue', '--json']));
       const j = copyJson(r);
       assert.equal(j.resumedFrom, 0);
       assert.equal(j.bytes, size);
       const warn = lines(r.stderr);
       assert.equal(warn.length, 1, r.stderr);
       assert.match(warn[0], /127\.0\.0\.26:3122 does not resume uploads \(.*451 .*Append\/Restart not permitted.*\): transferring from the start/);
-      assert.equal(await sha256(path.join(S.proftpd.root, 'resume2.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.proftpd.root, 'resume2.bin')), await sha256File(src));
       assert.ok(bytes.serverToServer >= size);
       assert.deepEqual(leftovers(S.proftpd), []);
     });
@@ -701,7 +544,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
     test('proftpd -> proftpd: FXP, then both servers hash the file and agree', async () => {
       const data = randomBytes(MiB + 1);
       put(S.proftpd, 'sum.bin', data);
-      const r = await cli(['copy', urlOf(S.proftpd, 'sum.bin'), urlOf(S.proftpd2), '--fxp', 'force', '--verify', 'checksum', '--json']);
+      const r = await runCli(['copy', urlOf(S.proftpd, 'sum.bin'), urlOf(S.proftpd2), '--fxp', 'force', '--verify', 'checksum', '--json']);
       const j = copyJson(r);
       assert.equal(j.mode, 'fxp');
       assert.equal(j.verified, 'checksum');
@@ -709,19 +552,19 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       assert.equal(j.checksum.algorithm, 'SHA-512');
       // The value the servers computed is the real SHA-512 of the bytes.
       assert.equal(j.checksum.value, createHash('sha512').update(data).digest('hex'));
-      assert.equal(await sha256(path.join(S.proftpd2.root, 'sum.bin')), createHash('sha256').update(data).digest('hex'));
+      assert.equal(await sha256File(path.join(S.proftpd2.root, 'sum.bin')), createHash('sha256').update(data).digest('hex'));
     });
 
     test('vsftpd -> pyftpdlib share no algorithm: warning, success, verified by size', async () => {
       const src = put(S.vsftpd, 'nosum.bin', randomBytes(MiB));
-      const r = await cli(['copy', urlOf(S.vsftpd, 'nosum.bin'), urlOf(S.pyftpdlib), '--fxp', 'force', '--verify', 'checksum', '--json']);
+      const r = await runCli(['copy', urlOf(S.vsftpd, 'nosum.bin'), urlOf(S.pyftpdlib), '--fxp', 'force', '--verify', 'checksum', '--json']);
       const j = copyJson(r);
       assert.equal(j.checksum, undefined);
       assert.equal(j.verified, 'size');
       const warn = lines(r.stderr);
       assert.equal(warn.length, 1, r.stderr);
       assert.match(warn[0], /127\.0\.0\.25:3121 and 127\.0\.0\.28:3124 share no checksum algorithm .*: verified by size only/);
-      assert.equal(await sha256(path.join(S.pyftpdlib.root, 'nosum.bin')), await sha256(src));
+      assert.equal(await sha256File(path.join(S.pyftpdlib.root, 'nosum.bin')), await sha256File(src));
     });
   });
 
@@ -732,7 +575,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       results: { direction: string; mode: string; ok: boolean; refusedBy?: string; step?: string; reply?: string; fix?: string }[];
     }
     const probe = async (a: Role, b: Role): Promise<ProbeJson> => {
-      const r = await cli(['probe', S[a].url, S[b].url, '--json']);
+      const r = await runCli(['probe', S[a].url, S[b].url, '--json']);
       assert.equal(r.code, EXIT.OK, r.stderr);
       assert.deepEqual(leftovers(S[a]), [], 'probe files left on A');
       assert.deepEqual(leftovers(S[b]), [], 'probe files left on B');
@@ -819,7 +662,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       for (const f of files) {
         const r = await engine.copy(s, d, { srcPath: `/${f.name}`, dstPath: `/${f.name}`, size: f.size });
         assert.equal(r.mode, 'fxp', f.name);
-        assert.equal(await sha256(path.join(S.pyftpdlib.root, f.name)), f.hash, f.name);
+        assert.equal(await sha256File(path.join(S.pyftpdlib.root, f.name)), f.hash, f.name);
         ok.push(f.name);
       }
       // The connections were reused: one control connection per server for all 20.

@@ -23,8 +23,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,11 +33,11 @@ import { REMOTE_LOCK_NAME } from '../../src/job/remote-lock.js';
 import { lockFileName } from '../../src/job/lock.js';
 import { parseMetrics } from '../../src/job/metrics.js';
 import { ENV as BAD_JOBS_ENV, EXPECTED as BAD_JOBS } from '../fixtures/bad-jobs/expected.js';
-import { LAB_PASSWORD, LAB_USER, REPO_ROOT, labAvailable, requireServer, startServer, stopAll, type LabServer, type ServerKind } from '../lab/lab.js';
+import { LAB_PASSWORD, LAB_USER, REPO_ROOT, startServer, stopAll, type LabServer, type ServerKind } from '../lab/lab.js';
+import { CLI_BIN, hashTree, lines, requireServers, runNode, writeLabFile, type CliRun } from '../lab/helpers.js';
 
 const KINDS: ServerKind[] = ['pyftpdlib', 'proftpd', 'vsftpd'];
-for (const k of KINDS) requireServer(k);
-const UNAVAILABLE = KINDS.map(labAvailable).find((r) => r !== null) ?? null;
+const UNAVAILABLE = requireServers(KINDS);
 
 const SRC_ADDRESS = '127.0.1.21';
 const DST_ADDRESS = '127.0.1.22';
@@ -53,7 +53,6 @@ const SECRETS = [LAB_PASSWORD, WRONG_PASSWORD, URL_PASSWORD];
 /** Files the slow job copies one at a time (parallel 1): ~1.5 s of FXP on loopback, so two runs overlap. */
 const SLOW_FILES = 500;
 
-const BIN = path.join(REPO_ROOT, 'bin/fxpmirror');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fxpmirror-jobs-test-'));
 const LOCKS = path.join(TMP, 'locks');
 const JOB_FILE = path.join(TMP, 'jobs.yaml');
@@ -71,99 +70,49 @@ function readRecorded(file: string): string {
   return text;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  pid: number;
-  ms: number;
+/**
+ * The environment of every run, as changes to process.env: no ~/.netrc, no
+ * inherited job variables or runtime directory (undefined removes a variable).
+ */
+function jobEnv(extra: Record<string, string | undefined>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { NETRC: path.join(TMP, 'no-netrc'), JT_PW: LAB_PASSWORD, JT_WRONG_PW: WRONG_PASSWORD };
+  for (const k of ['XDG_RUNTIME_DIR', 'FXPMIRROR_PASSWORD', 'FXPMIRROR_SRC_PASSWORD', 'FXPMIRROR_DST_PASSWORD', 'FXPMIRROR_DEBUG']) env[k] = undefined;
+  return { ...env, ...extra };
 }
 
-/** The environment of every run: no ~/.netrc, no inherited job variables. */
-function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NETRC: path.join(TMP, 'no-netrc'), JT_PW: LAB_PASSWORD, JT_WRONG_PW: WRONG_PASSWORD, CI: process.env.CI };
-  for (const k of ['XDG_RUNTIME_DIR', 'FXPMIRROR_PASSWORD', 'FXPMIRROR_SRC_PASSWORD', 'FXPMIRROR_DST_PASSWORD', 'FXPMIRROR_DEBUG']) delete env[k];
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
+/** A node script with jobEnv(env); everything it printed is recorded for the password scan. */
+async function spawnNode(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<CliRun> {
+  const r = await runNode(args, { env: jobEnv(env), timeoutMs });
+  const what = `${path.basename(args[0])} ${args.slice(1).join(' ')}`;
+  record(`stdout of ${what}`, r.stdout);
+  record(`stderr of ${what}`, r.stderr);
+  return r;
 }
 
-function spawnNode(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const what = `${path.basename(args[0])} ${args.slice(1).join(' ')}`;
-      record(`stdout of ${what}`, stdout);
-      record(`stderr of ${what}`, stderr);
-      resolve({ code: code ?? (signal ? -1 : -2), stdout, stderr, pid: child.pid ?? 0, ms: Date.now() - t0 });
-    });
-  });
-}
-
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return spawnNode([BIN, ...args], env);
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return spawnNode([CLI_BIN, ...args], env);
 }
 
 /** `run` of the test job file, private lock directory unless the args give one. */
-function runJobs(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+function runJobs(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   const lock = args.includes('--lock-dir') ? [] : ['--lock-dir', LOCKS];
   return cli(['run', JOB_FILE, ...lock, ...args], env);
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
 }
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function show(r: Run): string {
+function show(r: CliRun): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 }
 
 // ---------------------------------------------------------------------------
 // Trees on the servers' disks
 
-let labUid = 0;
-let labGid = 0;
-
-function chownUp(p: string, stop: string): void {
-  for (let cur = p; cur.startsWith(stop) && cur !== stop; cur = path.dirname(cur)) fs.chownSync(cur, labUid, labGid);
-}
-
-/** Write files under `root` (relative path -> content), owned by the lab user. */
+/** Write files under `root` (relative path -> content), owned by the lab user (new directories too). */
 function seed(root: string, files: Record<string, Buffer | string>): void {
-  for (const [rel, data] of Object.entries(files)) {
-    const file = path.join(root, rel);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, data);
-    chownUp(file, path.dirname(root));
-  }
-}
-
-/** relative path -> sha256 of every regular file under root. */
-function hashTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(dir, e.name), r);
-      else if (e.isFile()) out.set(r, createHash('sha256').update(fs.readFileSync(path.join(dir, e.name))).digest('hex'));
-    }
-  };
-  walk(root, '');
-  return out;
+  for (const [rel, data] of Object.entries(files)) writeLabFile(path.join(root, rel), data);
 }
 
 function dirsOf(root: string, ftpRoot: string): string[] {
@@ -282,10 +231,6 @@ describe('fxpmirror run: jobs against real servers', { skip: UNAVAILABLE ?? fals
   let dst2: LabServer;
 
   before(async () => {
-    const u = spawnSync('id', ['-u', LAB_USER], { encoding: 'utf8' });
-    const g = spawnSync('id', ['-g', LAB_USER], { encoding: 'utf8' });
-    labUid = Number(u.stdout.trim());
-    labGid = Number(g.stdout.trim());
     [src, dst, dst2] = await Promise.all([
       startServer('pyftpdlib', { profile: 'fxp', address: SRC_ADDRESS, port: 2121 }),
       startServer('proftpd', { profile: 'fxp', address: DST_ADDRESS, port: 2122 }),
@@ -334,8 +279,8 @@ describe('fxpmirror run: jobs against real servers', { skip: UNAVAILABLE ?? fals
     const poll = setInterval(() => {
       if (fs.existsSync(path.join(lockDir, 'owner'))) sawLock = true;
     }, 10);
-    let a: Run;
-    let b: Run;
+    let a: CliRun;
+    let b: CliRun;
     try {
       [a, b] = await Promise.all([
         runJobs(['--job', 'jt-remote', '--lock-dir', path.join(TMP, 'host-a')]),

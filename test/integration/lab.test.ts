@@ -11,7 +11,7 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -31,6 +31,7 @@ import {
   type LabServer,
   type ServerKind,
 } from '../lab/lab.js';
+import { sha256File } from '../lab/helpers.js';
 
 const STARTUP_LIMIT_MS = 1500;
 
@@ -129,10 +130,6 @@ async function waitFor(check: () => boolean, what: string, ms = 2000): Promise<v
   }
 }
 
-function sha256(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
 /** Skip locally, fail under CI, when the server cannot run here. */
 function unavailable(t: TestContext, ...kinds: ServerKind[]): boolean {
   for (const kind of kinds) {
@@ -197,12 +194,12 @@ describe('each lab server', () => {
           const put = await runLftp(`${tlsSettings}open ${url}; put ${local} -o round.bin`, { caFile: server.caFile });
           assert.equal(put.code, 0, `lftp put: ${put.stderr}`);
           const onDisk = path.join(server.root, 'round.bin');
-          assert.equal(sha256(onDisk), sha256(local));
+          assert.equal(await sha256File(onDisk), await sha256File(local));
           assert.equal(fs.statSync(onDisk).uid, fs.statSync(server.root).uid, 'stored file belongs to the lab user');
           const back = `${local}.back`;
           const get = await runLftp(`${tlsSettings}open ${url}; get round.bin -o ${back}`, { caFile: server.caFile });
           assert.equal(get.code, 0, `lftp get: ${get.stderr}`);
-          assert.equal(sha256(back), sha256(local));
+          assert.equal(await sha256File(back), await sha256File(local));
           // Logs: the transfer log records both directions; the command log
           // (all but pure-ftpd, which only has syslog) shows TLS was really used.
           if (server.xferLog) {
@@ -386,7 +383,7 @@ describe('profiles', () => {
         const fxp = await runLftp(`set ftp:use-fxp yes; set ftp:fxp-force yes; get ${a.url}f.bin -o ${b.url}f.bin`);
         assert.equal(fxp.code, 0, fxp.stderr);
         c = await counter.read();
-        assert.equal(sha256(path.join(b.root, 'f.bin')), sha256(src));
+        assert.equal(await sha256File(path.join(b.root, 'f.bin')), await sha256File(src));
         assert.ok(c.serverToServer >= size, JSON.stringify(c));
         assert.ok(c.clientToServers + c.serversToClient < 64 * 1024, JSON.stringify(c));
       } finally {

@@ -6,7 +6,7 @@
  * summary, the wire log (-v) and proftpd's own command log.
  *
  * Addresses 127.0.0.37 .. 127.0.0.40 and 127.0.2.21 .. 127.0.2.40 belong to
- * this file. The byte counter is this file's own nftables table, limited to
+ * this file. The byte counter (lab.ts's startByteCounter) is limited to
  * 127.0.0.37-40, so other files' servers cannot inflate it.
  *
  * pyftpdlib 1.5.7 as the *active* side of a data connection (it connects on
@@ -21,30 +21,28 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  REPO_ROOT,
   SERVER_KINDS,
-  labAvailable,
   labStateDir,
-  requireServer,
-  startServer,
+  labUserIds,
+  startByteCounter,
   stopAll,
+  type ByteCounter,
   type LabServer,
   type ServerKind,
   type StartOptions,
 } from '../lab/lab.js';
+import { lines, requireServers, runCli, sha256FileSync, startPlan, urlOf, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { isPartName } from '../../src/tree/filter.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
 
-for (const kind of SERVER_KINDS) requireServer(kind);
-const UNAVAILABLE = SERVER_KINDS.map(labAvailable).find((r) => r !== null) ?? null;
+const UNAVAILABLE = requireServers(SERVER_KINDS);
 
-const BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
 const MiB = 1024 * 1024;
 const T2023 = Date.UTC(2023, 0, 1) / 1000;
 
@@ -68,19 +66,9 @@ const S = {} as Record<Role, LabServer>;
 // ---------------------------------------------------------------------------
 // Files on the servers' disks
 
-let labIds: { uid: number; gid: number } | undefined;
-function labUser(): { uid: number; gid: number } {
-  if (labIds) return labIds;
-  for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const f = line.split(':');
-    if (f[0] === 'ftptest') return (labIds = { uid: Number(f[2]), gid: Number(f[3]) });
-  }
-  throw new Error('no ftptest user');
-}
-
 /** Everything under `dir` belongs to the lab user, so the servers may read and change it. */
 function own(dir: string): void {
-  const { uid, gid } = labUser();
+  const { uid, gid } = labUserIds();
   execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, dir]);
 }
 
@@ -99,10 +87,6 @@ function put(file: string, data: Buffer | string, mtimeSec = T2023): void {
 function copyTree(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
   own(to);
-}
-
-function sha256(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 /** Deterministic pseudo-random numbers (mulberry32): the same tree on every run. */
@@ -180,7 +164,7 @@ function snapshot(root: string, opts: SnapOptions = {}): Map<string, string> {
         out.set(p, `link -> ${fs.readlinkSync(full)}`);
       } else {
         assert.ok(opts.allowParts || !isPartName(e.name), `temporary file left behind: ${full}`);
-        out.set(p, `${st.size} ${Math.floor(st.mtimeMs / 1000)} ${sha256(full)}${extra}`);
+        out.set(p, `${st.size} ${Math.floor(st.mtimeMs / 1000)} ${sha256FileSync(full)}${extra}`);
       }
     }
   };
@@ -212,41 +196,13 @@ function dirsOf(snap: Map<string, string>): string[] {
 // ---------------------------------------------------------------------------
 // The CLI
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(args: string[], timeoutMs = 90_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CI: process.env.CI },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
-
-/** ftp://user:pw@host:port/<rel>, each segment percent-encoded. */
-function urlOf(server: LabServer, rel: string): string {
-  return server.url + rel.split('/').map(encodeURIComponent).join('/');
+/** The CLI with this file's time limit: 90 s a run (whole trees, not single files). */
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(args, { timeoutMs: 90_000 });
 }
 
 /** `mirror src dst --json ...`: the summary, after checking the exit code. */
-async function mirrorJson(src: string, dst: string, args: string[] = [], expectCode: number = EXIT.OK): Promise<{ summary: MirrorSummary; r: CliResult }> {
+async function mirrorJson(src: string, dst: string, args: string[] = [], expectCode: number = EXIT.OK): Promise<{ summary: MirrorSummary; r: CliRun }> {
   const r = await cli(['mirror', src, dst, '--json', ...args]);
   assert.equal(r.code, expectCode, `exit ${r.code}, want ${expectCode}; stderr:\n${r.stderr}\nstdout:\n${r.stdout.slice(0, 3000)}`);
   // Under --dry-run the plan lines come first; the summary is the last, pretty-printed object.
@@ -256,88 +212,7 @@ async function mirrorJson(src: string, dst: string, args: string[] = [], expectC
   return { summary, r };
 }
 
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.length > 0);
-}
-
-// ---------------------------------------------------------------------------
-// Byte counter: this file's own nftables table (not lab.ts's prefix, which
-// `lab down` deletes), for 127.0.0.37-40 only.
-
-interface Bytes {
-  clientToServers: number;
-  serversToClient: number;
-  serverToServer: number;
-}
-
-const COUNTER_PREFIX = 'fxpmirror_mirrortest_';
-
-function nft(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('/usr/sbin/nft', args, { timeout: 10_000 }, (err, stdout, stderr) => (err ? reject(new Error(`nft ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout)));
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end();
-  });
-}
-
-async function startCounter(): Promise<{ reset(): Promise<void>; read(): Promise<Bytes>; close(): Promise<void> }> {
-  const table = `${COUNTER_PREFIX}${process.pid}`;
-  const servers = '127.0.0.37-127.0.0.40';
-  // Tables of crashed runs of this file (owner gone) are removed first.
-  const listed = JSON.parse(await nft(['-j', 'list', 'tables'])) as { nftables: { table?: { name: string } }[] };
-  for (const t of listed.nftables) {
-    const name = t.table?.name;
-    if (!name?.startsWith(COUNTER_PREFIX)) continue;
-    const owner = Number(name.slice(COUNTER_PREFIX.length));
-    if (owner === process.pid || !fs.existsSync(`/proc/${owner}`)) await nft(['delete', 'table', 'inet', name]).catch(() => undefined);
-  }
-  const file = path.join(labStateDir(), `${table}.nft`);
-  fs.writeFileSync(
-    file,
-    [
-      `table inet ${table} {`,
-      '  chain out {',
-      '    type filter hook output priority 0; policy accept;',
-      `    meta l4proto tcp ip saddr 127.0.0.1 ip daddr ${servers} counter comment "c2s"`,
-      `    meta l4proto tcp ip saddr ${servers} ip daddr 127.0.0.1 counter comment "s2c"`,
-      `    meta l4proto tcp ip saddr ${servers} ip daddr ${servers} counter comment "s2s"`,
-      '  }',
-      '}',
-    ].join('\n') + '\n',
-  );
-  try {
-    await nft(['-f', file]);
-  } finally {
-    fs.rmSync(file, { force: true });
-  }
-  const raw = async () => {
-    const parsed = JSON.parse(await nft(['-j', 'list', 'table', 'inet', table])) as {
-      nftables: { rule?: { comment?: string; expr?: { counter?: { bytes: number } }[] } }[];
-    };
-    const t: Record<string, number> = { c2s: 0, s2c: 0, s2s: 0 };
-    for (const item of parsed.nftables) {
-      const c = item.rule?.comment;
-      if (c && c in t) for (const e of item.rule?.expr ?? []) if (e.counter) t[c] += e.counter.bytes;
-    }
-    return t;
-  };
-  let base = { c2s: 0, s2c: 0, s2s: 0 };
-  return {
-    async reset() {
-      const t = await raw();
-      base = { c2s: t.c2s, s2c: t.s2c, s2s: t.s2s };
-    },
-    async read() {
-      const t = await raw();
-      return { clientToServers: t.c2s - base.c2s, serversToClient: t.s2c - base.s2c, serverToServer: t.s2s - base.s2s };
-    },
-    async close() {
-      await nft(['delete', 'table', 'inet', table]).catch(() => undefined);
-    },
-  };
-}
-
-let counter: Awaited<ReturnType<typeof startCounter>> | undefined;
+let counter: ByteCounter | undefined;
 
 // ---------------------------------------------------------------------------
 
@@ -347,10 +222,9 @@ describe('mirror engine against the lab servers', { skip: UNAVAILABLE ?? false, 
   let mainSnap: Map<string, string>;
 
   before(async () => {
-    const roles = Object.keys(PLAN) as Role[];
-    const started = await Promise.all(roles.map((r) => startServer(PLAN[r][0], PLAN[r][1])));
-    roles.forEach((r, i) => (S[r] = started[i]));
-    counter = await startCounter();
+    Object.assign(S, await startPlan(PLAN));
+    // The client is 127.0.0.1; only the four servers of the first-sync pairs count.
+    counter = await startByteCounter('127.0.0.1', (['proftpd', 'pyftpdlib', 'vsftpd', 'pure'] as Role[]).map((r) => PLAN[r][1].address!));
     main = buildMainTree(disk(S.proftpd, 'tree'));
     mainSnap = snapshot(disk(S.proftpd, 'tree'));
   });

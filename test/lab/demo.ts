@@ -17,11 +17,11 @@
  * FXPMIRROR_DEMO_ADDRESSES=a,b overrides the two loopback addresses (the
  * integration test uses it so it cannot collide with other lab users).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { LAB_PASSWORD, LAB_USER, REPO_ROOT, labAvailable, runningServers, startServer, stopAll, type LabServer, type ServerKind } from './lab.js';
+import { hashTree, runCli, writeLabFile, type CliRun } from './helpers.js';
 
 // pyftpdlib is the source because the source takes PASV (the default
 // --passive source): pyftpdlib 1.5.7 as the PORT side of back-to-back data
@@ -77,13 +77,6 @@ function ensureLab(): boolean {
   return true;
 }
 
-function labUser(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${LAB_USER}:`));
-  if (!line) throw new Error(`user ${LAB_USER} not found`);
-  const f = line.split(':');
-  return { uid: Number(f[2]), gid: Number(f[3]) };
-}
-
 /** The sample tree: relative path -> content. */
 function sampleTree(): Map<string, Buffer> {
   const text = (s: string) => Buffer.from(s, 'utf8');
@@ -101,70 +94,16 @@ function sampleTree(): Map<string, Buffer> {
 }
 
 function seed(root: string, tree: Map<string, Buffer>): void {
-  const { uid, gid } = labUser();
   // Several days old, so the mirror's preserved modification times are visible in a listing.
   const when = new Date(Date.now() - 3 * 86400_000);
-  for (const [rel, data] of tree) {
-    const file = path.join(root, rel);
-    let dir = path.dirname(file);
-    const made: string[] = [];
-    while (!fs.existsSync(dir)) {
-      made.unshift(dir);
-      dir = path.dirname(dir);
-    }
-    for (const d of made) {
-      fs.mkdirSync(d);
-      fs.chownSync(d, uid, gid);
-    }
-    fs.writeFileSync(file, data);
-    // The server runs as the lab user and must be able to read (and the mirror to modify) everything.
-    fs.chownSync(file, uid, gid);
-    fs.utimesSync(file, when, when);
-  }
+  // The server runs as the lab user and must be able to read (and the mirror to modify) everything.
+  for (const [rel, data] of tree) writeLabFile(path.join(root, rel), data, when);
 }
 
-/** relative path -> sha256 of every regular file under root. */
-function hashTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string, rel: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(dir, e.name), r);
-      else if (e.isFile()) out.set(r, createHash('sha256').update(fs.readFileSync(path.join(dir, e.name))).digest('hex'));
-    }
-  };
-  if (fs.existsSync(root)) walk(root, '');
-  return out;
-}
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the real CLI, echoing its output as it comes (indented) and keeping a copy to check. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/fxpmirror'), ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const echo = (chunk: string) => process.stdout.write(chunk.replace(/^(?=.)/gm, '  | '));
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-      echo(c);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      echo(c);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-  });
+/** Run the real CLI (no time limit), echoing its output as it comes (indented) and keeping a copy to check. */
+function runDemoCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const echo = (chunk: string) => process.stdout.write(chunk.replace(/^(?=.)/gm, '  | '));
+  return runCli(args, { env, timeoutMs: 0, onOutput: echo });
 }
 
 /** "transferred:  3 files, 1.0 MiB" -> 3 (the summary's line; see src/cli/render.ts). */
@@ -196,8 +135,7 @@ async function demo(): Promise<number> {
   say(`  ${tree.size} files, ${total} bytes`);
 
   // What jobs/demo.yaml reads through ${...}; the password never appears on a command line.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const env: Record<string, string> = {
     DEMO_SRC_URL: `ftp://${source.host}:${source.port}/`,
     DEMO_DST_URL: `ftp://${mirror.host}:${mirror.port}/`,
     DEMO_USER: LAB_USER,
@@ -205,22 +143,22 @@ async function demo(): Promise<number> {
   };
 
   step(3, `first run: fxpmirror run ${JOB_FILE}`);
-  const first = await runCli(['run', JOB_FILE], env);
+  const first = await runDemoCli(['run', JOB_FILE], env);
   const problems: string[] = [];
-  if (first.code !== 0) problems.push(`first run exited with ${first.code}`);
+  if (first.code !== 0) problems.push(`first run exited with ${first.code ?? first.signal}`);
   const firstCount = transferredCount(first.stdout);
   if (firstCount !== tree.size) problems.push(`first run transferred ${firstCount ?? '?'} files, expected ${tree.size}`);
   if (!/^modes:\s+.*\bfxp\b/m.test(first.stdout)) problems.push('first run did not report mode fxp');
 
   step(4, `second run: fxpmirror run ${JOB_FILE} (nothing changed, so nothing to do)`);
-  const second = await runCli(['run', JOB_FILE], env);
-  if (second.code !== 0) problems.push(`second run exited with ${second.code}`);
+  const second = await runDemoCli(['run', JOB_FILE], env);
+  if (second.code !== 0) problems.push(`second run exited with ${second.code ?? second.signal}`);
   const secondCount = transferredCount(second.stdout);
   if (secondCount !== 0) problems.push(`second run transferred ${secondCount ?? '?'} files, expected 0`);
 
   step(5, 'comparing both trees on disk (sha256)');
-  const a = hashTree(path.join(source.root, SOURCE_DIR));
-  const b = hashTree(path.join(mirror.root, MIRROR_DIR));
+  const a = hashTree(path.join(source.root, SOURCE_DIR), { allowMissing: true });
+  const b = hashTree(path.join(mirror.root, MIRROR_DIR), { allowMissing: true });
   const differ = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
   if (differ.length) problems.push(`trees differ: ${differ.join(', ')}`);
   else say(`  identical: ${a.size} files, same sha256 on both servers`);

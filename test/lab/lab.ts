@@ -116,7 +116,7 @@ const PYFTPD_SCRIPT = path.join(REPO_ROOT, 'test/lab/pyftpd.py');
 // ---------------------------------------------------------------------------
 // Availability
 
-interface LabUser {
+export interface LabUser {
   uid: number;
   gid: number;
 }
@@ -136,6 +136,17 @@ function lookupUser(name: string): LabUser | null {
 }
 
 const INSTALL_HINT = 'run: sudo bash test/lab/install.sh';
+
+/**
+ * uid/gid of the lab user: files a test puts under a server's root must
+ * belong to it, or the server (which runs as that user) cannot read or
+ * replace them. Throws when the user does not exist (see labAvailable()).
+ */
+export function labUserIds(): LabUser {
+  const user = lookupUser(LAB_USER);
+  if (!user) throw new Error(`user ${LAB_USER} not found (${INSTALL_HINT})`);
+  return user;
+}
 
 /** null when `kind` can run here, else a one-line reason. */
 export function labAvailable(kind: ServerKind): string | null {
@@ -223,6 +234,8 @@ function run(file: string, args: string[], opts: { input?: string; timeoutMs?: n
       if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')}: ${err.message}${stderr ? `\n${stderr}` : ''}`));
       else resolve({ stdout, stderr });
     });
+    // nft and openssl may exit before reading stdin: an EPIPE there is not an error.
+    child.stdin?.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
@@ -1008,8 +1021,15 @@ export function runLftp(script: string, opts: { caFile?: string; timeoutSec?: nu
 // ---------------------------------------------------------------------------
 // Byte counter (nftables)
 
+export interface ByteCounts {
+  clientToServers: number;
+  serversToClient: number;
+  serverToServer: number;
+}
+
 export interface ByteCounter {
-  read(): Promise<{ clientToServers: number; serversToClient: number; serverToServer: number }>;
+  /** Bytes since start or the last reset(). */
+  read(): Promise<ByteCounts>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -1027,11 +1047,13 @@ interface NftRule {
  * client -> lab servers, lab servers -> client, lab server -> lab server.
  * `reset()` records a baseline (nft 1.0.6 cannot reset anonymous rule counters).
  * `serverAddresses` (default: all of 127.0.0.21-40) limits what counts as a server.
+ * Tables left behind by crashed runs (owner pid gone) are deleted first.
  */
 export async function startByteCounter(clientAddress = '127.0.0.1', serverAddresses?: string[]): Promise<ByteCounter> {
   for (const a of [clientAddress, ...(serverAddresses ?? [])]) {
     if (!net.isIPv4(a)) throw new Error(`byte counter: IPv4 address expected, got ${a}`);
   }
+  await deleteCounterTables().catch(() => undefined);
   const table = `${NFT_TABLE_PREFIX}_${process.pid}_${++counterSeq}`;
   // Default: every lab address. A list narrows it to the servers of one test,
   // so lab servers used concurrently by someone else are not counted.
