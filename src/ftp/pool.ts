@@ -72,8 +72,11 @@ export class ConnectionPool {
         return conn;
       } catch (err) {
         if (isTooManyConnections(err) && this.all.size > 0) {
-          this.limit = Math.max(1, this.all.size);
-          this.onShrink?.(this.limit, (err as Error).message);
+          // Several logins may be refused at once (they were opened together):
+          // the shrink is reported once per new limit, not once per refusal.
+          const limit = Math.max(1, this.all.size);
+          if (limit < this.limit) this.onShrink?.(limit, (err as Error).message);
+          this.limit = Math.min(this.limit, limit);
           // While this login was being refused, every other connection may
           // have come back idle (nobody was waiting then): take one, or
           // wait() would wait for a release that never comes.
