@@ -204,7 +204,8 @@ export class ControlChannel {
   }
 }
 
-function stripMapped(addr: string): string {
+/** "::ffff:1.2.3.4" (an IPv4 peer on a dual-stack socket) -> "1.2.3.4". */
+export function stripMapped(addr: string): string {
   return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { ControlChannel, formatMs, tlsHandshake, type WireLog } from './channel.js';
+import { ControlChannel, formatMs, stripMapped, tlsHandshake, type WireLog } from './channel.js';
 import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { parseMlsd, parseList } from './listing.js';
@@ -689,7 +689,7 @@ export async function listenActive(conn: FtpConnection, timeoutMs: number): Prom
   server.on('connection', (s: net.Socket) => {
     // Only the server we talk to may connect: anyone else reaching our port
     // first would otherwise receive (or supply) the file.
-    if (arrived || stripMappedAddress(s.remoteAddress ?? '') !== peer) {
+    if (arrived || stripMapped(s.remoteAddress ?? '') !== peer) {
       s.destroy();
       return;
     }
@@ -827,10 +827,6 @@ export function connectFailureReason(err: { code?: string; message: string }): s
     default:
       return err.message;
   }
-}
-
-function stripMappedAddress(addr: string): string {
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
 
 /** A data "socket" that has already ended: for a 2xx reply that comes with no data connection. */

@@ -309,7 +309,7 @@ export class FxpEngine {
 }
 
 /** Relay opens client-side data connections: the server must be the TLS server (SSCN OFF) and PROT P again. */
-async function resetForClientData(c: FtpConnection): Promise<void> {
+export async function resetForClientData(c: FtpConnection): Promise<void> {
   if (c.sscn) {
     await c.request('SSCN', 'OFF');
     c.sscn = false;

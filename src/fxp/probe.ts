@@ -6,7 +6,7 @@ import type { ServerOptions } from '../ftp/options.js';
 import { FtpError, FxpRefusedError } from '../ftp/errors.js';
 import { fxpTransfer, type FxpLayout } from './transfer.js';
 import { relayTransfer } from './relay.js';
-import { Side } from './engine.js';
+import { Side, resetForClientData } from './engine.js';
 import { identifyServer, type ServerKind } from '../ftp/software.js';
 
 
@@ -191,13 +191,8 @@ async function tryOnce(
     const file = { srcPath, dstPath, rest: 0, remaining: PROBE_BYTES };
     if (layout) await fxpTransfer(src, dst, layout, file, { copyCheckMs: 4000, markGraceMs: 1000 });
     else {
-      for (const c of [src, dst]) {
-        if (c.sscn) {
-          await c.request('SSCN', 'OFF');
-          c.sscn = false;
-        }
-        if (c.isTls) await c.setProtection('P');
-      }
+      await resetForClientData(src);
+      await resetForClientData(dst);
       await relayTransfer(src, dst, file);
     }
     const got = await (await sides[d].live()).size(dstPath);

@@ -41,6 +41,9 @@ export interface FxpTimings {
 
 export const DEFAULT_TIMINGS: FxpTimings = { copyCheckMs: 10_000, markGraceMs: 1_500 };
 
+/** After one side fails, how long the other may take to report its own verdict. */
+const SETTLE_MS = 1000;
+
 /** Transfers slower than this are considered stalled (lets a 1 GiB file take 68 minutes). */
 const FLOOR_RATE_BYTES_PER_MS = 256;
 
@@ -249,10 +252,14 @@ export async function fxpTransfer(
   };
   const srcDone = finalOf(src, 'RETR', file.srcPath, undefined, srcAbort);
   const dstDone = finalOf(dst, 'STOR', file.dstPath, dstMark ?? dstPending, dstAbort);
-  // The first side to fail by itself is the cause; the other side is aborted
-  // (its connection closes, and the caller replaces it).
+  // When one side fails, the other gets a moment to report its own verdict
+  // before it is aborted (its connection closes; the caller replaces it).
+  // If both fail, the passive side is the cause: an active side that was
+  // allowed its PORT can only fail on the data connection because the
+  // passive side refused or dropped it (vsftpd's "425 Security: Bad IP
+  // connecting" races pyftpdlib's own error for the dropped connection).
   let checkTimer: NodeJS.Timeout | undefined;
-  let first: { conn: FtpConnection; step: string; err: unknown } | undefined;
+  const failures: { conn: FtpConnection; step: string; err: unknown }[] = [];
   const watch = (p: Promise<FtpReply>, conn: FtpConnection, step: string, other: AbortController) =>
     p.then(
       () => {
@@ -262,20 +269,23 @@ export async function fxpTransfer(
         );
       },
       (err: unknown) => {
-        first ??= { conn, step, err };
-        other.abort(new Error(`${conn.label} failed`));
+        failures.push({ conn, step, err });
+        const settle = setTimeout(() => other.abort(new Error(`${conn.label} failed`)), SETTLE_MS);
+        settle.unref();
       },
     );
   await Promise.all([watch(srcDone, src, 'RETR', dstAbort), watch(dstDone, dst, 'STOR', srcAbort)]);
   if (checkTimer) clearTimeout(checkTimer);
-  if (!first) return;
-  const { conn, step, err } = first as { conn: FtpConnection; step: string; err: unknown };
-  // The side that failed first may still have its RETR/STOR queued: pyftpdlib
+  if (failures.length === 0) return;
+  const own = failures.filter((f) => !(f.err instanceof FtpError && f.err.code === 'EABORTED' && /failed$/.test(String((f.err.cause as Error)?.message))));
+  const candidates = own.length ? own : failures;
+  const { conn, step, err } = candidates.find((f) => f.conn === passive) ?? candidates[0];
+  // A side that failed may still have its RETR/STOR queued: pyftpdlib
   // answers a refused foreign data connection with a 425 sent *before* it
   // reads RETR, then marks RETR 150 and serves it to the next data connection
   // (a later relay on that connection received the file twice). Its replies no
-  // longer pair with our commands, so it is closed too; the caller reconnects.
-  conn.destroy(err instanceof Error ? err : undefined);
+  // longer pair with our commands, so every failed side is closed; the caller reconnects.
+  for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
   if (err instanceof FtpError && err.code === 'EABORTED') {
     const why = (err.cause as Error | undefined)?.message ?? err.message;
     throw new FxpRefusedError(conn.label, step, why, { cause: err });
