@@ -127,11 +127,6 @@ export class ControlChannel {
     this.socket.write(lines.map((l) => l + '\r\n').join(''));
   }
 
-  /** True when a reply is already waiting in the queue. */
-  get hasQueuedReply(): boolean {
-    return this.queue.length > 0;
-  }
-
   /** The next reply in arrival order, within `timeoutMs`, cancellable by `signal`. */
   nextReply(timeoutMs: number, signal?: AbortSignal, what = 'reply'): Promise<FtpReply> {
     const queued = this.queue.shift();

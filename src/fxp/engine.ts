@@ -161,11 +161,6 @@ export class FxpEngine {
     private readonly events: EngineEvents = {},
   ) {}
 
-  /** What worked for a pair so far (for probe and summaries). */
-  rememberedMode(srcName: string, dstName: string): TransferMode | undefined {
-    return this.memory.get(`${srcName}\u0000${dstName}`);
-  }
-
   private warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);

@@ -5,7 +5,7 @@ import type { ConnectionPool } from '../ftp/pool.js';
 import { FtpError, FtpReplyError, isTransient } from '../ftp/errors.js';
 import { FxpEngine, Side, type CopyResult } from '../fxp/engine.js';
 import type { MirrorOptions } from './options.js';
-import type { MirrorSummary, PlanAction, TransferMode } from './plan.js';
+import type { MirrorSummary, PlanAction } from './plan.js';
 import { diffDirectory, joinPath, type DeleteItem } from './diff.js';
 import { PathFilter } from './filter.js';
 import { checkDeleteLimit, formatMaxDelete, orderDeletes } from './deletes.js';
@@ -484,4 +484,3 @@ async function sameChecksum(srcPool: ConnectionPool, dstPool: ConnectionPool, sr
   );
 }
 
-export type { TransferMode };

@@ -38,8 +38,6 @@ export type PlanAction =
   /** A subtree we could not compare: its source (or destination) listing failed, was refused or cut short. Nothing under it is deleted. */
   | { kind: 'unsynced'; path: string; side: 'source' | 'destination'; reason: string };
 
-export type PlanActionKind = PlanAction['kind'];
-
 /** Transfer modes the FXP engine reports per file. */
 export type TransferMode =
   | 'fxp'
