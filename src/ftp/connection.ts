@@ -25,7 +25,7 @@ import {
   assertSafeArgument,
 } from './errors.js';
 import type { ServerOptions } from './options.js';
-import { identifyServer, marksAfterAccept, type ServerKind } from './software.js';
+import { identifyServer, marksAfterAccept, wantsPret, type ServerKind } from './software.js';
 
 /**
  * What we learn about a server once and share between all its connections:
@@ -49,6 +49,8 @@ export interface ConnectContext {
   signal?: AbortSignal;
   wireLog?: WireLog;
   state?: ServerState;
+  /** Called once the greeting has arrived (or connecting failed before it): the pool staggers session starts on it. */
+  onGreeting?: () => void;
 }
 
 export type DataProtection = 'P' | 'C';
@@ -127,24 +129,32 @@ export class FtpConnection {
   static async connect(server: ServerOptions, ctx: ConnectContext = {}): Promise<FtpConnection> {
     const state = ctx.state ?? {};
     const tlsOptions = server.tls === 'none' ? undefined : buildTlsOptions(server);
-    const socket = await openSocket(server, tlsOptions, ctx.signal);
+    let socket: net.Socket;
+    try {
+      socket = await openSocket(server, tlsOptions, ctx.signal);
+    } catch (err) {
+      ctx.onGreeting?.();
+      throw err;
+    }
     const channel = new ControlChannel(socket, server.name, ctx.wireLog);
     const conn = new FtpConnection(channel, server, state);
     conn.tlsOptions = tlsOptions;
     try {
-      await conn.handshake(ctx.signal);
+      await conn.handshake(ctx.signal, ctx.onGreeting);
     } catch (err) {
+      ctx.onGreeting?.();
       channel.close(err as Error);
       throw err;
     }
     return conn;
   }
 
-  private async handshake(signal?: AbortSignal): Promise<void> {
+  private async handshake(signal?: AbortSignal, onGreeting?: () => void): Promise<void> {
     const t = this.server.timeouts.connect;
     // RFC 959 §5.4: 120 means "ready in nnn minutes", then 220 follows.
     let greeting = await this.channel.nextReply(t, signal, 'greeting');
     if (greeting.code === 120) greeting = await this.channel.nextReply(t, signal, 'greeting');
+    onGreeting?.();
     if (greeting.code !== 220) throw new FtpReplyError(greeting.code, 'greeting', greeting.lines);
     this.greeting = greeting.message;
     if (this.server.tls === 'explicit') {
@@ -513,7 +523,7 @@ export class FtpConnection {
    */
   async openData(command: string, arg: string | undefined, opts: { rest?: number; signal?: AbortSignal } = {}): Promise<DataStream> {
     await this.ensureType('I');
-    if (this.features.pret) await this.request('PRET', arg === undefined ? command : `${command} ${arg}`);
+    if (wantsPret(this.state.kind, this.features.pret)) await this.request('PRET', arg === undefined ? command : `${command} ${arg}`);
     const shown = arg === undefined ? command : `${command} ${arg}`;
     let tcp: net.Socket | undefined;
     let listener: Awaited<ReturnType<typeof listenActive>> | undefined;

@@ -1,6 +1,8 @@
 import { FtpConnection, type ServerState } from './connection.js';
 import type { WireLog } from './channel.js';
 import { FtpReplyError, FtpError } from './errors.js';
+import { staggersSessions } from './software.js';
+import type { ServerOptions } from './options.js';
 
 /**
  * "Too many connections": 421 at the greeting (RFC 959 §4.2; vsftpd,
@@ -12,8 +14,6 @@ export function isTooManyConnections(err: unknown): boolean {
   if (err instanceof FtpReplyError && err.replyCode === 421) return true;
   return err instanceof FtpError && /too many|maximum number of (clients|connections)|max(imum)? (clients|connections)/i.test(err.message);
 }
-import type { ServerOptions } from './options.js';
-
 /**
  * Control connections to one server, reused across files: opening one costs
  * a TCP handshake, a greeting, maybe TLS, USER/PASS and FEAT — more round
@@ -31,8 +31,12 @@ export class ConnectionPool {
   private waiters: ((c: FtpConnection | Error) => void)[] = [];
   private limit: number;
   private closed = false;
+  /** Settles when the latest connect has its greeting: the next one waits for it on servers that start sessions slowly in parallel. */
+  private lastGreeting: Promise<void> = Promise.resolve();
   /** Called once each time the pool shrinks because of 421. */
   onShrink?: (limit: number, reason: string) => void;
+  /** Called when a connect starts and when its greeting has arrived (or it failed first). */
+  onConnectPhase?: (phase: 'connect' | 'greeted') => void;
 
   constructor(
     readonly server: ServerOptions,
@@ -62,7 +66,20 @@ export class ConnectionPool {
     if (this.all.size + this.opening < this.limit) {
       this.opening++;
       try {
-        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog });
+        let greetedNow!: () => void;
+        const mine = new Promise<void>((r) => (greetedNow = r));
+        let greetedOnce = false;
+        const greeted = () => {
+          if (greetedOnce) return;
+          greetedOnce = true;
+          this.onConnectPhase?.('greeted');
+          greetedNow();
+        };
+        const before = this.lastGreeting;
+        this.lastGreeting = mine;
+        if (staggersSessions(this.state.kind)) await before;
+        this.onConnectPhase?.('connect');
+        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted });
         if (this.closed) {
           // close() ran while we were connecting: nobody will release this one.
           await conn.close();

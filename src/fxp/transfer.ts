@@ -10,7 +10,7 @@ import {
 } from '../ftp/address.js';
 import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
-import { connectsOnPort } from '../ftp/software.js';
+import { connectsOnPort, wantsPret } from '../ftp/software.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -114,7 +114,7 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
 
 /** PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the passive side. */
 async function openPassive(conn: FtpConnection, layout: FxpLayout, pretArg: string): Promise<{ hp: HostPort; extended: boolean }> {
-  if (conn.features.pret) {
+  if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {
       await conn.request('PRET', pretArg);
     } catch (err) {

@@ -6,8 +6,8 @@
  *   npm run bench -- --json out.json   also write the results as JSON
  *   npm run bench -- --only 6 --rtt 5  only the far-client scenario, at 5 ms
  *
- * Options: --scale F (or env BENCH_SCALE; --quick = 0.1), --reps N (default 3,
- * best run counts), --only 1,3,5, --source KIND --destination KIND (default
+ * Options: --scale F (or env BENCH_SCALE; --quick = 0.1), --reps N (default 5,
+ * best run counts; scenario 6 at most 3), --only 1,3,5, --source KIND --destination KIND (default
  * proftpd -> pure-ftpd), --keep-logs (leave the server logs in .lab),
  * --rtt MS (scenario 6's client round-trip time, default 20), --trace DIR
  * (scenario 6: one more run per tool, not timed, that writes timestamped
@@ -34,6 +34,7 @@ import { execFileSync } from 'node:child_process';
 import {
   LAB_PASSWORD,
   LAB_USER,
+  labProcessTree,
   REPO_ROOT,
   SERVER_KINDS,
   labAvailable,
@@ -43,7 +44,7 @@ import {
   type ServerKind,
 } from '../lab/lab.js';
 import { startDelayProxy, type DelayProxy, type ProxyStats } from './delay.js';
-import { measure, startTrafficCounter, TIME_BIN, TIMEOUT_BIN, NFT_BIN, type Measured, type TrafficCounter } from './measure.js';
+import { measure, processCpuMs, startTrafficCounter, TIME_BIN, TIMEOUT_BIN, NFT_BIN, type Measured, type TrafficCounter } from './measure.js';
 import { lookupOwner, makeBigFiles, makeTree, shapeOf, logLines, type Owner } from './fixtures.js';
 
 const LFTP_BIN = '/usr/bin/lftp';
@@ -90,7 +91,7 @@ KIND: ${SERVER_KINDS.join(', ')}. Env BENCH_SCALE sets the default scale.`;
 
 function parseArgs(argv: string[]): Args {
   const envScale = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : 1;
-  const a: Args = { scale: envScale, reps: 3, only: new Set(SCENARIOS), source: 'proftpd', destination: 'pure-ftpd', keepLogs: false, rtt: 20 };
+  const a: Args = { scale: envScale, reps: 5, only: new Set(SCENARIOS), source: 'proftpd', destination: 'pure-ftpd', keepLogs: false, rtt: 20 };
   const value = (i: number, name: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new Error(`${name} needs a value\n${USAGE}`);
@@ -162,7 +163,8 @@ function fmtBytes(n: number | undefined): string {
   return `${(n / 1024 / MiB).toFixed(2)} GiB`;
 }
 
-type Verdict = 'PASS' | 'MISS' | 'INFO' | 'FAIL';
+/** LIMIT: a ceiling row whose goal no client could reach on this machine (see ceilingRows). */
+type Verdict = 'PASS' | 'MISS' | 'INFO' | 'FAIL' | 'LIMIT';
 
 interface Row {
   id: string;
@@ -228,6 +230,40 @@ interface Ctx {
   dst: LabServer;
   owner: Owner;
   counter: TrafficCounter;
+  /** Processes of both servers while no session is open (listeners, helpers). */
+  idleProcs: number;
+}
+
+const CORES = os.cpus().length;
+
+function serverPids(ctx: Ctx): number[] {
+  return [...labProcessTree(ctx.src.pid), ...labProcessTree(ctx.dst.pid)];
+}
+
+/**
+ * proftpd's listener sleeps 200 ms in select() after each SIGCHLD (seen with
+ * strace): a connection that arrives while the previous run's sessions are
+ * exiting waits 200-400 ms for its greeting, and that lands on whichever tool
+ * runs second. So every run starts only once the servers are back to their
+ * idle processes, plus QUIET_MS. The same wait makes the servers' CPU
+ * figures complete: an exited, reaped session's time is in its listener's
+ * cutime/cstime.
+ */
+const QUIET_MS = 600;
+
+/**
+ * Write the fixtures' dirty pages out before timing anything: 1 GiB of them
+ * would otherwise be written back during the first runs, by whichever tool
+ * is running then.
+ */
+function flushDisk(): void {
+  execFileSync('sync', { timeout: 120_000 });
+}
+
+async function quiet(ctx: Ctx): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && serverPids(ctx).length > ctx.idleProcs) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, QUIET_MS));
 }
 
 function runFx(ctx: Ctx, args: string[], timeoutSec: number, discardStdout = false, onStderr?: (text: string) => void): Promise<Measured> {
@@ -246,6 +282,8 @@ interface Run extends Measured {
   problem?: string;
   /** Scenario-specific figures of this run (scenario 6: the proxies' counters). */
   extra?: Record<string, number>;
+  /** CPU seconds both servers spent during this run (all their processes). */
+  serversCpuS: number;
 }
 
 function summarize(r: Run): object {
@@ -256,6 +294,7 @@ function summarize(r: Run): object {
     code: r.code,
     wallMs: Math.round(r.wallMs * 10) / 10,
     cpuS: Math.round(r.cpuS * 1000) / 1000,
+    serversCpuS: Math.round(r.serversCpuS * 1000) / 1000,
     rssKiB: r.rssKiB,
     clientBytes: r.traffic?.client,
     serverToServerBytes: r.traffic?.serverToServer,
@@ -293,10 +332,14 @@ async function repeat(
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
     for (const tool of order) {
+      await quiet(ctx);
+      const cpu0 = processCpuMs(serverPids(ctx));
       const { m, problem, extra } = await once(tool, rep);
-      const run: Run = { ...m, tool, rep, ok: problem === undefined, problem, extra };
+      await quiet(ctx);
+      const serversCpuS = (processCpuMs(serverPids(ctx)) - cpu0) / 1000;
+      const run: Run = { ...m, tool, rep, ok: problem === undefined, problem, extra, serversCpuS };
       out[tool].push(run);
-      say(`${label} ${tool} rep ${rep + 1}/${reps}: ${(m.wallMs / 1000).toFixed(3)} s, cpu ${fmt(m.cpuS)} s, rss ${fmtInt(m.rssKiB / 1024)} MiB, client ${fmtBytes(m.traffic?.client)}${problem ? `  PROBLEM: ${problem}` : ''}`);
+      say(`${label} ${tool} rep ${rep + 1}/${reps}: ${(m.wallMs / 1000).toFixed(3)} s, cpu ${fmt(m.cpuS)} s, servers' cpu ${fmt(serversCpuS)} s, rss ${fmtInt(m.rssKiB / 1024)} MiB, client ${fmtBytes(m.traffic?.client)}${problem ? `  PROBLEM: ${problem}` : ''}`);
     }
   }
   return out;
@@ -312,6 +355,50 @@ interface ScenarioResult {
 
 function verdict(ok: boolean): Verdict {
   return ok ? 'PASS' : 'MISS';
+}
+
+/**
+ * The servers' CPU for the same work, and the ceiling it sets: with a client
+ * that cost nothing and the servers' CPU spread perfectly over every core, a
+ * run could take no less than serversCpuS / CORES. The smaller of the two
+ * tools' figures is used. `rate` turns a wall time (s) into the scenario's
+ * figure; `goalMet` judges that figure's ratio to lftp's.
+ */
+function ceilingRows(
+  id: string,
+  what: string,
+  fx: Run,
+  lf: Run,
+  unit: string,
+  rate: (wallS: number) => number,
+  show: (v: number) => string,
+  goal: string,
+  goalMet: (ratio: number) => boolean,
+): Row[] {
+  const floorS = Math.min(fx.serversCpuS, lf.serversCpuS) / CORES;
+  const ceiling = rate(floorS);
+  const lfFigure = rate(lf.wallMs / 1000);
+  const ratio = ceiling / lfFigure;
+  return [
+    {
+      id: `${id}c`,
+      scenario: `${what}: servers' CPU s (same run)`,
+      fxpmirror: fmt(fx.serversCpuS),
+      lftp: fmt(lf.serversCpuS),
+      ratio: `${fmt(fx.serversCpuS / lf.serversCpuS)}×`,
+      goal: '—',
+      result: 'INFO',
+    },
+    {
+      id: `${id}d`,
+      scenario: `${what}: ceiling, servers' CPU ÷ ${CORES} cores (${unit})`,
+      fxpmirror: show(ceiling),
+      lftp: show(lfFigure),
+      ratio: `${fmt(ratio)}×`,
+      goal,
+      result: goalMet(ratio) ? 'INFO' : 'LIMIT',
+    },
+  ];
 }
 
 function failRow(id: string, scenario: string, runs: Record<Tool, Run[]>, goal: string): Row {
@@ -365,6 +452,7 @@ async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
   const perDir = 50;
   const size = 4096;
   const files = makeTree(path.join(ctx.src.root, 's1'), dirs, perDir, size, ctx.owner);
+  flushDisk();
   const name = `initial sync ${fmtInt(files)} × 4 KiB, ${dirs} dirs, -P4 (files/s)`;
   say(`1: ${name}`);
   const runs = await repeat(ctx, 's1', ctx.args.reps, (tool, rep) =>
@@ -390,6 +478,7 @@ async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
         goal: '—',
         result: 'INFO',
       },
+      ...ceilingRows('1', 'initial sync', fx, lf, 'files/s', (w) => files / w, fmtInt, goal, (r) => r >= 2.0),
     ],
     json: { ...json, filesPerSecond: { fxpmirror: fxRate, lftp: lfRate }, ratio },
   };
@@ -401,6 +490,7 @@ async function scenarioNoop(ctx: Ctx): Promise<ScenarioResult> {
   const perDir = 100;
   const files = makeTree(path.join(ctx.src.root, 's2'), dirs, perDir, 100, ctx.owner);
   makeTree(path.join(ctx.dst.root, 's2'), dirs, perDir, 100, ctx.owner);
+  flushDisk();
   const dstDisk = path.join(ctx.dst.root, 's2');
   const name = `no-op re-sync of ${fmtInt(files)} files, -P4 (wall s)`;
   say(`2: ${name}`);
@@ -429,6 +519,7 @@ async function scenarioNoop(ctx: Ctx): Promise<ScenarioResult> {
   return {
     rows: [
       { id: '2', scenario: name, fxpmirror: fmt(fx.wallMs / 1000, 3), lftp: fmt(lf.wallMs / 1000, 3), ratio: `${fmt(ratio)}×`, goal, result: verdict(ratio <= 0.5) },
+      ...ceilingRows('2', 'no-op', fx, lf, 'wall s', (w) => w, (v) => fmt(v, 3), goal, (r) => r <= 0.5),
     ],
     json: { ...json, wallSeconds: { fxpmirror: fx.wallMs / 1000, lftp: lf.wallMs / 1000 }, ratio },
   };
@@ -444,7 +535,9 @@ function ensureBigFiles(ctx: Ctx): { names: string[]; size: number } {
   const dir = path.join(ctx.src.root, 'big');
   if (fs.existsSync(dir)) return { names: fs.readdirSync(dir).sort(), size };
   say(`writing 4 × ${fmtBytes(size)} source files`);
-  return { names: makeBigFiles(dir, 4, size, ctx.owner), size };
+  const names = makeBigFiles(dir, 4, size, ctx.owner);
+  flushDisk();
+  return { names, size };
 }
 
 const CLIENT_BYTES_GOAL = MiB;
@@ -648,7 +741,8 @@ async function scenarioFarClient(ctx: Ctx): Promise<ScenarioResult> {
     // Generous, so that a slow tool is measured, not killed: 40 round trips per file at -P4, plus start-up.
     const timeoutSec = 120 + Math.ceil((files * rtt * 40) / 4 / 1000);
     const base = { tree: 's6', files, size, src: proxies[0], dst: proxies[1], timeoutSec };
-    const runs = await repeat(ctx, 's6', ctx.args.reps, async (tool, rep) => {
+    // At most 3: a run here takes about 30 s, and round trips, not CPU, set its pace.
+    const runs = await repeat(ctx, 's6', Math.min(ctx.args.reps, 3), async (tool, rep) => {
       for (const p of proxies) p.reset();
       const r = await initialSyncOnce(ctx, tool, { ...base, rel: `/s6-${tool}-${rep}` });
       const extra = proxyFigures(proxies, files);
@@ -813,7 +907,8 @@ async function main(): Promise<number> {
     const dst = await startServer(args.destination, { address: DST_ADDR, port: 2122 });
     servers.push(dst);
     counter = await startTrafficCounter(ADDR_FIRST, ADDR_LAST);
-    const ctx: Ctx = { args, src, dst, owner: lookupOwner(LAB_USER), counter };
+    const idleProcs = labProcessTree(src.pid).length + labProcessTree(dst.pid).length;
+    const ctx: Ctx = { args, src, dst, owner: lookupOwner(LAB_USER), counter, idleProcs };
     const table: [number, string, (c: Ctx) => Promise<ScenarioResult>][] = [
       [1, 'initial', scenarioInitial],
       [2, 'noop', scenarioNoop],
@@ -842,6 +937,12 @@ async function main(): Promise<number> {
   printTable(rows);
   const count = (v: Verdict) => rows.filter((r) => r.result === v).length;
   process.stdout.write(`\n${count('PASS')} pass, ${count('MISS')} miss, ${count('FAIL')} fail (a FAIL is a broken run, not a slow one)\n`);
+  if (count('LIMIT')) {
+    process.stdout.write(
+      `LIMIT: even a client that cost nothing could not meet that goal here: the servers alone need that much CPU ` +
+        `for the work, and ${CORES} cores share it (rows "c": the servers' CPU in the same runs).\n`,
+    );
+  }
   if (args.json) {
     const report = {
       startedAt: started.toISOString(),
@@ -857,6 +958,7 @@ async function main(): Promise<number> {
         cpuAndRss: 'GNU time %U+%S and %M (rusage of the tool process)',
         clientBytes: `nftables counters: TCP bytes between ${ADDR_FIRST}-${ADDR_LAST} and any other address, IP headers included`,
         best: 'fastest correct run of the repetitions',
+        serversCpu: `utime+stime+cutime+cstime of every process of both servers (/proc/<pid>/stat), before and after each run, read once their sessions have exited; each run starts after the servers are idle plus ${QUIET_MS} ms`,
         farClient: `scenario 6: every control connection through a user-space delay proxy (test/bench/delay.ts) adding ${args.rtt} ms round-trip time; FXP data and the tools' listing data connections direct; round trips = client turns counted by the proxies`,
       },
       rows,

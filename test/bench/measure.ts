@@ -175,3 +175,29 @@ export async function startTrafficCounter(firstServer: string, lastServer: strin
     },
   };
 }
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux (sysconf(_SC_CLK_TCK))
+
+/**
+ * CPU milliseconds used so far by these processes plus every child they have
+ * already reaped: utime + stime + cutime + cstime (proc(5)). Summed over a
+ * lab server's process tree once its sessions have exited, the difference
+ * across a run is the server's whole CPU for that run: the C servers fork a
+ * process per session and wait for it, so the session's time lands in the
+ * listener's cutime/cstime.
+ */
+export function processCpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of new Set(pids)) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile: its time is in its parent's cutime once reaped
+    }
+    // Fields after the ")" of the command name: state is field 3, utime field 14.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+}

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startServer, stopAll, requireServer, labAvailable, SERVER_KINDS, LAB_PASSWORD, type LabServer, type ServerKind } from '../lab/lab.js';
 import { runCli, oneLine, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { FtpConnection } from '../../src/ftp/connection.js';
+import { ConnectionPool } from '../../src/ftp/pool.js';
 import { FtpUnsafeArgumentError, FtpLoginError } from '../../src/ftp/errors.js';
 import { serverFromUrl } from '../../src/cli/servers.js';
 import { EXIT } from '../../src/cli/exit.js';
@@ -139,6 +140,33 @@ for (const kind of SERVER_KINDS) {
       assert.ok(!line.includes('Wrong-Pass-42') && !r.stdout.includes('Wrong-Pass-42'));
       const api = serverFromUrl(url, '', {}).server;
       await assert.rejects(FtpConnection.connect(api), FtpLoginError);
+    });
+
+    test('a pool of 4 opened at once: proftpd connects one after another greeting, the others all at once; no PRET to a known server', async () => {
+      const { server } = serverFromUrl(srv.url.replace(/^ftpes:/, 'ftp:'), '', {});
+      const sent: string[] = [];
+      const pool = new ConnectionPool(server, 4, (d, l) => {
+        if (d === '>') sent.push(l.split(' ')[0]);
+      });
+      const phases: string[] = [];
+      try {
+        // The first connection identifies the server; the next three are opened together.
+        await pool.use((c) => c.list('/'));
+        pool.onConnectPhase = (p) => phases.push(p);
+        const conns = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire(), pool.acquire()]);
+        assert.equal(new Set(conns).size, 4, 'four distinct connections');
+        assert.equal(pool.size, 4);
+        // A listing on each: the data connections work, and PRET (pure-ftpd
+        // advertises it) costs no round trip on servers that ignore it.
+        await Promise.all(conns.map((c) => c.list('/sub dir')));
+        for (const c of conns) pool.release(c);
+        if (kind === 'proftpd') assert.deepEqual(phases, ['connect', 'greeted', 'connect', 'greeted', 'connect', 'greeted']);
+        else assert.deepEqual(phases.slice(0, 3), ['connect', 'connect', 'connect'], phases.join(' '));
+        assert.ok(sent.filter((c) => c === 'MLSD' || c === 'LIST').length >= 5, 'five listings sent');
+        assert.ok(!sent.includes('PRET'), `no PRET: ${sent.join(' ')}`);
+      } finally {
+        await pool.close();
+      }
     });
 
     test('CR/LF in a path is refused before anything is sent', async () => {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTimeVal, formatTimeVal, connectFailureReason, type FtpConnection } from '../../src/ftp/connection.js';
-import { identifyServer, marksAfterAccept } from '../../src/ftp/software.js';
+import { identifyServer, marksAfterAccept, staggersSessions, wantsPret } from '../../src/ftp/software.js';
 import { emptyFeatures } from '../../src/ftp/feat.js';
 import { buildLadder, type TransferPolicy } from '../../src/fxp/engine.js';
 import { advise } from '../../src/fxp/probe.js';
@@ -39,6 +39,15 @@ test('servers identify themselves by greeting', () => {
   assert.equal(marksAfterAccept('vsftpd'), true);
   assert.equal(marksAfterAccept('pyftpdlib'), false);
   assert.equal(marksAfterAccept('unknown'), undefined);
+});
+
+test('PRET only to unknown servers that advertise it; staggered connects only for proftpd', () => {
+  assert.equal(wantsPret('unknown', true), true, 'drftpd and friends need it');
+  assert.equal(wantsPret(undefined, true), true);
+  assert.equal(wantsPret('unknown', false), false);
+  for (const k of ['vsftpd', 'proftpd', 'pure-ftpd', 'pyftpdlib'] as const) assert.equal(wantsPret(k, true), false, k);
+  assert.equal(staggersSessions('proftpd'), true);
+  for (const k of ['vsftpd', 'pure-ftpd', 'pyftpdlib', 'unknown', undefined] as const) assert.equal(staggersSessions(k), false, String(k));
 });
 
 test('probe advice names the setting on the server that refused', () => {
