@@ -12,18 +12,22 @@ export function identifyServer(greeting: string, syst = ''): ServerKind {
 }
 
 /**
- * Passive for STOR, these accept the data connection first and only then send
- * their 1xx mark (seen in the lab on every run); pyftpdlib marks at once.
- * The FXP engine must not wait for such a mark before sending RETR.
- */
-/**
- * pyftpdlib 1.5.7, when it opens the data connection itself (PORT) for
- * back-to-back transfers, sometimes drops it ("fd was no longer in
- * socket_map", giampaolo/pyftpdlib PR #657) and the transfer stalls until a
- * timeout. Unless the user chose the passive side, it is made passive instead.
+ * Servers that should not be the active (PORT) side of an FXP transfer,
+ * unless the user chose the passive side:
+ * - pyftpdlib 1.5.7, when it opens the data connection itself for
+ *   back-to-back transfers, sometimes drops it ("fd was no longer in
+ *   socket_map", giampaolo/pyftpdlib PR #657) and the transfer stalls until
+ *   a timeout.
+ * - pure-ftpd, run as root, opens its active data connections from port 20
+ *   (ftp-data) whatever its control port. Many small files in a row to one passive
+ *   host cycle through that host's passive ports, so the same four-tuple
+ *   comes back while the last one is still in TIME_WAIT and the connect fails:
+ *   "425 Could not open data connection to port N: Cannot assign requested
+ *   address" (lab: 1,000 files into a proftpd with 100 passive ports, several
+ *   per run, each a retry and a proftpd session stuck in RETR).
  */
 export function unreliableActive(kind: ServerKind): boolean {
-  return kind === 'pyftpdlib';
+  return kind === 'pyftpdlib' || kind === 'pure-ftpd';
 }
 
 export function connectsOnPort(kind: ServerKind): boolean | undefined {
@@ -57,6 +61,11 @@ export function wantsPret(kind: ServerKind | undefined, advertised: boolean): bo
   return advertised && (kind === undefined || kind === 'unknown');
 }
 
+/**
+ * Passive for STOR, these accept the data connection first and only then send
+ * their 1xx mark (seen in the lab on every run); pyftpdlib marks at once.
+ * The FXP engine must not wait for such a mark before sending RETR.
+ */
 export function marksAfterAccept(kind: ServerKind): boolean | undefined {
   if (kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd') return true;
   if (kind === 'pyftpdlib') return false;

@@ -261,7 +261,9 @@ function flushDisk(): void {
 }
 
 async function quiet(ctx: Ctx): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  // At most 3 s: a proftpd session whose RETR never got its data connection
+  // (a failed transfer) waits minutes for it, after its client has gone.
+  const deadline = Date.now() + 3_000;
   while (Date.now() < deadline && serverPids(ctx).length > ctx.idleProcs) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, QUIET_MS));
 }
