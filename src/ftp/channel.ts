@@ -28,6 +28,8 @@ interface Waiter {
  * every later failure (pending waiters, next send) quotes it.
  */
 export class ControlChannel {
+  /** Commands written so far: lets a caller tell whether anything was sent since a given point. */
+  commandsSent = 0;
   private socket: net.Socket;
   private decoder = new StringDecoder('utf8');
   private buffer = '';
@@ -115,6 +117,7 @@ export class ControlChannel {
   send(line: string, shown: string = line): void {
     assertSafeArgument(line, 'command');
     if (this.closeCause) throw this.closedError();
+    this.commandsSent++;
     this.wireLog?.('>', shown);
     this.socket.write(line + '\r\n');
   }
@@ -123,6 +126,7 @@ export class ControlChannel {
   sendBatch(lines: string[]): void {
     for (const line of lines) assertSafeArgument(line, 'command');
     if (this.closeCause) throw this.closedError();
+    this.commandsSent += lines.length;
     for (const line of lines) this.wireLog?.('>', line);
     this.socket.write(lines.map((l) => l + '\r\n').join(''));
   }

@@ -215,6 +215,12 @@ export class FtpConnection {
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
   }
 
+  /** Several raw commands in one write (FXP engine, inside exclusive); every argument is checked before anything is sent. */
+  sendBatch(commands: [string, string?][]): void {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
+  }
+
   /** Raw read of the next reply (FXP engine, inside exclusive). */
   reply(timeoutMs = this.server.timeouts.command, signal?: AbortSignal, what?: string): Promise<FtpReply> {
     return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');

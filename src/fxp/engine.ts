@@ -5,7 +5,7 @@ import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
 import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
 import type { TransferMode } from '../tree/plan.js';
 import { partName } from '../tree/filter.js';
-import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
+import { canOpenAhead, fxpTransfer, openAhead, rememberAhead, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
 import { relayTransfer } from './relay.js';
 import { unreliableActive } from '../ftp/software.js';
 
@@ -110,6 +110,8 @@ export interface CopyRequest {
   size?: number;
   /** Source mtime to preserve. */
   mtime?: Date;
+  /** More files will follow on these connections (mirror): open the next transfer's PASV ahead (see transfer.ts). */
+  more?: boolean;
 }
 
 export interface CopyResult {
@@ -186,6 +188,7 @@ export class FxpEngine {
     }
     let mode: TransferMode = 'fxp';
     let relayedBytes = 0;
+    let aheadOnSrc: Promise<void> | undefined;
     try {
       if (!complete) {
         try {
@@ -199,6 +202,19 @@ export class FxpEngine {
           this.warnOnce(`rest:${label}`, `${label} does not resume uploads (${err.message}): transferring from the start`);
           rest = 0;
           ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size }));
+        }
+      }
+      // The next file's PASV, asked for while this one is checked and renamed
+      // (transfer.ts, "PASV ahead"): on a passive source now, beside the
+      // destination's SIZE+MFMT; on a passive destination, pipelined after
+      // RNFR+RNTO. Not with --verify checksum, which needs the source meanwhile.
+      let aheadOnDst = false;
+      if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
+        const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
+        const conn = await (passive === 'source' ? src : dst).live();
+        if (canOpenAhead(conn, { passive, tls: 'none' })) {
+          if (passive === 'source') aheadOnSrc = openAhead(conn);
+          else aheadOnDst = true;
         }
       }
       const d = await dst.live();
@@ -230,13 +246,17 @@ export class FxpEngine {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
-      await publish(d, tmp, req.dstPath);
+      await publish(d, tmp, req.dstPath, aheadOnDst);
       // Without a shared algorithm the file was checked by size only: say so.
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
     } catch (err) {
       if (!this.policy.continue) await discard(dst, tmp);
       throw err;
+    } finally {
+      // The source goes back to the pool only once its PASV reply is read:
+      // the next user's first reply would be that 227 otherwise.
+      await aheadOnSrc;
     }
   }
 
@@ -317,19 +337,22 @@ export async function resetForClientData(c: FtpConnection): Promise<void> {
  * rename onto an existing file; then the old file is deleted first, which
  * leaves a moment with no file, never a half-written one.
  */
-async function publish(d: FtpConnection, tmp: string, final: string): Promise<void> {
+async function publish(d: FtpConnection, tmp: string, final: string, passiveAhead = false): Promise<void> {
   // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
-  const rename = async () => {
-    const [from, to] = await d.pipeline([['RNFR', tmp], ['RNTO', final]]);
+  // PASV for the next transfer may ride along: it does not depend on them.
+  const rename = async (withPasv: boolean) => {
+    const replies = await d.pipeline(withPasv ? [['RNFR', tmp], ['RNTO', final], ['PASV']] : [['RNFR', tmp], ['RNTO', final]]);
+    const [from, to, pasv] = replies;
+    if (pasv !== undefined && !(pasv instanceof FtpReplyError)) rememberAhead(d, pasv);
     if (from instanceof FtpReplyError) throw from;
     if (to instanceof FtpReplyError) throw to;
   };
   try {
-    await rename();
+    await rename(passiveAhead);
   } catch (err) {
     if (!(err instanceof FtpReplyError)) throw err;
     await d.delete(final).catch(() => undefined);
-    await rename();
+    await rename(false);
   }
 }
 

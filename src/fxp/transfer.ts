@@ -112,8 +112,60 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
   }
 }
 
+/**
+ * "PASV ahead": the passive side's address for the next transfer, asked for
+ * while the previous file is still being checked and renamed on the
+ * destination, so a file costs one round trip less (engine.ts sends it: on
+ * the source alongside SIZE+MFMT, or on the destination pipelined after
+ * RNFR+RNTO). It is used only if nothing else went over that connection
+ * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and
+ * for a plain PASV layout; otherwise the next transfer sends its own PASV,
+ * which replaces the unused listener (RFC 959 §4.1.1: PASV opens a new one).
+ */
+interface Ahead {
+  hp: HostPort;
+  sent: number;
+  at: number;
+}
+const ahead = new WeakMap<FtpConnection, Ahead>();
+/** Well inside the servers' own passive accept timeouts (proftpd and vsftpd: 60 s or more). */
+const AHEAD_MAX_MS = 5_000;
+
+/** Whether a PASV may be opened ahead on `conn` for a transfer where it is the passive side. */
+export function canOpenAhead(conn: FtpConnection, layout: FxpLayout): boolean {
+  return layout.tls === 'none' && !layout.extended && !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
+}
+
+/** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
+export function rememberAhead(conn: FtpConnection, reply: FtpReply): void {
+  try {
+    const hp = parsePasvReply(reply.message);
+    ahead.set(conn, {
+      hp: { host: resolvePasvHost(hp.host, conn.channel.remoteAddress, conn.server.fixPasvAddress), port: hp.port },
+      sent: conn.channel.commandsSent,
+      at: Date.now(),
+    });
+  } catch {
+    /* not a usable 227: the next transfer sends its own PASV */
+  }
+}
+
+/** PASV on `conn` now, for its next transfer. Never throws: a failure only means the next transfer asks again. */
+export async function openAhead(conn: FtpConnection): Promise<void> {
+  try {
+    rememberAhead(conn, await conn.request('PASV'));
+  } catch {
+    /* refused (kept in step), or timed out (the channel closed itself): either way nothing is remembered */
+  }
+}
+
 /** PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the passive side. */
 async function openPassive(conn: FtpConnection, layout: FxpLayout, pretArg: string): Promise<{ hp: HostPort; extended: boolean }> {
+  const early = ahead.get(conn);
+  ahead.delete(conn);
+  if (early && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && canOpenAhead(conn, layout)) {
+    return { hp: early.hp, extended: false };
+  }
   if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {
       await conn.request('PRET', pretArg);
@@ -169,6 +221,10 @@ async function sendPort(conn: FtpConnection, hp: HostPort, extended: boolean): P
  * 3. RETR to the source. Then both final replies, in either order: a 226 from
  *    one side alone proves nothing (a refused data connection can still end
  *    in "226" for an empty file on the other side).
+ * Between servers known to take no data early (see pipelinable), PORT goes
+ * out in the same write as STOR or RETR and nothing is waited for before
+ * the final replies: with the PASV asked ahead (engine.ts), a file costs
+ * three round trips instead of five.
  */
 export async function fxpTransfer(
   src: FtpConnection,
@@ -185,6 +241,35 @@ export async function fxpTransfer(
   const { hp, extended } = await openPassive(passive, layout, pret);
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
+  if (pipelinable(src, dst, layout, file)) {
+    // One write per server, no waiting between them (see pipelinable): a
+    // file costs one round trip less. PORT's reply is read first; a refused
+    // PORT leaves the other commands' replies and the other side's pending
+    // command behind, so both connections are closed and the caller reconnects.
+    const command = extended || hp.host.includes(':') ? 'EPRT' : 'PORT';
+    const arg = command === 'EPRT' ? encodeEprtArgument(hp) : encodePortArgument(hp);
+    if (passive === dst) {
+      dst.send('STOR', file.dstPath);
+      src.sendBatch([[command, arg], ['RETR', file.srcPath]]);
+    } else {
+      dst.sendBatch([[command, arg], ['STOR', file.dstPath]]);
+      src.send('RETR', file.srcPath);
+    }
+    let portReply: FtpReply | undefined;
+    let failure: unknown;
+    try {
+      portReply = await active.reply(commandTimeout, undefined, `reply to ${command}`);
+      if (portReply.code >= 300) failure = new FtpReplyError(portReply.code, `${command} ${arg}`, portReply.lines);
+    } catch (err) {
+      failure = err;
+    }
+    if (failure !== undefined) {
+      src.destroy(failure instanceof Error ? failure : undefined);
+      dst.destroy(failure instanceof Error ? failure : undefined);
+      throw refusal(active, command, failure, true);
+    }
+    return awaitBoth(src, dst, passive, file, undefined, deadline, commandTimeout, timings);
+  }
   // PORT is never pipelined with STOR: pyftpdlib answers PORT only once its
   // data connection is up, so a STOR sent in the same write gets its 150
   // before PORT's 200, and the replies no longer pair with the commands.
@@ -225,13 +310,6 @@ export async function fxpTransfer(
       dst.state.marksAfterAccept = false;
     }
   }
-  // If STOR's reply is still pending (passive destination that marks late),
-  // the late reply arrives on the channel queue and is read below.
-  const srcAbort = new AbortController();
-  const dstAbort = new AbortController();
-  const dstPending = dstMark === undefined ? dst.reply(deadline, dstAbort.signal, 'reply to STOR') : undefined;
-  dstPending?.catch(() => undefined);
-
   // 2. RETR on the source.
   if (file.rest > 0) {
     try {
@@ -242,8 +320,47 @@ export async function fxpTransfer(
     }
   }
   src.send('RETR', file.srcPath);
+  return awaitBoth(src, dst, passive, file, dstMark, deadline, commandTimeout, timings);
+}
 
-  // 3. Both final replies, in either order, with a copy-check timeout once one side is done.
+/**
+ * Whether fxpTransfer may send PORT together with the command after it and
+ * not wait for the destination's mark: a plain layout, no REST, and servers
+ * known to take no data too early (vsftpd, proftpd, pure-ftpd; not
+ * pyftpdlib, which answers PORT late and connects on PORT):
+ * - destination passive: it must accept before it marks (its backlog holds
+ *   the source's connection until STOR is processed), and the active source
+ *   must connect only while processing RETR: STOR, then PORT+RETR;
+ * - source passive: the active destination must connect only while
+ *   processing STOR, so no data flows before it is ready: PORT+STOR, RETR.
+ */
+function pipelinable(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile): boolean {
+  if (layout.tls !== 'none' || file.rest !== 0) return false;
+  const lazy = (c: FtpConnection) => c.state.kind !== undefined && connectsOnPort(c.state.kind) === false;
+  return layout.passive === 'destination' ? dst.state.marksAfterAccept === true && lazy(src) : lazy(dst);
+}
+
+/**
+ * 3. Both final replies, in either order, with a copy-check timeout once one
+ * side is done. `dstMark` is STOR's 1xx when it was read already.
+ */
+async function awaitBoth(
+  src: FtpConnection,
+  dst: FtpConnection,
+  passive: FtpConnection,
+  file: FxpFile,
+  dstMark: FtpReply | undefined,
+  deadline: number,
+  commandTimeout: number,
+  timings: FxpTimings,
+): Promise<void> {
+  // If STOR's reply is still pending (passive destination that marks late),
+  // the late reply arrives on the channel queue and is read below.
+  const srcAbort = new AbortController();
+  const dstAbort = new AbortController();
+  const dstPending = dstMark === undefined ? dst.reply(deadline, dstAbort.signal, 'reply to STOR') : undefined;
+  dstPending?.catch(() => undefined);
+
   const finalOf = async (conn: FtpConnection, command: string, path: string, first: FtpReply | Promise<FtpReply> | undefined, abort: AbortController): Promise<FtpReply> => {
     let r = first ? await first : await conn.reply(commandTimeout, abort.signal, `reply to ${command}`);
     if (r.code < 200) r = await conn.reply(deadline, abort.signal, `end of ${command}`);

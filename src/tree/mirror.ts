@@ -185,7 +185,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       // time stays the fallback, which still keeps the next run's comparison
       // within the listing's precision.
       let mtime = a.src.mtime;
-      if (mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000) {
+      const askMdtm = mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000;
+      if (askMdtm) {
         const srcPath = abs(run.src.root, a.path);
         mtime = (await withRetries(opts.retries, async () => (await src.live()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
       }
@@ -195,6 +196,9 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
           dstPath: abs(t.ep.root, a.path),
           size: a.src.size,
           mtime,
+          // The next file's PASV may be opened ahead, unless an MDTM on the
+          // source would come first anyway (LIST sources: see above).
+          more: !askMdtm,
         }),
       );
       t.summary.files.transferred++;

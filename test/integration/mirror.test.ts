@@ -609,6 +609,37 @@ describe('mirror engine against the lab servers', { skip: UNAVAILABLE ?? false, 
     assert.equal(treeHash(a), treeHash(mainSnap));
   });
 
+  test('one pair, both layouts: the next PASV is asked ahead and PORT goes out with STOR or RETR; same bytes and mtimes', async () => {
+    const flat = disk(S.proftpd, 'flat');
+    for (let i = 0; i < 20; i++) put(path.join(flat, `f${i}.bin`), Buffer.alloc(1000 + i * 37, i), T2023 + i);
+    const want = snapshot(flat);
+    // Commands sent to one server, in order (-v: "host:port > COMMAND arg").
+    const sent = (r: CliRun, s: LabServer) =>
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith(`${s.host}:${s.port} > `))
+        .map((l) => l.slice(`${s.host}:${s.port} > `.length).split(' ')[0]);
+    const runs = (cmds: string[], a: string, b: string) => cmds.filter((c, i) => c === a && cmds[i + 1] === b).length;
+
+    // pure-ftpd destination: made passive. Its next PASV rides after RNFR+RNTO; proftpd gets PORT+RETR.
+    const rev = await mirrorJson(urlOf(S.proftpd, 'flat'), urlOf(S.pure, 'flat-rev'), ['--parallel', '1', '-v']);
+    assert.deepEqual(rev.summary.modes, { 'fxp-reversed': 20 });
+    assertSameTree(snapshot(disk(S.pure, 'flat-rev')), want, 'fxp-reversed');
+    const pureSent = sent(rev.r, S.pure);
+    assert.equal(runs(pureSent, 'RNTO', 'PASV'), 20, pureSent.join(' '));
+    assert.equal(pureSent.filter((c) => c === 'PASV').length, 21, 'one PASV of its own, then one ahead per file');
+    assert.equal(runs(sent(rev.r, S.proftpd), 'PORT', 'RETR'), 20);
+
+    // vsftpd destination: active. proftpd's PASV for the next file goes out beside SIZE+MFMT; vsftpd gets PORT+STOR.
+    const fwd = await mirrorJson(urlOf(S.proftpd, 'flat'), urlOf(S.vsftpd, 'flat-fwd'), ['--parallel', '1', '-v']);
+    assert.deepEqual(fwd.summary.modes, { fxp: 20 });
+    assertSameTree(snapshot(disk(S.vsftpd, 'flat-fwd')), want, 'fxp');
+    const proSent = sent(fwd.r, S.proftpd);
+    assert.equal(runs(proSent, 'PASV', 'RETR'), 20, proSent.join(' '));
+    assert.equal(proSent.filter((c) => c === 'PASV').length, 22, 'the listing, the first file, then one ahead per file');
+    assert.equal(runs(sent(fwd.r, S.vsftpd), 'PORT', 'STOR'), 20);
+  });
+
   test('servers capped at 2 connections per address, --parallel 8: completes, same tree', async () => {
     copyTree(disk(S.proftpd, 'tree'), disk(S.proftpdCapped, 'tree'));
     const r = await cli(['mirror', urlOf(S.proftpdCapped, 'tree'), urlOf(S.pureCapped, 'capped'), '--parallel', '8']);
