@@ -120,7 +120,8 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
  * RNFR+RNTO). It is used only if nothing else went over that connection
  * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and
  * for a plain PASV layout; otherwise the next transfer sends its own PASV,
- * which replaces the unused listener (RFC 959 §4.1.1: PASV opens a new one).
+ * which replaces the unused listener (all four lab servers close a pending
+ * passive port when a new PASV arrives: a connect to it is refused).
  */
 interface Ahead {
   hp: HostPort;
