@@ -24,7 +24,8 @@ import type { EntryType, ListEntry } from './entry.js';
  * 'special', so the mirror leaves it alone rather than guessing.
  */
 export function parseMlsdLine(line: string): ListEntry | null {
-  const text = line.replace(/\r$/, '');
+  // (Written for speed: a no-op sync parses every line of both trees.)
+  const text = line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
   let factText: string;
   let name: string;
   if (text.startsWith(' ')) {
@@ -40,15 +41,48 @@ export function parseMlsdLine(line: string): ListEntry | null {
   }
   if (name === '' || name === '.' || name === '..') return null;
 
-  const facts = new Map<string, string>();
-  for (const part of factText.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    // Fact names are case-insensitive (§7.1); values keep their case (slink targets, unique).
-    facts.set(part.slice(0, eq).toLowerCase(), part.slice(eq + 1));
+  // Only the facts we use are kept; a repeated fact: the last one counts.
+  let typeFact: string | undefined;
+  let sizeFact: string | undefined;
+  let sizdFact: string | undefined;
+  let modifyFact: string | undefined;
+  let permFact: string | undefined;
+  let uniqueFact: string | undefined;
+  let modeFact: string | undefined;
+  for (let start = 0; start < factText.length; ) {
+    let end = factText.indexOf(';', start);
+    if (end === -1) end = factText.length;
+    const eq = factText.indexOf('=', start);
+    if (eq > start && eq < end) {
+      // Fact names are case-insensitive (§7.1); values keep their case (slink targets, unique).
+      const value = factText.slice(eq + 1, end);
+      switch (factText.slice(start, eq).toLowerCase()) {
+        case 'type':
+          typeFact = value;
+          break;
+        case 'size':
+          sizeFact = value;
+          break;
+        case 'sizd':
+          sizdFact = value;
+          break;
+        case 'modify':
+          modifyFact = value;
+          break;
+        case 'perm':
+          permFact = value;
+          break;
+        case 'unique':
+          uniqueFact = value;
+          break;
+        case 'unix.mode':
+          modeFact = value;
+          break;
+      }
+    }
+    start = end + 1;
   }
 
-  const typeFact = facts.get('type');
   if (typeFact === undefined) return null;
   const t = typeFact.toLowerCase();
   let type: EntryType;
@@ -67,23 +101,20 @@ export function parseMlsdLine(line: string): ListEntry | null {
   if (target !== undefined) entry.target = target;
 
   // RFC 3659 §7.5.7 "sizd" is a directory's size; some servers (pure-ftpd) send it instead of size.
-  const size = parseSize(facts.get('size') ?? (type === 'dir' ? facts.get('sizd') : undefined));
+  const size = parseSize(sizeFact ?? (type === 'dir' ? sizdFact : undefined));
   if (size !== undefined) entry.size = size;
 
-  const modify = facts.get('modify');
-  if (modify !== undefined) {
-    const m = parseMlsdTime(modify);
+  if (modifyFact !== undefined) {
+    const m = parseMlsdTime(modifyFact);
     if (m) {
       entry.mtime = m.date;
       entry.mtimePrecision = m.precision;
     }
   }
 
-  const perm = facts.get('perm');
-  if (perm !== undefined) entry.perm = perm;
-  const unique = facts.get('unique');
-  if (unique !== undefined) entry.unique = unique;
-  const mode = parseOctalMode(facts.get('unix.mode'));
+  if (permFact !== undefined) entry.perm = permFact;
+  if (uniqueFact !== undefined) entry.unique = uniqueFact;
+  const mode = parseOctalMode(modeFact);
   if (mode !== undefined) entry.mode = mode;
   return entry;
 }
@@ -104,13 +135,35 @@ export function parseMlsd(text: string): ListEntry[] {
  * a precision of 1000 ms; with a fraction the value is taken as exact (0).
  */
 function parseMlsdTime(value: string): { date: Date; precision: number } | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?$/.exec(value.trim());
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
-  const ms = m[7] === undefined ? 0 : Number(`${m[7]}00`.slice(0, 3));
+  const v = value.trim();
+  // Digits by hand, not a RegExp: this runs once per listed entry.
+  const num = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const c = v.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return -1;
+      n = n * 10 + c;
+    }
+    return n;
+  };
+  if (v.length < 14) return undefined;
+  const y = num(0, 4);
+  const mo = num(4, 6);
+  const d = num(6, 8);
+  const h = num(8, 10);
+  const mi = num(10, 12);
+  const s = num(12, 14);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
+  let ms = 0;
+  const exact = v.length > 14;
+  if (exact) {
+    // ".sss…": a dot and at least one digit; milliseconds from the first three.
+    if (v.charCodeAt(14) !== 46 || v.length === 15 || num(15, v.length) < 0) return undefined;
+    ms = Number(`${v.slice(15)}00`.slice(0, 3));
+  }
   const date = utcDate(y, mo - 1, d, h, mi, s, ms);
   if (!date) return undefined;
-  return { date, precision: m[7] === undefined ? 1000 : 0 };
+  return { date, precision: exact ? 0 : 1000 };
 }
 
 /** "0644", "644" and pyftpdlib's Python-3 "0o644". Keeps permission bits only (any file-type bits dropped). */
@@ -121,8 +174,10 @@ function parseOctalMode(value: string | undefined): number | undefined {
 }
 
 function parseSize(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  const n = Number(value.trim());
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (!/^\d+$/.test(v)) return undefined;
+  const n = Number(v);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 

@@ -135,11 +135,23 @@ test('MLSD: modify edge cases', () => {
   assert.equal(m('20240229235959.5')?.mtimePrecision, 0);
   assert.deepEqual(m('19700101000000.123456')?.mtime, utc('1970-01-01T00:00:00.123Z'));
   // Invalid times leave mtime unknown but keep the entry.
-  for (const bad of ['20230229120000', '20241301000000', '2024011515040', 'yesterday', '20240115250000']) {
+  assert.deepEqual(m(' 20240115150405 ')?.mtime, utc('2024-01-15T15:04:05.000Z'), 'surrounding spaces');
+  assert.equal(m('20240115150405')?.mtimePrecision, 1000);
+  const bads = ['20230229120000', '20241301000000', '2024011515040', 'yesterday', '20240115250000'];
+  // A dot without digits, other characters after the seconds, a non-digit inside, a sign.
+  bads.push('20240115150405.', '20240115150405x', '20240115150405.5x', '2024011515040a', '+2024011515040', '202401151504055');
+  for (const bad of bads) {
     const e = m(bad);
     assert.equal(e?.name, 'f', bad);
     assert.equal(e?.mtime, undefined, bad);
   }
+});
+
+test('MLSD: a repeated fact counts once, the last one; facts without "=" or a name are skipped', () => {
+  const e = parseMlsdLine('Size=1;type=file;SIZE=2;=x;junk;modify=20240101000000; f');
+  assert.equal(e?.size, 2);
+  assert.equal(e?.type, 'file');
+  assert.deepEqual(e?.mtime, utc('2024-01-01T00:00:00.000Z'));
 });
 
 test('MLSD: size only when numeric; sizd ignored for files', () => {
