@@ -620,19 +620,32 @@ async function scenarioLarge(ctx: Ctx): Promise<ScenarioResult> {
     fs.rmSync(disk, { recursive: true, force: true });
     return { m, problem };
   });
+  return throughputResult(ctx, '3', 'large', name, total, runs, { files: names.length, fileBytes: size });
+}
+
+/** Scenarios 3 and 4: MB/s against lftp (goal ≥ 0.95×), CPU and client bytes, and the rates without start-up. */
+async function throughputResult(
+  ctx: Ctx,
+  id: string,
+  what: string,
+  name: string,
+  bytes: number,
+  runs: Record<Tool, Run[]>,
+  facts: object,
+): Promise<ScenarioResult> {
   const goal = '≥ 0.95×';
   const fx = best(runs.fxpmirror);
   const lf = best(runs.lftp);
-  const json = { files: names.length, fileBytes: size, runs: { fxpmirror: runs.fxpmirror.map(summarize), lftp: runs.lftp.map(summarize) } };
-  if (!fx || !lf) return { rows: [failRow('3', name, runs, goal)], json };
-  const fxRate = total / 1e6 / (fx.wallMs / 1000);
-  const lfRate = total / 1e6 / (lf.wallMs / 1000);
+  const json = { ...facts, runs: { fxpmirror: runs.fxpmirror.map(summarize), lftp: runs.lftp.map(summarize) } };
+  if (!fx || !lf) return { rows: [failRow(id, name, runs, goal)], json };
+  const fxRate = bytes / 1e6 / (fx.wallMs / 1000);
+  const lfRate = bytes / 1e6 / (lf.wallMs / 1000);
   const ratio = fxRate / lfRate;
   return {
     rows: [
-      { id: '3', scenario: name, fxpmirror: fmtInt(fxRate), lftp: fmtInt(lfRate), ratio: `${fmt(ratio)}×`, goal, result: verdict(ratio >= 0.95) },
-      ...trafficRows('3', 'large', fx, lf),
-      withoutStartupRow('3', 'large', total, fx, lf, await startupS(ctx)),
+      { id, scenario: name, fxpmirror: fmtInt(fxRate), lftp: fmtInt(lfRate), ratio: `${fmt(ratio)}×`, goal, result: verdict(ratio >= 0.95) },
+      ...trafficRows(id, what, fx, lf),
+      withoutStartupRow(id, what, bytes, fx, lf, await startupS(ctx)),
     ],
     json: { ...json, megabytesPerSecond: { fxpmirror: fxRate, lftp: lfRate }, ratio },
   };
@@ -663,22 +676,7 @@ async function scenarioSingle(ctx: Ctx): Promise<ScenarioResult> {
     fs.rmSync(disk, { force: true });
     return { m, problem };
   });
-  const goal = '≥ 0.95×';
-  const fx = best(runs.fxpmirror);
-  const lf = best(runs.lftp);
-  const json = { fileBytes: size, runs: { fxpmirror: runs.fxpmirror.map(summarize), lftp: runs.lftp.map(summarize) } };
-  if (!fx || !lf) return { rows: [failRow('4', name, runs, goal)], json };
-  const fxRate = size / 1e6 / (fx.wallMs / 1000);
-  const lfRate = size / 1e6 / (lf.wallMs / 1000);
-  const ratio = fxRate / lfRate;
-  return {
-    rows: [
-      { id: '4', scenario: name, fxpmirror: fmtInt(fxRate), lftp: fmtInt(lfRate), ratio: `${fmt(ratio)}×`, goal, result: verdict(ratio >= 0.95) },
-      ...trafficRows('4', 'single', fx, lf),
-      withoutStartupRow('4', 'single', size, fx, lf, await startupS(ctx)),
-    ],
-    json: { ...json, megabytesPerSecond: { fxpmirror: fxRate, lftp: lfRate }, ratio },
-  };
+  return throughputResult(ctx, '4', 'single', name, size, runs, { fileBytes: size });
 }
 
 /** 5. Peak RSS while planning (dry-run) a huge tree onto an empty destination. One run each: it is the expensive one. */
