@@ -249,12 +249,19 @@ export async function fxpTransfer(
     // command behind, so both connections are closed and the caller reconnects.
     const command = extended || hp.host.includes(':') ? 'EPRT' : 'PORT';
     const arg = command === 'EPRT' ? encodeEprtArgument(hp) : encodePortArgument(hp);
-    if (passive === dst) {
-      dst.send('STOR', file.dstPath);
-      src.sendBatch([[command, arg], ['RETR', file.srcPath]]);
-    } else {
-      dst.sendBatch([[command, arg], ['STOR', file.dstPath]]);
-      src.send('RETR', file.srcPath);
+    try {
+      if (passive === dst) {
+        dst.send('STOR', file.dstPath);
+        src.sendBatch([[command, arg], ['RETR', file.srcPath]]);
+      } else {
+        dst.sendBatch([[command, arg], ['STOR', file.dstPath]]);
+        src.send('RETR', file.srcPath);
+      }
+    } catch (err) {
+      // One side closed under us: the other may have a command pending.
+      src.destroy(err as Error);
+      dst.destroy(err as Error);
+      throw err;
     }
     let portReply: FtpReply | undefined;
     let failure: unknown;
@@ -320,7 +327,12 @@ export async function fxpTransfer(
       throw err;
     }
   }
-  src.send('RETR', file.srcPath);
+  try {
+    src.send('RETR', file.srcPath);
+  } catch (err) {
+    dst.destroy(err as Error); // its STOR is pending: the caller replaces the connection
+    throw err;
+  }
   return awaitBoth(src, dst, passive, file, dstMark, deadline, commandTimeout, timings);
 }
 
