@@ -126,11 +126,6 @@ export function resolvePasvHost(pasvHost: string, controlPeer: string, mode: Fix
   return pasvHost;
 }
 
-/** Same decision as a boolean: would 'mode' replace `pasvHost` by the control peer? */
-export function shouldFixPasvAddress(pasvHost: string, controlPeer: string, mode: FixPasvAddress): boolean {
-  return resolvePasvHost(pasvHost, controlPeer, mode) !== pasvHost;
-}
-
 function checkPort(port: number, what: string): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new FtpProtocolError(`${what} port out of range 1-65535: ${port}`);

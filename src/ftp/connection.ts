@@ -434,10 +434,6 @@ export class FtpConnection {
     return this.cmd('NOOP');
   }
 
-  stat(path?: string): Promise<FtpReply> {
-    return this.cmd('STAT', path);
-  }
-
   async system(): Promise<string> {
     try {
       const r = await this.cmd('SYST');
@@ -696,7 +692,7 @@ function connectData(hp: HostPort, timeoutMs: number, label: string): Promise<ne
  * PORT/EPRT, accept one connection. Connections are captured from the moment
  * we listen: a server may connect before it sends its 150 mark.
  */
-export async function listenActive(conn: FtpConnection, timeoutMs: number): Promise<{ argument: string; command: 'PORT' | 'EPRT'; accept(): Promise<net.Socket>; close(): void }> {
+async function listenActive(conn: FtpConnection, timeoutMs: number): Promise<{ argument: string; command: 'PORT' | 'EPRT'; accept(): Promise<net.Socket>; close(): void }> {
   const local = conn.channel.localAddress;
   const peer = conn.channel.remoteAddress;
   const server = net.createServer();

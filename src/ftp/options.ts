@@ -2,7 +2,7 @@
 export type TlsMode = 'none' | 'explicit' | 'implicit';
 export type FxpPolicy = 'auto' | 'force' | 'never';
 export type PassiveSide = 'source' | 'destination';
-/** Replace a private PASV address with the control peer's: see shouldFixPasvAddress in address.ts. */
+/** Replace a private PASV address with the control peer's: see resolvePasvHost in address.ts. */
 export type FixPasvAddress = 'auto' | 'always' | 'never';
 
 export interface TlsOptions {

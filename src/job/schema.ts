@@ -215,7 +215,7 @@ const LOCK_KEYS: RuleSet = {
   },
 };
 
-export const JOB_ONLY_KEYS: RuleSet = {
+const JOB_ONLY_KEYS: RuleSet = {
   name: { kind: 'string', required: true, description: 'Unique job name: used for locks, logs and metrics.' },
   from: { kind: 'endpoint', required: true, description: 'Source as "server:/path".' },
   to: { kind: 'endpoints', required: true, description: 'Target as "server:/path", or a list of them (fan-out).' },

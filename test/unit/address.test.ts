@@ -7,7 +7,6 @@ import {
   parseEpsvReply,
   parsePasvReply,
   resolvePasvHost,
-  shouldFixPasvAddress,
   type FixPasvAddress,
 } from '../../src/ftp/address.js';
 import { FtpProtocolError } from '../../src/ftp/errors.js';
@@ -158,17 +157,11 @@ test('resolvePasvHost: the NAT decision table', () => {
     // always / never
     ['198.51.100.10', '203.0.113.7', 'always', '203.0.113.7'],
     ['10.0.0.5', '10.0.0.9', 'always', '10.0.0.9'],
+    ['10.0.0.5', '10.0.0.5', 'always', '10.0.0.5'],
     ['10.0.0.5', '203.0.113.7', 'never', '10.0.0.5'],
     ['0.0.0.0', '203.0.113.7', 'never', '0.0.0.0'],
   ];
   for (const [pasv, peer, mode, want] of rows) {
     assert.equal(resolvePasvHost(pasv, peer, mode), want, `${pasv} via ${peer} (${mode})`);
   }
-});
-
-test('shouldFixPasvAddress mirrors resolvePasvHost', () => {
-  assert.equal(shouldFixPasvAddress('10.0.0.5', '203.0.113.7', 'auto'), true);
-  assert.equal(shouldFixPasvAddress('10.0.0.5', '10.0.0.5', 'auto'), false);
-  assert.equal(shouldFixPasvAddress('10.0.0.5', '10.0.0.5', 'always'), false); // same address: nothing to fix
-  assert.equal(shouldFixPasvAddress('10.0.0.5', '203.0.113.7', 'never'), false);
 });
