@@ -189,7 +189,8 @@ async function openPassive(conn: FtpConnection, layout: FxpLayout, pretArg: stri
     try {
       const r = await conn.request('EPSV');
       return { hp: { host: peer, port: parseEpsvReply(r.message) }, extended: true };
-    } catch (err2) {
+    } catch {
+      // The PASV refusal is the one to report: EPSV was only the fallback.
       throw refusal(conn, 'PASV', err, true);
     }
   }
