@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ListEntry } from '../../src/ftp/entry.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../../src/tree/options.js';
-import { PathFilter, PART_SUFFIX, isPartName, partName, parsePatternList } from '../../src/tree/filter.js';
+import { PathFilter, parsePatternList } from '../../src/tree/filter.js';
+import { PART_SUFFIX, isPartName, partName } from '../../src/ftp/remote-path.js';
 
 function file(name: string, size?: number, mtime?: string): ListEntry {
   return {

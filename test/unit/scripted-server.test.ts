@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { FtpConnection, type DataStream } from '../../src/ftp/connection.js';
 import { FtpReplyError } from '../../src/ftp/errors.js';
+import { containedPath } from '../../src/ftp/remote-path.js';
 import { ScriptedFtpServer, endlessListing, startRecordingListener } from '../support/index.js';
 
 const HOST = '127.0.77.1';
@@ -131,7 +132,7 @@ test('a PASV reply can advertise any address while the listener stays where the 
       const r = await conn.cmd('PASV');
       assert.match(r.message, /\(10,1,2,3,\d+,\d+\)/);
       // The client replaced the address with the control peer's and still got the listing.
-      assert.deepEqual(await conn.list('/'), []);
+      assert.deepEqual(await conn.list('/'), { entries: [], rejected: [] });
     } finally {
       await conn.close();
     }
@@ -143,20 +144,21 @@ test('STOR: the bytes land in the tree; MLSD and LIST list them', async () => {
     const conn = await FtpConnection.connect(srv.clientOptions());
     try {
       await conn.exclusive(async () => {
-        const d: DataStream = await conn.openData('STOR', '/up/new.txt');
+        const d: DataStream = await conn.openData('STOR', containedPath('/up', 'new.txt'));
         await new Promise<void>((r) => d.socket.end('stored bytes\n', r));
         await d.finish();
       });
       assert.equal(srv.tree.read('/up/new.txt')?.toString(), 'stored bytes\n');
-      assert.deepEqual((await conn.list('/up')).map((e) => [e.name, e.type, e.size]), [['new.txt', 'file', 13]]);
+      assert.deepEqual((await conn.list('/up')).entries.map((e) => [e.name, e.type, e.size]), [['new.txt', 'file', 13]]);
       srv.options.features = ['SIZE'];
       conn.state.listing = 'LIST';
-      assert.deepEqual((await conn.list('/up')).map((e) => [e.name, e.type, e.size]), [['new.txt', 'file', 13]]);
-      await conn.rename('/up/new.txt', '/up/renamed.txt');
-      await conn.mkdir('/up/sub');
+      assert.deepEqual((await conn.list('/up')).entries.map((e) => [e.name, e.type, e.size]), [['new.txt', 'file', 13]]);
+      const up = (name: string) => containedPath('/up', name);
+      await conn.rename(up('new.txt'), up('renamed.txt'));
+      await conn.mkdir(up('sub'));
       assert.deepEqual(srv.tree.paths(), ['/up', '/up/renamed.txt', '/up/sub']);
-      await conn.delete('/up/renamed.txt');
-      await conn.rmdir('/up/sub');
+      await conn.delete(up('renamed.txt'));
+      await conn.rmdir(up('sub'));
       assert.deepEqual(srv.tree.paths(), ['/up']);
     } finally {
       await conn.close();
@@ -183,7 +185,7 @@ test('active mode: the server really connects to the PORT address', async () => 
   await withServer({ files: { '/d/f.txt': 'f' } }, async (srv) => {
     const conn = await FtpConnection.connect(srv.clientOptions({ dataMode: 'active' }));
     try {
-      assert.deepEqual((await conn.list('/d')).map((e) => e.name), ['f.txt']);
+      assert.deepEqual((await conn.list('/d')).entries.map((e) => e.name), ['f.txt']);
     } finally {
       await conn.close();
     }
