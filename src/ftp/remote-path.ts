@@ -1,7 +1,7 @@
 /**
  * Every path fxpmirror sends to a server to write, rename, create or delete
  * (STOR, RNFR/RNTO, MKD, RMD, DELE, MFMT/SITE UTIME, part names, the remote
- * lock) is built here, by containedPath(), which proves that it stays inside
+ * lock) is built by containedPath(), which proves that it stays inside
  * the job's root. The result has its own type, ContainedPath, and the
  * functions that send such commands take only that type, so a path built any
  * other way does not compile. Names are screened when listings are read
@@ -36,18 +36,6 @@ export class PathEscapeError extends FtpError {
   ) {
     super('EPATH', `refusing a path outside the target ${JSON.stringify(root)}: ${JSON.stringify(relative)} ${reason}`);
   }
-}
-
-/** The tool's own temporary files: ".<name>.fxpmirror-part". The mirror never transfers nor deletes them. */
-export const PART_SUFFIX = '.fxpmirror-part';
-
-/** The temporary name a transfer of `name` is written under, in the same directory. */
-export function partName(name: string): string {
-  return `.${name}${PART_SUFFIX}`;
-}
-
-export function isPartName(name: string): boolean {
-  return name.length > PART_SUFFIX.length + 1 && name.startsWith('.') && name.endsWith(PART_SUFFIX);
 }
 
 /** The root as a prefix: normalised (RFC 959 paths here are posix), without a trailing "/" except for "/" itself. */
@@ -90,13 +78,4 @@ export function containedPath(root: string, ...relative: string[]): ContainedPat
     throw new PathEscapeError(root, relative.join('/'), 'leaves the root after normalisation');
   }
   return joined as ContainedPath;
-}
-
-/** The temporary path a transfer to `relative` (a file below `root`) is written under: same directory, part name. */
-export function containedPartPath(root: string, relative: string): ContainedPath {
-  if (relative === '') throw new PathEscapeError(root, relative, 'names no file');
-  containedPath(root, relative); // the file itself must be a contained path
-  const slash = relative.lastIndexOf('/');
-  const dir = slash === -1 ? '' : relative.slice(0, slash);
-  return containedPath(root, dir, partName(relative.slice(slash + 1)));
 }

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import type { FtpConnection } from '../ftp/connection.js';
 import { FtpReplyError } from '../ftp/errors.js';
-import { containedPath, partName } from '../ftp/remote-path.js';
+import { partName } from '../fxp/part-name.js';
+import { containedPath } from '../ftp/remote-path.js';
 
 /** The lock directory's name: a part name, so the mirror never transfers or deletes it. */
 export const REMOTE_LOCK_NAME = partName('fxpmirror-lock');

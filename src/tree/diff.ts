@@ -1,8 +1,8 @@
 import type { ListEntry } from '../ftp/entry.js';
 import type { MirrorOptions } from './options.js';
 import type { PlanAction, TransferReason } from './plan.js';
+import { isPartName } from '../fxp/part-name.js';
 import type { PathFilter } from './filter.js';
-import { isPartName } from '../ftp/remote-path.js';
 import { unusableName } from '../ftp/names.js';
 
 /**

@@ -25,6 +25,10 @@ export class Gate {
     if (this.dryRun) return undefined;
     return effect();
   }
+  /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
+  note(a: PlanAction): void {
+    this.report(a);
+  }
 }
 
 export function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary {

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import type { ListEntry } from '../ftp/entry.js';
+import { isPartName } from '../fxp/part-name.js';
 import type { MirrorOptions } from './options.js';
-import { isPartName } from '../ftp/remote-path.js';
 
 /**
  * Which paths take part in a mirror run.

@@ -196,7 +196,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         t.summary.dirs.created++;
         return;
       case 'skip':
-        t.gate.pass(a, async () => undefined);
+        t.gate.note(a);
         t.summary.files.skipped++;
         t.summary.skippedEntries.push({ path: a.path, reason: a.reason });
         return;
@@ -213,7 +213,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const reportUnusable = (t: TargetState, dir: string, side: 'source' | 'destination', rejected: RejectedEntry[]) => {
     for (const r of rejected) {
       const a: PlanAction = { kind: 'unusable', path: dir, name: r.name, side, reason: r.reason };
-      t.gate.pass(a, async () => undefined);
+      t.gate.note(a);
       t.summary.unusable.push({ dir, name: r.name, side, reason: r.reason });
       events.warn?.(`${side} ${dir === '' ? '/' : `${dir}/`}: unusable name ${JSON.stringify(r.name)} (${r.reason}): neither transferred nor deleted`);
     }
@@ -222,7 +222,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
     const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
-    t.gate.pass(a, async () => undefined);
+    t.gate.note(a);
     t.summary.unsynced.push({ path: rel, side, reason });
     t.unsyncedRoots.push(rel);
   };
@@ -308,7 +308,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     await Promise.all(
       wanted.map(([sub, e]) => {
         const keep = ts.filter((_, i) => e[i] !== undefined);
-        return walk(sub, e.filter((x) => x !== undefined) as boolean[], keep);
+        return walk(sub, e.filter((x) => x !== undefined), keep);
       }),
     );
   };
@@ -331,7 +331,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     }),
   );
   const reachable = targets.filter((_, i) => rootExists[i] !== undefined);
-  await walk('', rootExists.filter((e) => e !== undefined) as boolean[], reachable);
+  await walk('', rootExists.filter((e) => e !== undefined), reachable);
   await Promise.all(work);
 
   // Delete phase, per target.

@@ -37,7 +37,8 @@ import { ConnectionPool } from '../../src/ftp/pool.js';
 import { FtpConnection } from '../../src/ftp/connection.js';
 import { FxpEngine, Side } from '../../src/fxp/engine.js';
 import { DEFAULT_TIMINGS } from '../../src/fxp/transfer.js';
-import { PART_SUFFIX, containedPath } from '../../src/ftp/remote-path.js';
+import { PART_SUFFIX } from '../../src/fxp/part-name.js';
+import { containedPath } from '../../src/ftp/remote-path.js';
 
 const UNAVAILABLE = requireServers(SERVER_KINDS);
 

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path/posix';
-import { PathEscapeError, containedPartPath, containedPath, isPartName, partName } from '../../src/ftp/remote-path.js';
+import { PathEscapeError, containedPath } from '../../src/ftp/remote-path.js';
+import { containedPartPath, isPartName, partName } from '../../src/fxp/part-name.js';
 import { FtpError } from '../../src/ftp/errors.js';
 import { exitCodeFor, EXIT } from '../../src/cli/exit.js';
 import type { FtpConnection } from '../../src/ftp/connection.js';
