@@ -7,7 +7,7 @@ import { FtpError } from '../ftp/errors.js';
  */
 export const EXIT = {
   OK: 0,
-  /** Some files failed, a subtree was left unsynced, or --max-delete stopped the deletions. */
+  /** Some files failed, a subtree was left unsynced, a listed name was unusable, or --max-delete stopped the deletions. */
   PARTIAL: 1,
   /** Bad command line, bad URL, invalid job file. */
   USAGE: 2,
@@ -27,12 +27,12 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_TABLE: [ExitCode, string][] = [
   [EXIT.OK, 'success: everything is in sync'],
-  [EXIT.PARTIAL, 'partial failure: some files failed, a subtree was unsynced, or --max-delete stopped deletions'],
+  [EXIT.PARTIAL, 'partial failure: some files failed, a subtree was unsynced, a listed name was unusable, or --max-delete stopped deletions'],
   [EXIT.USAGE, 'usage error, bad URL or invalid job file'],
   [EXIT.CONNECT, 'connection or login failed (refused, unknown host, timeout, TLS, wrong password)'],
   [EXIT.FXP_REFUSED, 'FXP refused by a server and --fxp force forbids relaying'],
   [EXIT.LOCKED, 'another run of the same job holds its lock'],
-  [EXIT.REMOTE, 'the server refused the operation (no such file or directory, permission denied)'],
+  [EXIT.REMOTE, 'the server refused the operation (no such file or directory, permission denied), or its listing went past a limit'],
   [EXIT.INTERNAL, 'internal error (a bug)'],
 ];
 
@@ -56,9 +56,11 @@ export function exitCodeFor(err: unknown): ExitCode {
       case 'EFXPREFUSED':
         return EXIT.FXP_REFUSED;
       case 'EUNSAFE':
+      case 'EPATH':
         return EXIT.USAGE;
       case 'EFTPREPLY':
       case 'EPROTOCOL':
+      case 'ELIMIT':
         return EXIT.REMOTE;
       default:
         return EXIT.PARTIAL;

@@ -12,7 +12,8 @@ import { redactUrls } from '../ftp/url.js';
 import { EXIT, EXIT_TABLE, UsageError, exitCodeFor } from './exit.js';
 import { serverFromUrl, type ServerFlags } from './servers.js';
 import { createLogger, redactSecrets, type LogEvent, type Logger } from './log.js';
-import { actionToJson, renderAction, renderSummary, renderSummaryLine, formatBytes, formatDuration, displayText } from './render.js';
+import { actionToJson, renderAction, renderSummary, renderSummaryLine, formatBytes, formatDuration, displayText, quoteName } from './render.js';
+import { containedPath } from '../ftp/remote-path.js';
 import { Progress } from './progress.js';
 import { runProbe, renderProbe } from '../fxp/probe.js';
 import type { ListEntry } from '../ftp/entry.js';
@@ -65,6 +66,17 @@ function connectionOptions(cmd: Command): Command {
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
 }
 
+/** Bounds on every directory listing read (ls, mirror): past one, that directory counts as not listed. */
+function listingOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-listing-entries <n>', 'most lines in one directory listing (default 1000000)', intArg(1))
+    .option('--max-listing-line <size>', 'longest line in a listing (default 8K)', (v: string) => {
+      const n = sizeArg(v);
+      if (n < 1) throw new InvalidArgumentError('must be at least 1 byte');
+      return n;
+    });
+}
+
 function transferOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--fxp <policy>', 'auto: fall back to relaying; force: FXP or fail; never: always relay').choices(['auto', 'force', 'never']).default('auto'))
@@ -85,6 +97,8 @@ interface CommonOpts {
   verbose?: boolean;
   maxConnections?: number;
   active?: boolean;
+  maxListingEntries?: number;
+  maxListingLine?: number;
 }
 
 function flagsOf(o: CommonOpts): ServerFlags {
@@ -97,6 +111,8 @@ function flagsOf(o: CommonOpts): ServerFlags {
     fixPasvAddress: o.fixPasvAddress,
     maxConnections: o.maxConnections,
     active: o.active,
+    maxListingEntries: o.maxListingEntries,
+    maxListingLine: o.maxListingLine,
   };
 }
 
@@ -132,7 +148,8 @@ async function lsCommand(url: string, o: CommonOpts & { recursive?: boolean; jso
   try {
     const out: (ListEntry & { path: string })[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {
-      const entries = await conn.list(dir);
+      const { entries, rejected } = await conn.list(dir);
+      for (const r of rejected) process.stderr.write(`fxpmirror: warning: ${displayText(dir)}: unusable name ${quoteName(r.name)} (${r.reason}), left out\n`);
       for (const e of entries) {
         const p = rel ? `${rel}/${e.name}` : e.name;
         if (o.json) out.push({ ...e, path: p });
@@ -180,8 +197,11 @@ async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & Trans
       dst.url.path.endsWith('/') || dstConn.isDirectory(dst.url.path),
       (async () => ({ mtime: await srcConn.mdtm(src.url.path).catch(() => undefined), size: await srcConn.size(src.url.path) }))(),
     ]);
-    const dstPath = toDirectory ? dst.url.path.replace(/\/*$/, '/') + name : dst.url.path;
-    const result = await engine.copy(s, d, { srcPath: src.url.path, dstPath, mtime, size });
+    // The destination directory is the root nothing may be written outside of.
+    const slash = dst.url.path.lastIndexOf('/');
+    const [dstRoot, dstRel] = toDirectory ? [dst.url.path, name] : [dst.url.path.slice(0, slash) || '/', dst.url.path.slice(slash + 1)];
+    const dstPath = containedPath(dstRoot, dstRel);
+    const result = await engine.copy(s, d, { srcPath: src.url.path, dstRoot, dstRel, mtime, size });
     for (const e of held) log.log(e);
     const ms = Date.now() - started;
     if (o.json) {
@@ -322,7 +342,7 @@ export async function runMirrorWithOutput(
 }
 
 export function summaryExit(summaries: MirrorSummary[]): number {
-  const bad = summaries.some((s) => s.failures.length > 0 || s.unsynced.length > 0 || s.deleteLimit !== undefined);
+  const bad = summaries.some((s) => s.failures.length > 0 || s.unsynced.length > 0 || s.unusable.length > 0 || s.deleteLimit !== undefined);
   return bad ? EXIT.PARTIAL : EXIT.OK;
 }
 
@@ -380,7 +400,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText('after', `\nURLs: ftp://user:pass@host:port/path, ftps:// (implicit TLS, port 990), ftpes:// (explicit TLS).\nA URL without a password takes it from FXPMIRROR_SRC_PASSWORD / FXPMIRROR_DST_PASSWORD / FXPMIRROR_PASSWORD, then ~/.netrc.\n${exitHelp()}`);
 
-  connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>'))
+  listingOptions(connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>')))
     .option('-R, --recursive', 'list subdirectories too')
     .option('--json', 'print entries as JSON')
     .action(async (url: string, o: Parameters<typeof lsCommand>[1]) => setExit(await lsCommand(url, o)));
@@ -388,7 +408,7 @@ export function buildProgram(): Command {
   transferOptions(connectionOptions(program.command('copy').description('copy one file from server to server').argument('<src-url>').argument('<dst-url>', 'a file, or a directory (ending in / or existing)')))
     .action(async (a: string, b: string, o: CommonOpts & TransferFlags, cmd: Command) => setExit(await copyCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
-  transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>')))
+  listingOptions(transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>'))))
     .addOption(new Option('--symlinks <how>', 'what to do with symlinks on the source').choices(['skip', 'follow']).default('skip'))
     .option('--ignore-time', 'compare by size only')
     .option('--ignore-size', 'compare by time only')

@@ -46,6 +46,11 @@ export function displayText(s: string): string {
   return JSON.stringify(s).replace(UNSAFE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A name a server sent, always quoted (JSON string syntax, unsafe characters escaped): it may hold "/", quotes or controls. */
+export function quoteName(name: string): string {
+  return JSON.stringify(name).replace(UNSAFE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function dirPath(path: string): string {
   return path === '' ? './' : `${path}/`;
 }
@@ -102,6 +107,8 @@ export function renderAction(a: PlanAction): string {
       return line('skip', showPath(a.path, false), a.reason);
     case 'unsynced':
       return line('unsynced', showPath(a.path, true), `${a.side} listing failed: ${displayText(a.reason)}`);
+    case 'unusable':
+      return line('unusable', `${quoteName(a.name)} in ${showPath(a.path, true)}`, `${a.side}: ${displayText(a.reason)}`);
   }
 }
 
@@ -145,6 +152,8 @@ export function actionToJson(a: PlanAction): object {
         return { kind: a.kind, path: a.path, reason: a.reason };
       case 'unsynced':
         return { kind: a.kind, path: a.path, side: a.side, reason: a.reason };
+      case 'unusable':
+        return { kind: a.kind, path: a.path, name: a.name, side: a.side, reason: a.reason };
     }
   })();
   // Round-trip so the result holds no undefined keys and no Date objects.
@@ -222,6 +231,10 @@ export function renderSummary(s: MirrorSummary): string {
     out.push(`skipped (${s.skippedEntries.length}):`);
     out.push(...listLines(s.skippedEntries, (k) => `${showPath(k.path, false)}  (${displayText(k.reason)})`));
   }
+  if (s.unusable.length > 0) {
+    out.push(`unusable names (${s.unusable.length}, neither transferred nor deleted):`);
+    out.push(...listLines(s.unusable, (u) => `${quoteName(u.name)} in ${showPath(u.dir, true)}  (${u.side}: ${displayText(u.reason)})`));
+  }
   if (s.failures.length > 0) {
     out.push(`failures (${s.failures.length}):`);
     out.push(...listLines(s.failures, (f) => `${showPath(f.path, false)}: ${displayText(f.message)} [${displayText(f.code)}]`));
@@ -233,9 +246,9 @@ export function renderSummary(s: MirrorSummary): string {
   return out.join('\n');
 }
 
-/** "ok" when everything synced; "partial" when a file failed, a subtree went unsynced or --max-delete stopped deletions. */
+/** "ok" when everything synced; "partial" when a file failed, a subtree went unsynced, a name was unusable or --max-delete stopped deletions. */
 export function summaryStatus(s: MirrorSummary): 'ok' | 'partial' {
-  return s.files.failed > 0 || s.failures.length > 0 || s.unsynced.length > 0 || s.deleteLimit ? 'partial' : 'ok';
+  return s.files.failed > 0 || s.failures.length > 0 || s.unsynced.length > 0 || s.unusable.length > 0 || s.deleteLimit ? 'partial' : 'ok';
 }
 
 /**
@@ -256,6 +269,7 @@ export function renderSummaryLine(s: MirrorSummary): string {
     `${s.files.failed} failed`,
   ];
   if (s.unsynced.length > 0) parts.push(`${s.unsynced.length} unsynced`);
+  if (s.unusable.length > 0) parts.push(`${s.unusable.length} unusable`);
   if (s.deleteLimit) parts.push(`deletions stopped by --max-delete ${displayText(s.deleteLimit.limit)} (${s.deleteLimit.planned} planned)`);
   return `${status}: ${parts.join(', ')} in ${formatDuration(s.durationMs, 1)}`;
 }

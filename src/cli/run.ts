@@ -117,7 +117,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     );
     for (const s of summaries) {
       jlog.log({
-        level: s.failures.length || s.unsynced.length || s.deleteLimit ? 'warn' : 'info',
+        level: s.failures.length || s.unsynced.length || s.unusable.length || s.deleteLimit ? 'warn' : 'info',
         event: 'summary',
         path: s.destination,
         bytes: s.bytes.transferred,

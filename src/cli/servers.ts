@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseFtpUrl, parseNetrc, findNetrc, type FtpUrl } from '../ftp/url.js';
-import { DEFAULT_TIMEOUTS, type FixPasvAddress, type ServerOptions } from '../ftp/options.js';
+import { DEFAULT_TIMEOUTS, listingLimitsOf, type FixPasvAddress, type ServerOptions } from '../ftp/options.js';
 import { addSecret } from './log.js';
 
 export interface ServerFlags {
@@ -14,6 +14,8 @@ export interface ServerFlags {
   maxConnections?: number;
   fixPasvAddress?: FixPasvAddress;
   active?: boolean;
+  maxListingEntries?: number;
+  maxListingLine?: number;
 }
 
 function netrcEntries(env: NodeJS.ProcessEnv): ReturnType<typeof parseNetrc> {
@@ -71,6 +73,7 @@ export function serverFromUrl(input: string, role: 'SRC' | 'DST' | 'A' | 'B' | '
       fixPasvAddress: flags.fixPasvAddress ?? 'auto',
       maxConnections: flags.maxConnections ?? 8,
       dataMode: flags.active ? 'active' : 'passive',
+      listingLimits: listingLimitsOf(flags.maxListingEntries, flags.maxListingLine),
     },
   };
 }

@@ -3,9 +3,12 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { ControlChannel, formatMs, stripMapped, tlsHandshake, type WireLog } from './channel.js';
 import type { FtpReply } from './reply.js';
-import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
-import { parseMlsd, parseList } from './listing.js';
 import type { ListEntry } from './entry.js';
+import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
+import type { ListingFormat } from './listing.js';
+import { ListingReader } from './listing-reader.js';
+import { screenListing, type Listing } from './names.js';
+import type { ArgOf, ContainedPath } from './remote-path.js';
 import {
   encodeEprtArgument,
   encodePortArgument,
@@ -17,6 +20,7 @@ import {
 import {
   FtpConnectError,
   FtpError,
+  FtpListingLimitError,
   FtpLoginError,
   FtpProtocolError,
   FtpReplyError,
@@ -24,7 +28,7 @@ import {
   FtpTlsError,
   assertSafeArgument,
 } from './errors.js';
-import type { ServerOptions } from './options.js';
+import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
 import { identifyServer, marksAfterAccept, wantsPret, type ServerKind } from './software.js';
 
 /**
@@ -210,13 +214,13 @@ export class FtpConnection {
   }
 
   /** Raw send (FXP engine, inside exclusive). Arguments are checked for CR/LF/NUL. */
-  send(command: string, arg?: string): void {
+  send<C extends string>(command: C, arg?: ArgOf<C>): void {
     if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
   }
 
   /** Several raw commands in one write (FXP engine, inside exclusive); every argument is checked before anything is sent. */
-  sendBatch(commands: [string, string?][]): void {
+  sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
   }
@@ -230,9 +234,9 @@ export class FtpConnection {
    * Send a command and return its final reply, reading past 1xx marks.
    * Anything not accepted (default: 1xx-3xx) throws FtpReplyError with every line.
    */
-  async request(
-    command: string,
-    arg?: string,
+  async request<C extends string>(
+    command: C,
+    arg?: ArgOf<C>,
     opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
   ): Promise<FtpReply> {
     this.send(command, arg);
@@ -256,7 +260,7 @@ export class FtpConnection {
    * command that starts asynchronous work may be answered late (pyftpdlib
    * answers PORT after its data connection is up, after a pipelined STOR).
    */
-  async pipeline(commands: [string, string?][]): Promise<(FtpReply | FtpReplyError)[]> {
+  async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpReplyError)[]> {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
     this.channel.sendBatch(lines);
@@ -274,7 +278,7 @@ export class FtpConnection {
    * The command that sets a file's mtime on this server, once setMtime has
    * learned which one works; undefined while unknown or unsupported.
    */
-  mtimeCommand(path: string, mtime: Date): [string, string] | undefined {
+  mtimeCommand(path: ContainedPath, mtime: Date): [string, string] | undefined {
     const t = formatTimeVal(mtime);
     switch (this.state.mtime) {
       case 'MFMT':
@@ -292,7 +296,7 @@ export class FtpConnection {
 
   // ---- simple commands (each one takes the queue) ----
 
-  cmd(command: string, arg?: string, signal?: AbortSignal): Promise<FtpReply> {
+  cmd<C extends string>(command: C, arg?: ArgOf<C>, signal?: AbortSignal): Promise<FtpReply> {
     return this.exclusive(() => this.request(command, arg, { signal }));
   }
 
@@ -356,7 +360,7 @@ export class FtpConnection {
    * - MDTM YYYYMMDDhhmmss path (vsftpd with mdtm_write=YES).
    * Returns false when the server can do none of them.
    */
-  async setMtime(path: string, mtime: Date): Promise<boolean> {
+  async setMtime(path: ContainedPath, mtime: Date): Promise<boolean> {
     const t = formatTimeVal(mtime);
     const attempts: [NonNullable<ServerState['mtime']>, string, string][] = [
       ['MFMT', 'MFMT', `${t} ${path}`],
@@ -385,15 +389,24 @@ export class FtpConnection {
     });
   }
 
-  /** MKD; with `recursive`, create missing parents first (one MKD per missing level). */
-  async mkdir(path: string, recursive = false): Promise<void> {
+  /**
+   * MKD; with `recursive`, create missing parents first (one MKD per missing
+   * level). The parents are prefixes of `path`: only the way to a contained
+   * path is created (a target root's missing ancestors), never a sibling.
+   */
+  mkdir(path: ContainedPath, recursive = false): Promise<void> {
+    return this.mkdirs(path, recursive);
+  }
+
+  private async mkdirs(path: ContainedPath, recursive: boolean): Promise<void> {
     try {
       await this.cmd('MKD', path);
     } catch (err) {
       if (!recursive || !(err instanceof FtpReplyError)) throw err;
-      const parent = path.replace(/\/+[^/]*\/*$/, '');
+      // A prefix of a contained path: the way to it, not a place beside it.
+      const parent = path.replace(/\/+[^/]*\/*$/, '') as ContainedPath;
       if (!parent || parent === path) throw err;
-      if (!(await this.isDirectory(parent))) await this.mkdir(parent, true);
+      if (!(await this.isDirectory(parent))) await this.mkdirs(parent, true);
       try {
         await this.cmd('MKD', path);
       } catch (again) {
@@ -414,16 +427,16 @@ export class FtpConnection {
     }
   }
 
-  rmdir(path: string): Promise<FtpReply> {
+  rmdir(path: ContainedPath): Promise<FtpReply> {
     return this.cmd('RMD', path);
   }
 
-  delete(path: string): Promise<FtpReply> {
+  delete(path: ContainedPath): Promise<FtpReply> {
     return this.cmd('DELE', path);
   }
 
   /** RFC 959 §4.1.3: RNFR must be answered 350 before RNTO. */
-  rename(from: string, to: string): Promise<void> {
+  rename(from: ContainedPath, to: ContainedPath): Promise<void> {
     return this.exclusive(async () => {
       await this.request('RNFR', from);
       await this.request('RNTO', to);
@@ -523,7 +536,12 @@ export class FtpConnection {
    * The caller reads or writes `socket`, then awaits `finish()` for the 226.
    * Must run inside `exclusive`.
    */
-  async openData(command: string, arg: string | undefined, opts: { rest?: number; signal?: AbortSignal } = {}): Promise<DataStream> {
+  async openData<C extends string>(
+    command: C,
+    // What STOR and APPE write to must have been built by containedPath().
+    arg: ArgOf<C> | undefined,
+    opts: { rest?: number; signal?: AbortSignal } = {},
+  ): Promise<DataStream> {
     await this.ensureType('I');
     if (wantsPret(this.state.kind, this.features.pret)) await this.request('PRET', arg === undefined ? command : `${command} ${arg}`);
     const shown = arg === undefined ? command : `${command} ${arg}`;
@@ -582,42 +600,55 @@ export class FtpConnection {
 
   /**
    * List a directory: MLSD (RFC 3659 §7, exact facts) when the server has it,
-   * else LIST -a (approximate dates). The choice is remembered per server.
-   * A listing that ends without its 226 is an error, never a short list.
+   * else LIST -a (approximate dates). The choice is remembered per server;
+   * `command: 'LIST'` asks for LIST this once (symlink targets, which MLSD
+   * often leaves out). A listing that ends without its 226, or that goes past
+   * the server's listing limits, is an error, never a short list. Entries
+   * whose names fxpmirror may not use come back apart, in `rejected`.
    */
-  async list(path: string, signal?: AbortSignal): Promise<ListEntry[]> {
+  async list(path: string, opts: { signal?: AbortSignal; command?: 'LIST' } = {}): Promise<Listing> {
+    const signal = opts.signal;
     return this.exclusive(async () => {
-      const useMlsd = this.state.listing ? this.state.listing === 'MLSD' : this.features.mlsd;
+      const useMlsd = opts.command === undefined && (this.state.listing ? this.state.listing === 'MLSD' : this.features.mlsd);
       if (useMlsd) {
         try {
-          const { text } = await this.readData('MLSD', path, signal);
+          const { entries } = await this.readListing('MLSD', path, 'MLSD', path, signal);
           this.state.listing = 'MLSD';
-          return parseMlsd(text);
+          return screenListing(entries);
         } catch (err) {
           // 500/502: MLSD not understood after all. Any other refusal is about the path.
           if (!(err instanceof FtpReplyError) || (err.replyCode !== 500 && err.replyCode !== 502) || this.state.listing) throw err;
         }
       }
-      this.state.listing = 'LIST';
+      if (opts.command === undefined) this.state.listing = 'LIST';
       // LIST arguments are passed to ls-like globbing by several servers, so a
       // name with spaces or brackets breaks it: CWD there and list ".".
       await this.request('CWD', path, { signal });
-      const { text, reply } = await this.readData('LIST', '-a', signal);
+      const { entries, reply } = await this.readListing('LIST', '-a', 'LIST', path, signal);
       // vsftpd answers an unreadable directory with an empty listing and
       // "226 Transfer done (but failed to open directory)." — that is a failure.
       if (/failed to open directory/i.test(reply.message)) {
         throw new FtpReplyError(550, `LIST ${path}`, reply.lines);
       }
-      return parseList(text);
+      return screenListing(entries);
     });
   }
 
-  private async readData(command: string, arg: string | undefined, signal?: AbortSignal): Promise<{ text: string; reply: FtpReply }> {
+  /** A listing's data connection, parsed as it arrives within the server's listing limits. */
+  private async readListing(command: string, arg: string, format: ListingFormat, path: string, signal?: AbortSignal): Promise<{ entries: ListEntry[]; reply: FtpReply }> {
     const data = await this.openData(command, arg, { signal });
-    const chunks: Buffer[] = [];
-    await readAll(data.socket, chunks, this.server.timeouts.data, this.label);
+    const reader = new ListingReader(format, this.server.listingLimits ?? DEFAULT_LISTING_LIMITS, `${this.label}: the listing of ${path}`);
+    try {
+      await readAll(data.socket, (chunk) => reader.push(chunk), this.server.timeouts.data, this.label);
+    } catch (err) {
+      // Past a limit the data connection is already closed; the server's
+      // 426 or 226 would come whenever it notices, and would then answer a
+      // later command: the control connection goes too (the pool replaces it).
+      if (err instanceof FtpListingLimitError) this.channel.close(err);
+      throw err;
+    }
     const reply = await data.finish();
-    return { text: Buffer.concat(chunks).toString('utf8'), reply };
+    return { entries: reader.end(), reply };
   }
 
   /** QUIT politely (bounded), then close. Never throws. */
@@ -640,7 +671,8 @@ export class FtpConnection {
   }
 }
 
-function readAll(socket: net.Socket, chunks: Buffer[], idleMs: number, label: string): Promise<void> {
+/** Feed a data connection's chunks to `onChunk` until it ends; a throw from `onChunk` closes it at once and rejects. */
+function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, idleMs: number, label: string): Promise<void> {
   return new Promise((resolve, reject) => {
     // An empty listing can be over before we listen: while we waited for the
     // 1xx mark, net.Socket read the server's EOF, emitted 'end' to nobody and
@@ -656,7 +688,14 @@ function readAll(socket: net.Socket, chunks: Buffer[], idleMs: number, label: st
       socket.destroy();
       reject(new FtpTimeoutError(`${label}: data connection idle for ${formatMs(idleMs)}`));
     });
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      try {
+        onChunk(c);
+      } catch (err) {
+        socket.destroy();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
     socket.once('error', reject);
     socket.once('end', () => {
       socket.setTimeout(0);

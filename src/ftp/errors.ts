@@ -15,6 +15,8 @@ export type FtpErrorCode =
   | 'ELOGIN' // credentials refused
   | 'EURL' // a URL we could not understand
   | 'EABORTED' // the caller aborted through its AbortSignal
+  | 'EPATH' // a write path would have left the job's root (remote-path.ts)
+  | 'ELIMIT' // a listing went past --max-listing-entries or --max-listing-line
   | 'EFXPREFUSED'; // a server refused its part of a site-to-site transfer
 
 export class FtpError extends Error {
@@ -93,6 +95,13 @@ export class FtpLoginError extends FtpError {
 export class FtpUrlError extends FtpError {
   constructor(message: string) {
     super('EURL', message);
+  }
+}
+
+/** A listing went past a bound: the directory counts as not listed (never a short list). */
+export class FtpListingLimitError extends FtpError {
+  constructor(message: string) {
+    super('ELIMIT', message);
   }
 }
 

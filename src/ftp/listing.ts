@@ -18,8 +18,9 @@ import type { EntryType, ListEntry } from './entry.js';
  * no "; " (facts without the trailing ";", against the grammar) falls back to
  * the first space. A line starting with a space has no facts at all.
  *
- * Returns null for cdir/pdir (and names "." and ".."), for lines without a
- * type fact (we cannot tell a file from a directory) and for empty names.
+ * Returns null for cdir/pdir (and names "." and ".."), and for lines without a
+ * type fact (we cannot tell a file from a directory). Any other name, even an
+ * empty one or one with "/", is returned: names.ts decides what is usable.
  * An unknown type (neither file, dir, nor a recognised OS.unix one) becomes
  * 'special', so the mirror leaves it alone rather than guessing.
  */
@@ -39,7 +40,7 @@ export function parseMlsdLine(line: string): ListEntry | null {
     factText = text.slice(0, sep);
     name = text.slice(sep + 1);
   }
-  if (name === '' || name === '.' || name === '..') return null;
+  if (name === '.' || name === '..') return null;
 
   // Only the facts we use are kept; a repeated fact: the last one counts.
   let typeFact: string | undefined;
@@ -121,13 +122,7 @@ export function parseMlsdLine(line: string): ListEntry | null {
 
 /** All entries of an MLSD data stream; unreadable lines, cdir and pdir are skipped. */
 export function parseMlsd(text: string): ListEntry[] {
-  const out: ListEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line === '\r') continue;
-    const e = parseMlsdLine(line);
-    if (e) out.push(e);
-  }
-  return out;
+  return parseLines('MLSD', text, new Date());
 }
 
 /**
@@ -260,7 +255,7 @@ export function parseUnixListLine(line: string, now: Date): ListEntry | null {
       name = name.slice(0, arrow);
     }
   }
-  if (name === '' || name === '.' || name === '..') return null;
+  if (name === '.' || name === '..') return null;
 
   const entry: ListEntry = {
     name,
@@ -361,7 +356,7 @@ export function parseDosListLine(line: string): ListEntry | null {
       }
     }
   }
-  if (name === '' || name === '.' || name === '..') return null;
+  if (name === '.' || name === '..') return null;
 
   const entry: ListEntry = { name, type, mtime, mtimePrecision: 60_000, mtimeApproximate: true };
   if (sizeText !== undefined) {
@@ -376,11 +371,25 @@ export function parseDosListLine(line: string): ListEntry | null {
 
 /** Every line: Unix style first, then DOS style; lines neither can read are skipped. */
 export function parseList(text: string, now: Date = new Date()): ListEntry[] {
+  return parseLines('LIST', text, now);
+}
+
+// ---------------------------------------------------------------- one line, either format
+
+export type ListingFormat = 'MLSD' | 'LIST';
+
+/** One line of an MLSD or LIST stream (LF removed, CR allowed); null for blank lines and lines that are no entry. */
+export function parseListingLine(format: ListingFormat, raw: string, now: Date): ListEntry | null {
+  if (format === 'MLSD') return raw === '' || raw === '\r' ? null : parseMlsdLine(raw);
+  const line = raw.replace(/\r$/, '');
+  if (line.trim() === '') return null;
+  return parseUnixListLine(line, now) ?? parseDosListLine(line);
+}
+
+function parseLines(format: ListingFormat, text: string, now: Date): ListEntry[] {
   const out: ListEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '');
-    if (line.trim() === '') continue;
-    const e = parseUnixListLine(line, now) ?? parseDosListLine(line);
+  for (const line of text.split('\n')) {
+    const e = parseListingLine(format, line, now);
     if (e) out.push(e);
   }
   return out;

@@ -25,6 +25,29 @@ export interface Timeouts {
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, command: 30_000, data: 30_000 };
 
+/** Bounds on one directory listing: past either, the directory counts as not listed. */
+export interface ListingLimits {
+  /** Lines (entries, and lines that are no entry) in one directory's listing. */
+  maxEntries: number;
+  /** Bytes in one line of a listing. */
+  maxLineBytes: number;
+}
+
+/**
+ * Large enough for the largest real directories and names: ext4 and XFS
+ * directories past a million entries are rare even on archive mirrors, and a
+ * LIST line is at most a few hundred bytes of columns, a name (NAME_MAX 255
+ * bytes) and a symlink target (PATH_MAX 4096 bytes), under 8 KiB. Memory
+ * stays near what the entries themselves take (about 0.5 KB each).
+ */
+export const DEFAULT_LISTING_LIMITS: ListingLimits = { maxEntries: 1_000_000, maxLineBytes: 8192 };
+
+/** Limits from the optional settings (CLI flags, job server keys); undefined when neither is set. */
+export function listingLimitsOf(maxEntries?: number, maxLineBytes?: number): ListingLimits | undefined {
+  if (maxEntries === undefined && maxLineBytes === undefined) return undefined;
+  return { maxEntries: maxEntries ?? DEFAULT_LISTING_LIMITS.maxEntries, maxLineBytes: maxLineBytes ?? DEFAULT_LISTING_LIMITS.maxLineBytes };
+}
+
 export interface ServerOptions {
   /** Display name: the job file's server name, or host:port. Never contains the password. */
   name: string;
@@ -47,4 +70,6 @@ export interface ServerOptions {
    * FXP transfers are not affected: there, one server is always passive.
    */
   dataMode?: 'passive' | 'active';
+  /** Listing bounds; DEFAULT_LISTING_LIMITS when absent. */
+  listingLimits?: ListingLimits;
 }

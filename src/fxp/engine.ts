@@ -1,10 +1,10 @@
-import path from 'node:path/posix';
 import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
 import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
 import { modeName, type TransferMode } from './modes.js';
-import { partName } from './part-name.js';
+import { containedPartPath } from './part-name.js';
+import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
 import { canOpenAhead, fxpTransfer, openAhead, rememberAhead, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
 import { relayTransfer } from './relay.js';
 import { unreliableActive } from '../ftp/software.js';
@@ -102,8 +102,10 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
 
 export interface CopyRequest {
   srcPath: string;
-  /** Final destination path. The data goes to a temporary name beside it first. */
-  dstPath: string;
+  /** The destination's root: nothing is written outside it (remote-path.ts). */
+  dstRoot: string;
+  /** The file's path below dstRoot. The data goes to a temporary name beside it first. */
+  dstRel: string;
   /** Source size when the listing gave it; otherwise SIZE asks. */
   size?: number;
   /** Source mtime to preserve. */
@@ -170,8 +172,8 @@ export class FxpEngine {
   /** Copy one file with atomic publish: temporary name, size check, mtime, rename. */
   async copy(src: Side, dst: Side, req: CopyRequest): Promise<CopyResult> {
     assertSafeArgument(req.srcPath, 'source path');
-    assertSafeArgument(req.dstPath, 'destination path');
-    const tmp = path.join(path.dirname(req.dstPath), partName(path.basename(req.dstPath)));
+    const final = containedPath(req.dstRoot, req.dstRel);
+    const tmp = containedPartPath(req.dstRoot, req.dstRel);
     // Connections are always taken source first, then destination, by every
     // caller: two tasks taking them in opposite orders could deadlock a full pool.
     const s0 = await src.live();
@@ -231,7 +233,7 @@ export class FxpEngine {
         const r = replies[0];
         if (r instanceof FtpReplyError) throw r;
         const got = Number(r.message.trim());
-        if (got !== size) throw new FxpVerifyError(`${d.label}: ${req.dstPath}: size after transfer is ${r.message.trim()}, expected ${size}`);
+        if (got !== size) throw new FxpVerifyError(`${d.label}: ${final}: size after transfer is ${r.message.trim()}, expected ${size}`);
       }
       let checksum: CopyResult['checksum'];
       if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.live(), d, req.srcPath, tmp);
@@ -244,7 +246,7 @@ export class FxpEngine {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
-      await publish(d, tmp, req.dstPath, aheadOnDst);
+      await publish(d, tmp, final, aheadOnDst);
       // Without a shared algorithm the file was checked by size only: say so.
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
@@ -258,7 +260,7 @@ export class FxpEngine {
     }
   }
 
-  private async verifyChecksum(s: FtpConnection, d: FtpConnection, srcPath: string, dstPath: string): Promise<CopyResult['checksum']> {
+  private async verifyChecksum(s: FtpConnection, d: FtpConnection, srcPath: string, dstPath: ContainedPath): Promise<CopyResult['checksum']> {
     const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
     if (common.length === 0) {
       this.warnOnce(`hash:${s.label}>${d.label}`, `${s.label} and ${d.label} share no checksum algorithm (HASH, XSHA256, XSHA1, XMD5, XCRC): verified by size only`);
@@ -271,7 +273,7 @@ export class FxpEngine {
   }
 
   /** Walk the ladder for one file. */
-  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: string; rest: number; remaining: number }): Promise<{ mode: TransferMode; relayedBytes: number }> {
+  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: ContainedPath; rest: number; remaining: number }): Promise<{ mode: TransferMode; relayedBytes: number }> {
     let s = await src.live();
     let d = await dst.live();
     const key = `${s.label}\u0000${d.label}`;
@@ -335,11 +337,11 @@ export async function resetForClientData(c: FtpConnection): Promise<void> {
  * rename onto an existing file; then the old file is deleted first, which
  * leaves a moment with no file, never a half-written one.
  */
-async function publish(d: FtpConnection, tmp: string, final: string, passiveAhead = false): Promise<void> {
+async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, passiveAhead = false): Promise<void> {
   // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
   // PASV for the next transfer may ride along: it does not depend on them.
   const rename = async (withPasv: boolean) => {
-    const replies = await d.pipeline(withPasv ? [['RNFR', tmp], ['RNTO', final], ['PASV']] : [['RNFR', tmp], ['RNTO', final]]);
+    const replies = await (withPasv ? d.pipeline([['RNFR', tmp], ['RNTO', final], ['PASV']]) : d.pipeline([['RNFR', tmp], ['RNTO', final]]));
     const [from, to, pasv] = replies;
     if (pasv !== undefined && !(pasv instanceof FtpReplyError)) rememberAhead(d, pasv);
     if (from instanceof FtpReplyError) throw from;
@@ -354,7 +356,7 @@ async function publish(d: FtpConnection, tmp: string, final: string, passiveAhea
   }
 }
 
-async function discard(dst: Side, tmp: string): Promise<void> {
+async function discard(dst: Side, tmp: ContainedPath): Promise<void> {
   try {
     const d = await dst.live();
     await d.delete(tmp);

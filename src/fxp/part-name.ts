@@ -1,3 +1,5 @@
+import { PathEscapeError, containedPath, type ContainedPath } from '../ftp/remote-path.js';
+
 /**
  * The temporary name a transfer writes under, beside its target, until the
  * rename to the final name: a half-written file never carries its final name.
@@ -13,4 +15,13 @@ export function partName(name: string): string {
 
 export function isPartName(name: string): boolean {
   return name.length > PART_SUFFIX.length + 1 && name.startsWith('.') && name.endsWith(PART_SUFFIX);
+}
+
+/** The temporary path a transfer to `relative` (a file below `root`) is written under: same directory, part name. */
+export function containedPartPath(root: string, relative: string): ContainedPath {
+  if (relative === '') throw new PathEscapeError(root, relative, 'names no file');
+  containedPath(root, relative); // the file itself must be a contained path
+  const slash = relative.lastIndexOf('/');
+  const dir = slash === -1 ? '' : relative.slice(0, slash);
+  return containedPath(root, dir, partName(relative.slice(slash + 1)));
 }

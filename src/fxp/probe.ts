@@ -1,4 +1,3 @@
-import path from 'node:path/posix';
 import { randomBytes } from 'node:crypto';
 import { ConnectionPool } from '../ftp/pool.js';
 import type { FtpConnection } from '../ftp/connection.js';
@@ -9,6 +8,7 @@ import { relayTransfer } from './relay.js';
 import { modeName, type TransferMode } from './modes.js';
 import { Side, resetForClientData } from './engine.js';
 import { identifyServer, type ServerKind } from '../ftp/software.js';
+import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
 
 
 export interface ProbeServer {
@@ -79,7 +79,7 @@ function layoutText(l: FxpLayout | undefined, src: 'A' | 'B', dst: 'A' | 'B'): s
   return `${pc} ${passive}, ${ac} ${active}${tls}`;
 }
 
-async function upload(conn: FtpConnection, file: string, data: Buffer): Promise<void> {
+async function upload(conn: FtpConnection, file: ContainedPath, data: Buffer): Promise<void> {
   await conn.exclusive(async () => {
     const stor = await conn.openData('STOR', file);
     await new Promise<void>((resolve, reject) => {
@@ -99,7 +99,9 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
   const pools = { A: new ConnectionPool(a, 1), B: new ConnectionPool(b, 1) };
   const sides = { A: new Side(pools.A), B: new Side(pools.B) };
   const tag = randomBytes(4).toString('hex');
-  const files = { A: path.join(dirA, `.fxpmirror-probe-${tag}`), B: path.join(dirB, `.fxpmirror-probe-${tag}`) };
+  const name = `.fxpmirror-probe-${tag}`;
+  const files = { A: containedPath(dirA, name), B: containedPath(dirB, name) };
+  const copies = { A: containedPath(dirA, `${name}-copy`), B: containedPath(dirB, `${name}-copy`) };
   const servers: ProbeServer[] = [];
   const results: ProbeResult[] = [];
   const created: ('A' | 'B')[] = [];
@@ -136,7 +138,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
         else layouts.push({ passive, tls: 'none' }, { passive, tls: 'none', extended: true });
       }
       for (const layout of [...layouts, undefined]) {
-        results.push(await tryMode(sides, servers, s, d, layout, files[s], `${files[d]}-copy`));
+        results.push(await tryMode(sides, servers, s, d, layout, files[s], copies[d]));
       }
     }
     return { servers, results };
@@ -176,7 +178,7 @@ async function tryOnce(
   d: 'A' | 'B',
   layout: FxpLayout | undefined,
   srcPath: string,
-  dstPath: string,
+  dstPath: ContainedPath,
 ): Promise<ProbeResult> {
   const started = Date.now();
   const base = { direction: `${s}->${d}` as ProbeResult["direction"], mode: modeName(layout), layout: layoutText(layout, s, d) };

@@ -11,6 +11,7 @@ import {
 import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
+import type { ContainedPath } from '../ftp/remote-path.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -25,7 +26,8 @@ export interface FxpLayout {
 
 export interface FxpFile {
   srcPath: string;
-  dstPath: string;
+  /** Where STOR writes: built by containedPath(). */
+  dstPath: ContainedPath;
   /** REST offset on both sides (resume), 0 for a full transfer. */
   rest: number;
   /** Bytes still to move; sets the transfer deadline. */

@@ -16,7 +16,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yam
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { addSecret } from '../cli/log.js';
 import { FtpUrlError } from '../ftp/errors.js';
-import { DEFAULT_TIMEOUTS } from '../ftp/options.js';
+import { DEFAULT_TIMEOUTS, listingLimitsOf } from '../ftp/options.js';
 import type { FxpPolicy, ServerOptions, Timeouts } from '../ftp/options.js';
 import { findNetrc, parseFtpUrl, parseNetrc } from '../ftp/url.js';
 import type { FtpUrl, NetrcEntry } from '../ftp/url.js';
@@ -539,6 +539,9 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
     : undefined;
   const timeouts = keys.has('timeouts') ? readTimeouts(ctx, keys.get('timeouts')!, name) : undefined;
   const dataMode = keys.has('dataMode') ? readEnum(ctx, keys.get('dataMode')!, 'dataMode', ['passive', 'active'] as const) : undefined;
+  const maxListingEntries = keys.has('maxListingEntries') ? readInteger(ctx, keys.get('maxListingEntries')!, 'maxListingEntries', 1) : undefined;
+  const maxListingLine = keys.has('maxListingLine') ? readSize(ctx, keys.get('maxListingLine')!, 'maxListingLine') : undefined;
+  if (maxListingLine === 0) ctx.error(valueOffset(ctx, keys.get('maxListingLine')!), `'maxListingLine' must be greater than 0`);
 
   if (ctx.errorCount() > before || !url) return {};
 
@@ -589,6 +592,8 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
   if (fxp !== undefined) server.fxp = fxp;
   if (passive !== undefined) server.passive = passive;
   if (dataMode !== undefined) server.dataMode = dataMode;
+  const listingLimits = listingLimitsOf(maxListingEntries, maxListingLine);
+  if (listingLimits) server.listingLimits = listingLimits;
   return { server };
 }
 

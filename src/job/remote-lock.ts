@@ -1,8 +1,8 @@
-import path from 'node:path/posix';
 import os from 'node:os';
 import type { FtpConnection } from '../ftp/connection.js';
 import { FtpReplyError } from '../ftp/errors.js';
 import { partName } from '../fxp/part-name.js';
+import { containedPath } from '../ftp/remote-path.js';
 
 /** The lock directory's name: a part name, so the mirror never transfers or deletes it. */
 export const REMOTE_LOCK_NAME = partName('fxpmirror-lock');
@@ -36,8 +36,8 @@ export async function acquireRemoteLock(
   onStale?: (owner: string) => void,
 ): Promise<RemoteLock> {
   const conn = await connect();
-  const dir = path.join(root, REMOTE_LOCK_NAME);
-  const ownerFile = path.join(dir, 'owner');
+  const dir = containedPath(root, REMOTE_LOCK_NAME);
+  const ownerFile = containedPath(root, REMOTE_LOCK_NAME, 'owner');
   const owner = `${os.hostname()} pid ${process.pid} since ${new Date().toISOString()}`;
   const writeOwner = async (c: FtpConnection) => {
     await c.exclusive(async () => {
@@ -52,7 +52,7 @@ export async function acquireRemoteLock(
   const takeLock = async () => {
     // The lock lives inside the target root, which does not exist before the
     // first run; creating it is not the lock (two runs may both do it).
-    await conn.mkdir(root, true).catch(async (err: unknown) => {
+    await conn.mkdir(containedPath(root), true).catch(async (err: unknown) => {
       if (!(await conn.isDirectory(root))) throw err;
     });
     try {
@@ -66,7 +66,7 @@ export async function acquireRemoteLock(
       if (!beat) {
         // No heartbeat at all: a run died between MKD and its first heartbeat, or
         // the server cannot tell times. Judge by the directory's own time.
-        const entries = await conn.list(root).catch(() => []);
+        const { entries } = await conn.list(root).catch(() => ({ entries: [] }));
         const self = entries.find((e) => e.name === REMOTE_LOCK_NAME);
         if (!self) throw err; // could not create it and it is not there: permissions
         if (self.mtime && Date.now() - self.mtime.getTime() <= ttlMs + self.mtimePrecision) throw new RemoteLockHeldError(conn.label, dir, heldBy);

@@ -128,6 +128,17 @@ export const SERVER_KEYS: RuleSet = {
     description: 'How fxpmirror opens its own data connections (listings, relay): passive (it connects to the server) or active (the server connects back to it). FXP transfers are not affected.',
   },
   timeouts: { kind: 'timeouts', description: 'Timeouts: a number of seconds or "500ms", "10s", "2m".' },
+  maxListingEntries: {
+    kind: 'integer',
+    min: 1,
+    default: 1_000_000,
+    description: 'Most lines one directory listing of this server may have; past it the directory counts as not listed (nothing under it is deleted).',
+  },
+  maxListingLine: {
+    kind: 'size',
+    default: '8K',
+    description: 'Longest line a listing of this server may have ("8K" = 8192 bytes); past it the directory counts as not listed.',
+  },
 };
 
 /** One rule per MirrorOptions field; the mapped type makes the compiler insist on all of them. */

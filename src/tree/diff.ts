@@ -3,6 +3,7 @@ import type { MirrorOptions } from './options.js';
 import type { PlanAction, TransferReason } from './plan.js';
 import { isPartName } from '../fxp/part-name.js';
 import type { PathFilter } from './filter.js';
+import { unusableName } from '../ftp/names.js';
 
 /**
  * The pure half of the mirror walk: compare one source directory listing with
@@ -106,10 +107,17 @@ function deleteType(e: ListEntry): DeleteType {
   return e.type === 'dir' ? 'dir' : e.type === 'link' ? 'link' : 'file';
 }
 
-/** First entry wins when a (broken) listing repeats a name, so the result stays deterministic. */
-function byName(entries: ListEntry[]): Map<string, ListEntry> {
+/**
+ * Entries by name. The walker hands over screened listings (names.ts), so
+ * this is the second line: a name that is unusable, or listed twice, goes into
+ * `held` and is left alone on both sides rather than guessed at.
+ */
+function byName(entries: ListEntry[], held: Set<string>): Map<string, ListEntry> {
   const m = new Map<string, ListEntry>();
-  for (const e of entries) if (!m.has(e.name)) m.set(e.name, e);
+  for (const e of entries) {
+    if (m.has(e.name) || unusableName(e.name) !== null) held.add(e.name);
+    else m.set(e.name, e);
+  }
   return m;
 }
 
@@ -126,6 +134,10 @@ function byName(entries: ListEntry[]): Map<string, ListEntry> {
  * protects its destination namesake). The tool's part files are ignored on
  * both sides. Conflicting destination entries that are themselves excluded are
  * never removed: the conflict is reported as a skip instead.
+ *
+ * `blocked`: names to leave alone on both sides, neither transferred nor
+ * deleted (the walker reports them): names unusable or duplicated in either
+ * listing, and source links that are not followed.
  */
 export function diffDirectory(
   dir: string,
@@ -133,17 +145,19 @@ export function diffDirectory(
   dst: ListEntry[] | null,
   opts: MirrorOptions,
   filter: PathFilter,
+  blocked: ReadonlySet<string> = new Set(),
 ): DirDiff {
   const actions: PlanAction[] = [];
   const deletes: DeleteItem[] = [];
   const descend: { path: string; dstExists: boolean }[] = [];
   let unchanged = 0;
 
-  const srcByName = byName(src);
-  const dstByName = dst === null ? null : byName(dst);
+  const held = new Set(blocked);
+  const srcByName = byName(src, held);
+  const dstByName = dst === null ? null : byName(dst, held);
 
   for (const name of [...srcByName.keys()].sort(compareNames)) {
-    if (isPartName(name)) continue;
+    if (isPartName(name) || held.has(name)) continue;
     const s = srcByName.get(name)!;
     const path = joinPath(dir, name);
     const d = dstByName?.get(name);
@@ -201,7 +215,7 @@ export function diffDirectory(
 
   if (opts.delete && dstByName !== null) {
     for (const [name, d] of dstByName) {
-      if (srcByName.has(name) || isPartName(name)) continue;
+      if (srcByName.has(name) || isPartName(name) || held.has(name)) continue;
       const path = joinPath(dir, name);
       const wanted = d.type === 'dir' ? filter.wantDir(path) : filter.wantFile(path, d);
       if (wanted) deletes.push({ path, type: deleteType(d) });

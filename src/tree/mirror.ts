@@ -1,14 +1,18 @@
 import path from 'node:path/posix';
 import pLimit from 'p-limit';
 import type { ListEntry } from '../ftp/entry.js';
+import type { Listing, RejectedEntry } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
-import { FtpError, FtpReplyError, isTransient } from '../ftp/errors.js';
+import { FtpReplyError } from '../ftp/errors.js';
+import { containedPath } from '../ftp/remote-path.js';
 import { FxpEngine, Side, type CopyResult } from '../fxp/engine.js';
 import type { MirrorOptions } from './options.js';
 import type { MirrorSummary, PlanAction } from './plan.js';
 import { diffDirectory, joinPath, type DeleteItem } from './diff.js';
 import { PathFilter } from './filter.js';
 import { checkDeleteLimit, formatMaxDelete, orderDeletes } from './deletes.js';
+import { Gate, collectSubtree, describe, emptySummary, sameChecksum, withRetries } from './execute.js';
+import { LinkResolver } from './links.js';
 
 export interface MirrorEndpoint {
   pool: ConnectionPool;
@@ -42,60 +46,6 @@ export interface MirrorRun {
 
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
 const HIGH_WATER = 512;
-
-/**
- * The one gate every side effect passes through. Under dry-run it reports the
- * action and does nothing: dry-run is this switch, not a second code path.
- */
-class Gate {
-  constructor(
-    private readonly dryRun: boolean,
-    private readonly report: (a: PlanAction) => void,
-  ) {}
-  async pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
-    this.report(a);
-    if (this.dryRun) return undefined;
-    return effect();
-  }
-  /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
-  note(a: PlanAction): void {
-    this.report(a);
-  }
-}
-
-function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary {
-  return {
-    source: src,
-    destination: dst,
-    dryRun,
-    files: { transferred: 0, skipped: 0, deleted: 0, failed: 0, unchanged: 0 },
-    bytes: { transferred: 0 },
-    dirs: { created: 0, deleted: 0 },
-    touched: 0,
-    modes: {},
-    unsynced: [],
-    skippedEntries: [],
-    failures: [],
-    durationMs: 0,
-  };
-}
-
-function describe(err: unknown): { code: string; message: string } {
-  if (err instanceof FtpError) return { code: err.code, message: err.message };
-  return { code: 'EINTERNAL', message: (err as Error)?.message ?? String(err) };
-}
-
-/** Retry transient failures (4xx, resets, timeouts) with exponential backoff: 0.25 s, 0.5 s, 1 s, … */
-async function withRetries<T>(retries: number, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= retries || !isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 8000)));
-    }
-  }
-}
 
 interface TargetState {
   index: number;
@@ -152,6 +102,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   let stopped = false;
   const work = new Set<Promise<void>>();
 
+  // Reads (listings, RETR, SIZE, MDTM) join plainly; every write goes through containedPath().
   const abs = (root: string, rel: string) => (rel === '' ? root : path.join(root, rel));
 
   const fail = (t: TargetState, a: PlanAction | { kind: 'list'; path: string }, err: unknown) => {
@@ -197,7 +148,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const result = await withRetries(opts.retries, () =>
         run.engine.copy(src, dst, {
           srcPath: abs(run.src.root, a.path),
-          dstPath: abs(t.ep.root, a.path),
+          dstRoot: t.ep.root,
+          dstRel: a.path,
           size: a.src.size,
           mtime,
           // The next file's PASV may be opened ahead, unless an MDTM on the
@@ -233,14 +185,14 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         if (a.src.mtime && a.dst.mtime && Math.abs(a.src.mtime.getTime() - a.dst.mtime.getTime()) >= 1000) {
           const mtime = a.src.mtime;
           await t.gate.pass({ kind: 'touch', path: a.path, mtime }, () =>
-            t.ep.pool.use((c) => c.setMtime(abs(t.ep.root, a.path), mtime)),
+            t.ep.pool.use((c) => c.setMtime(containedPath(t.ep.root, a.path), mtime)),
           );
           t.summary.touched++;
         } else t.summary.files.unchanged++;
         return;
       }
       case 'mkdir':
-        await t.gate.pass(a, () => withRetries(opts.retries, () => t.ep.pool.use((c) => c.mkdir(abs(t.ep.root, a.path)))));
+        await t.gate.pass(a, () => withRetries(opts.retries, () => t.ep.pool.use((c) => c.mkdir(containedPath(t.ep.root, a.path)))));
         t.summary.dirs.created++;
         return;
       case 'skip':
@@ -253,8 +205,19 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     }
   };
 
-  const listing = async (pool: ConnectionPool, dir: string): Promise<ListEntry[]> =>
+  const listing = async (pool: ConnectionPool, dir: string): Promise<Listing> =>
     listLimitFor(pool)(() => withRetries(opts.retries, () => pool.use((c) => c.list(dir))));
+  const links = opts.symlinks === 'follow' ? new LinkResolver(run.src.pool, run.src.root, (dir) => listing(run.src.pool, dir)) : undefined;
+
+  /** Names a listing could not use: reported (log, summary, plan), never transferred nor deleted. */
+  const reportUnusable = (t: TargetState, dir: string, side: 'source' | 'destination', rejected: RejectedEntry[]) => {
+    for (const r of rejected) {
+      const a: PlanAction = { kind: 'unusable', path: dir, name: r.name, side, reason: r.reason };
+      t.gate.note(a);
+      t.summary.unusable.push({ dir, name: r.name, side, reason: r.reason });
+      events.warn?.(`${side} ${dir === '' ? '/' : `${dir}/`}: unusable name ${JSON.stringify(r.name)} (${r.reason}): neither transferred nor deleted`);
+    }
+  };
 
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
     const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
@@ -268,11 +231,22 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets): Promise<void> => {
     if (stopped) return;
     let srcEntries: ListEntry[];
+    let srcRejected: RejectedEntry[];
+    // Names held back from the diff on both sides: unusable or ambiguous on either side, links not followed.
+    const held = new Set<string>();
+    const linkSkips: { path: string; entry: ListEntry; reason: 'loop' | 'outside' | 'symlink' }[] = [];
     const dstListings = exists.map((e, i) => (e ? listing(ts[i].ep.pool, abs(ts[i].ep.root, rel)) : Promise.resolve(null)));
     for (const p of dstListings) p.catch(() => undefined);
     try {
-      srcEntries = await listing(run.src.pool, abs(run.src.root, rel));
-      if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), srcEntries);
+      ({ entries: srcEntries, rejected: srcRejected } = await listing(run.src.pool, abs(run.src.root, rel)));
+      if (links) {
+        const r = await links.resolve(abs(run.src.root, rel), srcEntries);
+        srcEntries = r.entries;
+        for (const k of r.skipped) {
+          held.add(k.entry.name);
+          linkSkips.push({ path: joinPath(rel, k.entry.name), entry: k.entry, reason: k.reason });
+        }
+      }
     } catch (err) {
       // Never delete on the destination because a listing failed: the whole
       // subtree is reported unsynced and nothing under it is touched.
@@ -284,15 +258,21 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     const next = new Map<string, (boolean | undefined)[]>();
     await Promise.all(
       ts.map(async (t, i) => {
-        let dstEntries: ListEntry[] | null;
+        reportUnusable(t, rel, 'source', srcRejected);
+        let dst: Listing | null;
         try {
-          dstEntries = await dstListings[i];
+          dst = await dstListings[i];
         } catch (err) {
           markUnsynced(t, rel, 'destination', err);
           return;
         }
-        t.seen += dstEntries?.length ?? 0;
-        const diff = diffDirectory(rel, srcEntries, dstEntries, opts, filter);
+        t.seen += dst?.entries.length ?? 0;
+        reportUnusable(t, rel, 'destination', dst?.rejected ?? []);
+        for (const k of linkSkips) {
+          if (filter.wantFile(k.path, k.entry)) await execute(t, { kind: 'skip', path: k.path, reason: k.reason });
+        }
+        const blocked = new Set([...held, ...srcRejected.map((r) => r.name), ...(dst?.rejected ?? []).map((r) => r.name)]);
+        const diff = diffDirectory(rel, srcEntries, dst?.entries ?? null, opts, filter, blocked);
         t.summary.files.unchanged += diff.unchanged;
         t.deletes.push(...diff.deletes);
         const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
@@ -341,7 +321,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       if (exists) return true;
       const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
       try {
-        await t.gate.pass(a, () => t.ep.pool.use((c) => c.mkdir(t.ep.root, true)));
+        await t.gate.pass(a, () => t.ep.pool.use((c) => c.mkdir(containedPath(t.ep.root), true)));
         t.summary.dirs.created++;
         return false;
       } catch (err) {
@@ -369,13 +349,17 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     // Expand directory deletions into their contents: files first, then directories deepest first.
     const expanded: DeleteItem[] = [];
     for (const d of candidates) {
+      const start = expanded.length;
       expanded.push(d);
       if (d.type === 'dir') {
         try {
-          await collectSubtree(t.ep.pool, t.ep.root, d.path, expanded, listing);
+          const clean = await collectSubtree(t.ep.root, d.path, expanded, (dir) => listing(t.ep.pool, dir), (dir, rejected) =>
+            reportUnusable(t, dir, 'destination', rejected),
+          );
+          if (!clean) expanded.length = start;
         } catch (err) {
-          // Cannot see inside: do not delete it at all.
-          expanded.pop();
+          // Cannot see inside: do not delete it at all (nor what was collected under it).
+          expanded.length = start;
           markUnsynced(t, d.path, 'destination', err);
         }
       }
@@ -396,7 +380,9 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const a: PlanAction = { kind: 'delete', path: d.path, type: d.type };
       try {
         await t.gate.pass(a, () =>
-          withRetries(opts.retries, () => t.ep.pool.use((c) => (d.type === 'dir' ? c.rmdir(abs(t.ep.root, d.path)) : c.delete(abs(t.ep.root, d.path))))),
+          withRetries(opts.retries, () =>
+            t.ep.pool.use((c) => (d.type === 'dir' ? c.rmdir(containedPath(t.ep.root, d.path)) : c.delete(containedPath(t.ep.root, d.path)))),
+          ),
         );
         if (d.type === 'dir') t.summary.dirs.deleted++;
         else t.summary.files.deleted++;
@@ -417,78 +403,3 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     await Promise.all(work);
   }
 }
-
-/**
- * --symlinks follow: a link becomes what it points to. A link whose target is
- * this directory or one of its ancestors would loop forever: it is reported
- * (skip: loop) instead. Directory or file is decided by CWD, and a file's size
- * and time come from SIZE and MDTM (the server follows the link).
- */
-async function resolveLinks(pool: ConnectionPool, absDir: string, entries: ListEntry[]): Promise<ListEntry[]> {
-  const out: ListEntry[] = [];
-  for (const e of entries) {
-    if (e.type !== 'link') {
-      out.push(e);
-      continue;
-    }
-    const target = e.target ? path.resolve(absDir, e.target) : undefined;
-    if (target && (absDir === target || absDir.startsWith(`${target}/`) || target === '/')) {
-      out.push(e); // stays a link: diff reports it as skipped
-      continue;
-    }
-    const linkPath = path.join(absDir, e.name);
-    const resolved = await pool.use(async (c) => {
-      if (await c.isDirectory(linkPath)) {
-        // MLSD often names no target (proftpd's "OS.unix=symlink", pure-ftpd's
-        // empty "slink:"). Where CWD landed tells instead: proftpd, pure-ftpd
-        // and vsftpd answer PWD with the resolved path. An ancestor is a loop.
-        if (!target) {
-          const pwd = await c.pwd().catch(() => undefined);
-          const where = pwd === undefined ? undefined : pwd.replace(/(.)\/+$/, '$1');
-          if (where !== undefined && (where === '/' || absDir === where || absDir.startsWith(`${where}/`))) return e;
-        }
-        return { ...e, type: 'dir' as const };
-      }
-      try {
-        const size = await c.size(linkPath);
-        const mtime = await c.mdtm(linkPath).catch(() => undefined);
-        return { ...e, type: 'file' as const, size, mtime, mtimePrecision: 1000, mtimeApproximate: false };
-      } catch {
-        return e; // dangling: reported as a skipped symlink
-      }
-    });
-    out.push(resolved);
-  }
-  return out;
-}
-
-/** List everything under a destination directory that is to be deleted. */
-async function collectSubtree(
-  pool: ConnectionPool,
-  root: string,
-  rel: string,
-  out: DeleteItem[],
-  listing: (pool: ConnectionPool, dir: string) => Promise<ListEntry[]>,
-): Promise<void> {
-  const entries = await listing(pool, path.join(root, rel));
-  for (const e of entries) {
-    const p = joinPath(rel, e.name);
-    if (e.type === 'dir') {
-      out.push({ path: p, type: 'dir' });
-      await collectSubtree(pool, root, p, out, listing);
-    } else out.push({ path: p, type: e.type === 'link' ? 'link' : 'file' });
-  }
-}
-
-/** Compare checksums; undefined when the servers share no algorithm. */
-async function sameChecksum(srcPool: ConnectionPool, dstPool: ConnectionPool, srcPath: string, dstPath: string): Promise<boolean | undefined> {
-  return srcPool.use((s) =>
-    dstPool.use(async (d) => {
-      const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
-      if (!common.length) return undefined;
-      const [a, b] = await Promise.all([s.checksum(srcPath, common[0]), d.checksum(dstPath, common[0])]);
-      return a === b;
-    }),
-  );
-}
-

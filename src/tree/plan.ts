@@ -34,8 +34,14 @@ export type PlanAction =
   /** Content already equal (checksum compare): only the mtime is set. */
   | { kind: 'touch'; path: string; mtime: Date }
   | { kind: 'delete'; path: string; type: 'file' | 'dir' | 'link' }
-  /** Reported, not acted on: symlinks under `skip`, special files, type conflicts without --delete. */
-  | { kind: 'skip'; path: string; reason: 'symlink' | 'special' | 'conflict' | 'loop' }
+  /** Reported, not acted on: symlinks under `skip`, special files, type conflicts without --delete; under `follow`, links to an ancestor (loop) or out of the source root (outside). */
+  | { kind: 'skip'; path: string; reason: 'symlink' | 'special' | 'conflict' | 'loop' | 'outside' }
+  /**
+   * A listed name fxpmirror may not use (names.ts: "..", "a/b", CR, a
+   * duplicate, ...): never transferred nor deleted, on either side. `path` is
+   * the directory whose listing had it.
+   */
+  | { kind: 'unusable'; path: string; name: string; side: 'source' | 'destination'; reason: string }
   /** A subtree we could not compare: its source (or destination) listing failed, was refused or cut short. Nothing under it is deleted. */
   | { kind: 'unsynced'; path: string; side: 'source' | 'destination'; reason: string };
 
@@ -58,6 +64,8 @@ export interface MirrorSummary {
   modes: Partial<Record<TransferMode, number>>;
   unsynced: { path: string; side: 'source' | 'destination'; reason: string }[];
   skippedEntries: { path: string; reason: string }[];
+  /** Listed names that could not be used (a partial run: the tree is not an exact copy). `dir` is the directory that listed them. */
+  unusable: { dir: string; name: string; side: 'source' | 'destination'; reason: string }[];
   failures: FailedItem[];
   /** Set when --max-delete stopped the deletions (nothing was deleted). */
   deleteLimit?: { planned: number; limit: string };

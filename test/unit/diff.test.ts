@@ -391,10 +391,12 @@ test('diffDirectory: onlyMissing and onlyNewer', () => {
   );
 });
 
-test('diffDirectory: duplicate names in a listing — first entry wins, one action', () => {
-  const r = diffDirectory('', [file('a', 1, T0), file('a', 2, T0)], [file('a', 1, T0), file('a', 7, T0)], opts(), noFilter());
-  assert.deepEqual(r.actions, []);
-  assert.equal(r.unchanged, 1);
+test('diffDirectory: a name listed twice is ambiguous: neither transferred nor deleted, on either side', () => {
+  const r = diffDirectory('', [file('a', 1, T0), file('a', 2, T0), file('b', 1, T0)], [file('a', 7, T0), file('c', 1, T0)], opts({ delete: true }), noFilter());
+  assert.deepEqual(r.actions, [{ kind: 'transfer', path: 'b', reason: 'missing', src: file('b', 1, T0) }]);
+  assert.deepEqual(r.deletes, [{ path: 'c', type: 'file' }]);
+  const d = diffDirectory('', [dir('x'), file('y', 1, T0)], [file('x', 1, T0), dir('x'), dir('y'), file('y', 1, T0)], opts({ delete: true }), noFilter());
+  assert.deepEqual(d, { actions: [], deletes: [], descend: [], unchanged: 0 });
 });
 
 test('diffDirectory: deletes come out in code point order', () => {

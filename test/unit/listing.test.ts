@@ -164,7 +164,8 @@ test('MLSD: size only when numeric; sizd ignored for files', () => {
 test('MLSD: malformed lines', () => {
   assert.equal(parseMlsdLine(''), null);
   assert.equal(parseMlsdLine('type=file;'), null); // no name
-  assert.equal(parseMlsdLine('type=file; '), null); // empty name
+  // An empty name is returned: names.ts reports it rather than the parser hiding it.
+  assert.equal(parseMlsdLine('type=file; ')?.name, '');
   assert.equal(parseMlsdLine('size=3;modify=20240101000000; no-type'), null);
   assert.equal(parseMlsdLine(' no facts at all'), null);
   // Facts without the final ";" (against §7.2): fall back to the first space.
@@ -310,11 +311,14 @@ test('LIST: "total", ".", ".." and junk give null', () => {
     '-rw-r--r--   1 u g 1 Jan 32 15:04 badday',
     '-rw-r--r--   1 u g 1 Feb 30  2020 feb30',
     '-rw-r--r--   1 u g 1 Jan  5 25:04 badhour',
-    '-rw-r--r--   1 u g 1 Jan  5 15:04 ', // empty name
     'xrw-r--r--   1 u g 1 Jan  5 15:04 badtype',
   ]) {
     assert.equal(parseUnixListLine(line, NOW), null, line);
   }
+});
+
+test('LIST: an empty name is returned, for names.ts to report', () => {
+  assert.equal(parseUnixListLine('-rw-r--r--   1 u g 1 Jan  5 15:04 ', NOW)?.name, '');
 });
 
 test('LIST year inference: the most recent date not more than a day ahead', () => {

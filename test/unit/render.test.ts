@@ -35,6 +35,7 @@ function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
     modes: { fxp: 12 },
     unsynced: [],
     skippedEntries: [],
+    unusable: [],
     failures: [],
     durationMs: 1234,
     ...o,

@@ -1,0 +1,81 @@
+/**
+ * Every path fxpmirror sends to a server to write, rename, create or delete
+ * (STOR, RNFR/RNTO, MKD, RMD, DELE, MFMT/SITE UTIME, part names, the remote
+ * lock) is built by containedPath(), which proves that it stays inside
+ * the job's root. The result has its own type, ContainedPath, and the
+ * functions that send such commands take only that type, so a path built any
+ * other way does not compile. Names are screened when listings are read
+ * (names.ts); this is the second, independent line: a later bug elsewhere
+ * still cannot write outside the target.
+ */
+import path from 'node:path/posix';
+import { FtpError } from './errors.js';
+
+declare const contained: unique symbol;
+/** A server path proven to lie inside a job's root (or to be the root). Built only by containedPath(). */
+export type ContainedPath = string & { readonly [contained]: true };
+
+/**
+ * Commands whose argument is a path they write, rename, create or delete.
+ * FtpConnection's raw senders take only a ContainedPath for these, so that
+ * `request('DELE', somePath)` with an unchecked string does not compile.
+ * (MFMT and SITE UTIME carry a time beside the path: mtimeCommand() and
+ * setMtime() take the ContainedPath instead.)
+ */
+export type PathWriteVerb = 'STOR' | 'APPE' | 'RNFR' | 'RNTO' | 'MKD' | 'XMKD' | 'RMD' | 'XRMD' | 'DELE';
+
+/** The argument type of command `C`: ContainedPath for a write verb, any string otherwise. */
+export type ArgOf<C extends string> = C extends PathWriteVerb ? ContainedPath : string;
+
+/** A write path would have left the job's root. */
+export class PathEscapeError extends FtpError {
+  constructor(
+    readonly root: string,
+    readonly relative: string,
+    readonly reason: string,
+  ) {
+    super('EPATH', `refusing a path outside the target ${JSON.stringify(root)}: ${JSON.stringify(relative)} ${reason}`);
+  }
+}
+
+/** The root as a prefix: normalised (RFC 959 paths here are posix), without a trailing "/" except for "/" itself. */
+function normalRoot(root: string): string {
+  if (/[\r\n\0]/.test(root)) throw new PathEscapeError(root, '', 'the root contains CR, LF or NUL');
+  if (root === '') throw new PathEscapeError(root, '', 'the root is empty');
+  const n = path.normalize(root);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/**
+ * `root` joined with `relative` paths ("a/b", "name"; "" is the root itself),
+ * or PathEscapeError. Each relative path must be "/"-separated segments that
+ * are each one usable name: no absolute path, no empty segment ("a//b",
+ * "a/"), no "." or "..", no "\" (a Windows separator), no CR, LF or NUL.
+ * Then, after posix normalisation, the result must be the root or below it:
+ * the proof does not rely on the segment rules above.
+ */
+export function containedPath(root: string, ...relative: string[]): ContainedPath {
+  const base = normalRoot(root);
+  const parts: string[] = [];
+  for (const rel of relative) {
+    if (rel === '') continue;
+    if (rel.startsWith('/')) throw new PathEscapeError(root, rel, 'is absolute');
+    for (const seg of rel.split('/')) {
+      const why =
+        seg === '' ? 'has an empty segment'
+        : seg === '.' || seg === '..' ? `has a "${seg}" segment`
+        : seg.includes('\\') ? 'contains "\\"'
+        : /[\r\n\0]/.test(seg) ? 'contains CR, LF or NUL'
+        : null;
+      if (why) throw new PathEscapeError(root, rel, why);
+      parts.push(seg);
+    }
+  }
+  const joined = parts.length === 0 ? base : base === '/' ? `/${parts.join('/')}` : `${base}/${parts.join('/')}`;
+  const prefix = base === '/' ? '/' : `${base}/`;
+  const norm = path.normalize(joined);
+  if (norm !== joined || (norm !== base && !norm.startsWith(prefix))) {
+    throw new PathEscapeError(root, relative.join('/'), 'leaves the root after normalisation');
+  }
+  return joined as ContainedPath;
+}

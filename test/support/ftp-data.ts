@@ -1,0 +1,197 @@
+/**
+ * Data connections of the scripted FTP server: a real passive listener (PASV,
+ * EPSV) or a real connect to the address a PORT/EPRT named, and the bodies
+ * that travel over them (files, listings, endless listings), written with
+ * backpressure so that an endless listing costs the server no memory.
+ */
+import net from 'node:net';
+
+/** What the server sends over a data connection: text, bytes, or chunks from a (possibly endless) generator. */
+export type DataBody = string | Buffer | Iterable<string | Buffer> | AsyncIterable<string | Buffer>;
+
+/** One data connection the server accepted (passive) or opened (active). */
+export interface DataRecord {
+  session: number;
+  mode: 'passive' | 'active';
+  /** The other end: who connected to our passive port, or whom we connected to. */
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** The transfer command that used it (RETR path, STOR path, MLSD, ...), once one did. */
+  command?: string;
+}
+
+/** How long a transfer command waits for the data connection before answering 425. */
+export const DATA_WAIT_MS = 10_000;
+
+export function stripMapped(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:/, '');
+}
+
+/**
+ * A pending data connection of one session. PASV/EPSV: a listener that takes
+ * the first connection. PORT/EPRT: a target we connect to when the transfer
+ * command arrives (as vsftpd, proftpd and pure-ftpd do).
+ */
+export class DataChannel {
+  private listener: net.Server | undefined;
+  private accepted: Promise<net.Socket> | undefined;
+  private target: { host: string; port: number } | undefined;
+  private sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly session: number,
+    private readonly record: (r: DataRecord) => void,
+    /** Active connections leave from this address (the control connection's own), as a real server's do. */
+    private readonly localAddress: () => string,
+  ) {}
+
+  /** Listen on host:0; resolves with the port. Replaces any earlier pending channel. */
+  async listen(host: string): Promise<{ host: string; port: number }> {
+    this.reset();
+    const server = net.createServer();
+    this.listener = server;
+    this.accepted = new Promise((resolve) => {
+      server.once('connection', (s) => {
+        server.close();
+        this.track(s, 'passive');
+        resolve(s);
+      });
+    });
+    this.accepted.catch(() => undefined);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => resolve());
+    });
+    return { host, port: (server.address() as net.AddressInfo).port };
+  }
+
+  /** PORT/EPRT: remember where to connect. */
+  connectTo(host: string, port: number): void {
+    this.reset();
+    this.target = { host, port };
+  }
+
+  get pending(): boolean {
+    return this.accepted !== undefined || this.target !== undefined;
+  }
+
+  /** The data socket for a transfer command; throws when none comes within DATA_WAIT_MS. */
+  async open(command: string): Promise<net.Socket> {
+    const accepted = this.accepted;
+    const target = this.target;
+    this.accepted = undefined;
+    this.target = undefined;
+    let socket: net.Socket;
+    if (target) {
+      socket = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ ...target, localAddress: this.localAddress() });
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+      this.track(socket, 'active');
+    } else if (accepted) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no data connection')), DATA_WAIT_MS);
+      });
+      try {
+        socket = await Promise.race([accepted, timeout]);
+      } finally {
+        clearTimeout(timer);
+        this.listener?.close();
+        this.listener = undefined;
+      }
+    } else throw new Error('no PORT or PASV');
+    const rec = (socket as net.Socket & { record?: DataRecord }).record;
+    if (rec) rec.command = command;
+    return socket;
+  }
+
+  private track(s: net.Socket, mode: 'passive' | 'active'): void {
+    const rec: DataRecord = {
+      session: this.session,
+      mode,
+      remoteAddress: stripMapped(s.remoteAddress),
+      remotePort: s.remotePort ?? 0,
+      localAddress: stripMapped(s.localAddress),
+      localPort: s.localPort ?? 0,
+    };
+    (s as net.Socket & { record?: DataRecord }).record = rec;
+    this.record(rec);
+    this.sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => this.sockets.delete(s));
+  }
+
+  private reset(): void {
+    this.listener?.close();
+    this.listener = undefined;
+    this.accepted = undefined;
+    this.target = undefined;
+  }
+
+  /** Close the listener and every data socket at once. */
+  destroy(): void {
+    this.reset();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}
+
+/**
+ * Write a body to a data socket with backpressure, then end it. Resolves
+ * true when everything was sent, false when the client closed first (an
+ * endless listing ends that way).
+ */
+export async function sendBody(socket: net.Socket, body: DataBody): Promise<boolean> {
+  const closed = new Promise<false>((resolve) => socket.once('close', () => resolve(false)));
+  const write = async (chunk: string | Buffer): Promise<boolean> => {
+    if (socket.destroyed) return false;
+    if (socket.write(chunk)) return true;
+    return Promise.race([new Promise<true>((r) => socket.once('drain', () => r(true))), closed]);
+  };
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    if (!(await write(body))) return false;
+  } else {
+    // Small chunks are gathered into ~64 KiB writes: an endless listing of
+    // short lines would otherwise cost a write() per line.
+    let pending: Buffer[] = [];
+    let size = 0;
+    for await (const c of body as AsyncIterable<string | Buffer>) {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      pending.push(b);
+      size += b.length;
+      if (size >= 65536) {
+        if (!(await write(Buffer.concat(pending)))) return false;
+        pending = [];
+        size = 0;
+      }
+    }
+    if (size && !(await write(Buffer.concat(pending)))) return false;
+  }
+  if (socket.destroyed) return false;
+  await new Promise<void>((resolve) => socket.end(resolve));
+  return true;
+}
+
+/** Read a data socket to its end (STOR). Resolves with the bytes, or undefined when it broke. */
+export function receiveBody(socket: net.Socket): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', () => resolve(undefined));
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/**
+ * MLSD lines without end ("type=file;size=1;modify=...; f000000001"), for the
+ * listing-bound tests; `line` builds line `i` when a test wants other text
+ * (longer names, a line that never ends).
+ */
+export function* endlessListing(line: (i: number) => string = (i) => `type=file;size=1;modify=20230101000000; f${String(i).padStart(9, '0')}\r\n`): Generator<string> {
+  for (let i = 0; ; i++) yield line(i);
+}
