@@ -1,10 +1,11 @@
 import path from 'node:path/posix';
 import { randomBytes } from 'node:crypto';
 import { ConnectionPool } from '../ftp/pool.js';
-import type { FtpConnection } from '../ftp/connection.js';
+import type { FtpConnection, FtpNote } from '../ftp/connection.js';
 import type { ServerOptions } from '../ftp/options.js';
 import { FtpError, FxpRefusedError } from '../ftp/errors.js';
 import { fxpTransfer, type FxpLayout } from './transfer.js';
+import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
 import { Side, resetForClientData } from './engine.js';
 import { identifyServer, type ServerKind } from '../ftp/software.js';
@@ -94,8 +95,10 @@ async function upload(conn: FtpConnection, file: string, data: Buffer): Promise<
  * server, and report what worked and, for each refusal, who refused, what it
  * said, and which setting on that server fixes it.
  */
-export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string, dirB: string): Promise<ProbeReport> {
+export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string, dirB: string, onNote?: (note: FtpNote) => void): Promise<ProbeReport> {
   const pools = { A: new ConnectionPool(a, 1), B: new ConnectionPool(b, 1) };
+  for (const p of [pools.A, pools.B]) p.onNote = onNote;
+  const fxp = new FxpState();
   const sides = { A: new Side(pools.A), B: new Side(pools.B) };
   const tag = randomBytes(4).toString('hex');
   const files = { A: path.join(dirA, `.fxpmirror-probe-${tag}`), B: path.join(dirB, `.fxpmirror-probe-${tag}`) };
@@ -135,7 +138,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
         else layouts.push({ passive, tls: 'none' }, { passive, tls: 'none', extended: true });
       }
       for (const layout of [...layouts, undefined]) {
-        results.push(await tryMode(sides, servers, s, d, layout, files[s], `${files[d]}-copy`));
+        results.push(await tryMode(sides, servers, fxp, s, d, layout, files[s], `${files[d]}-copy`));
       }
     }
     return { servers, results };
@@ -177,6 +180,7 @@ async function tryMode(...args: Parameters<typeof tryOnce>): Promise<ProbeResult
 async function tryOnce(
   sides: Record<'A' | 'B', Side>,
   servers: ProbeServer[],
+  fxp: FxpState,
   s: 'A' | 'B',
   d: 'A' | 'B',
   layout: FxpLayout | undefined,
@@ -189,7 +193,7 @@ async function tryOnce(
     const src = await sides[s].live();
     const dst = await sides[d].live();
     const file = { srcPath, dstPath, rest: 0, remaining: PROBE_BYTES };
-    if (layout) await fxpTransfer(src, dst, layout, file, { copyCheckMs: 4000, markGraceMs: 1000 });
+    if (layout) await fxpTransfer(src, dst, layout, file, fxp, { copyCheckMs: 4000, markGraceMs: 1000 });
     else {
       await resetForClientData(src);
       await resetForClientData(dst);
