@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stopAll, type LabServer, type ServerKind, type StartOptions } from '../lab/lab.js';
-import { lines, mkdirLab, oneErrorLine, requireServers, runCli, sha256File, startPlan, urlOf, writeLabFile } from '../lab/helpers.js';
+import { lines, mkdirLab, oneErrorLine, requireServers, runCli, sha256File, startPlan, urlOf, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { ScriptedFtpServer, startRecordingListener, type Handler, type RecordingListener } from '../support/index.js';
 
@@ -66,6 +66,21 @@ function assertNobodyAtThird(): void {
   for (const r of recorders) assert.deepEqual(r.connections, [], `a connection reached the third address ${r.host}:${r.port}`);
 }
 
+/**
+ * A copy through the hostile server: it worked in `mode`, nothing reached the
+ * third address, and the real server's log (what it gained during the copy)
+ * shows one PORT, naming the hostile server's control address.
+ */
+function assertNoBounce(r: CliRun, log: string, mode: string): void {
+  assertNobodyAtThird();
+  assert.equal(r.code, EXIT.OK, r.stderr);
+  assert.equal(JSON.parse(r.stdout).mode, mode);
+  const ports = log.match(/PORT \d+,\d+,\d+,\d+,\d+,\d+/g) ?? [];
+  assert.equal(ports.length, 1, log);
+  assert.match(ports[0], new RegExp(`^PORT ${tuple(HOSTILE)},\\d+,\\d+$`));
+  assert.ok(!log.includes(tuple(THIRD)), 'the third address never reached the real server');
+}
+
 /** What a server's log gained while `fn` ran. */
 async function logDuring<T>(server: LabServer, fn: () => Promise<T>): Promise<[T, string]> {
   const before = fs.statSync(server.logFile).size;
@@ -104,13 +119,7 @@ describe('no FTP bounce through a PASV address (scripted hostile server, real vs
       const [r, log] = await logDuring(S[kind], () =>
         runCli(['copy', urlOf(S[kind], `a/to-hostile-${kind}.bin`), dst.url('/in/'), '--fxp', 'force', '--passive', 'destination', '--json']),
       );
-      assert.equal(r.code, EXIT.OK, r.stderr);
-      assert.equal(JSON.parse(r.stdout).mode, 'fxp-reversed');
-      assertNobodyAtThird();
-      const ports = log.match(/PORT \d+,\d+,\d+,\d+,\d+,\d+/g) ?? [];
-      assert.equal(ports.length, 1, log);
-      assert.match(ports[0], new RegExp(`^PORT ${tuple(HOSTILE)},\\d+,\\d+$`));
-      assert.ok(!log.includes(tuple(THIRD)), 'the third address never reached the real server');
+      assertNoBounce(r, log, 'fxp-reversed');
       // The real source's data connection went to the hostile server's control address, and the file is intact.
       assert.deepEqual(dst.dataConnections.map((d) => [d.localAddress, d.remoteAddress, d.command]), [[HOSTILE, S[kind].host, `STOR /in/.to-hostile-${kind}.bin.fxpmirror-part`]]);
       assert.equal(sha256(dst.tree.read(`/in/to-hostile-${kind}.bin`)!), sha256(data));
@@ -125,13 +134,7 @@ describe('no FTP bounce through a PASV address (scripted hostile server, real vs
       const [r, log] = await logDuring(S[kind], () =>
         runCli(['copy', src.url('/out/f.bin'), urlOf(S[kind], `b/from-hostile.bin`), '--fxp', 'force', '--passive', 'source', '--json']),
       );
-      assert.equal(r.code, EXIT.OK, r.stderr);
-      assert.equal(JSON.parse(r.stdout).mode, 'fxp');
-      assertNobodyAtThird();
-      const ports = log.match(/PORT \d+,\d+,\d+,\d+,\d+,\d+/g) ?? [];
-      assert.equal(ports.length, 1, log);
-      assert.match(ports[0], new RegExp(`^PORT ${tuple(HOSTILE)},\\d+,\\d+$`));
-      assert.ok(!log.includes(tuple(THIRD)));
+      assertNoBounce(r, log, 'fxp');
       assert.deepEqual(src.dataConnections.map((d) => [d.localAddress, d.remoteAddress]), [[HOSTILE, S[kind].host]]);
       assert.equal(await sha256File(path.join(S[kind].root, 'b', 'from-hostile.bin')), sha256(data));
     });
