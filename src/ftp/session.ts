@@ -11,7 +11,7 @@ import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
 import { isExtendedPassive, sscnCommand, type Command, type MtimeMethod, type PassiveVerb } from './commands.js';
-import { FtpLoginError, FtpReplyError, assertSafeArgument } from './errors.js';
+import { FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer, type ServerKind } from './software.js';
 import { asTlsError, checkPin } from './tls.js';
@@ -264,7 +264,8 @@ export class FtpSession {
    * PASV, falling back to EPSV when PASV is refused (or EPSV alone with
    * `extended`, and always for an IPv6 peer, RFC 2428 §3). `extended` in the
    * result says which one answered: the active side's PORT or EPRT follows it.
-   * When both are refused, PASV's refusal is thrown.
+   * When EPSV is refused too (or answers nonsense), PASV's refusal is thrown:
+   * EPSV was only the fallback. A timeout or a closed connection is itself.
    */
   async passiveWithFallback(extended: boolean, signal?: AbortSignal): Promise<{ hp: HostPort; extended: boolean }> {
     if (extended || this.channel.remoteAddress.includes(':')) return { hp: await this.passive('EPSV', signal), extended: true };
@@ -275,7 +276,7 @@ export class FtpSession {
       try {
         return { hp: await this.passive('EPSV', signal), extended: true };
       } catch (err2) {
-        throw err2 instanceof FtpReplyError ? err : err2;
+        throw err2 instanceof FtpReplyError || err2 instanceof FtpProtocolError ? err : err2;
       }
     }
   }

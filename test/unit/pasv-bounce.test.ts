@@ -15,6 +15,8 @@ import { FtpConnection, type FtpNote } from '../../src/ftp/connection.js';
 import { ConnectionPool } from '../../src/ftp/pool.js';
 import type { ServerOptions } from '../../src/ftp/options.js';
 import { FxpEngine, Side, type TransferPolicy } from '../../src/fxp/engine.js';
+import { runProbe } from '../../src/fxp/probe.js';
+import { acquireRemoteLock } from '../../src/job/remote-lock.js';
 import { ScriptedFtpServer, startRecordingListener, type Handler, type RecordingListener } from '../support/index.js';
 
 const HOSTILE = '127.0.79.1';
@@ -186,5 +188,66 @@ test('relay from a hostile source: the client connects to the control address', 
     assert.ok(dst.tree.read('/in/r.bin')?.equals(Buffer.alloc(50_000, 3)));
   } finally {
     await closeAll(recorders, src, dst);
+  }
+});
+
+test("CPSV is read like PASV (control address); PASV refused falls back to EPSV; both refused is PASV's refusal", async () => {
+  const recorders: RecordingListener[] = [];
+  const srv = await ScriptedFtpServer.start({ host: HOSTILE, handlers: { CPSV: bouncingPasv(recorders) } });
+  try {
+    const conn = await FtpConnection.connect(srv.clientOptions());
+    try {
+      const cpsv = await conn.exclusive(() => conn.passive('CPSV'));
+      assert.deepEqual(cpsv, { host: HOSTILE, port: recorders[0].port });
+      srv.on('PASV', '500 PASV not understood.');
+      const viaEpsv = await conn.exclusive(() => conn.passiveWithFallback(false));
+      assert.equal(viaEpsv.extended, true);
+      assert.equal(viaEpsv.hp.host, HOSTILE);
+      srv.on('EPSV', '500 EPSV not understood.');
+      await assert.rejects(conn.exclusive(() => conn.passiveWithFallback(false)), (err: Error & { command?: string; replyCode?: number }) => err.command === 'PASV' && err.replyCode === 500);
+      // EPSV asked for directly: its own refusal.
+      await assert.rejects(conn.exclusive(() => conn.passiveWithFallback(true)), (err: Error & { command?: string }) => err.command === 'EPSV');
+    } finally {
+      await conn.close();
+    }
+    assert.deepEqual(srv.sent('PASV', 'EPSV', 'CPSV'), ['CPSV', 'PASV', 'EPSV', 'PASV', 'EPSV', 'EPSV']);
+    assertNobodyAtThird(recorders);
+  } finally {
+    await closeAll(recorders, srv);
+  }
+});
+
+test('probe with a hostile server: every mode and the uploads go to its control address', async () => {
+  const recorders: RecordingListener[] = [];
+  const a = await hostileServer({ '/a/': '' }, recorders);
+  const b = await ScriptedFtpServer.start({ host: HONEST, files: { '/b/': '' } });
+  try {
+    const notes: FtpNote[] = [];
+    const report = await runProbe(a.clientOptions(), b.clientOptions(), '/a', '/b', (n) => notes.push(n));
+    assert.deepEqual(
+      report.results.filter((r) => !r.ok).map((r) => `${r.direction} ${r.mode}: ${r.reply}`),
+      [],
+    );
+    assert.ok(report.results.some((r) => r.mode === 'fxp' && r.direction === 'A->B'));
+    assertNobodyAtThird(recorders);
+    for (const p of b.sent('PORT')) assert.match(p, /^PORT 127,0,79,1,\d+,\d+$/);
+    for (const d of a.dataConnections.filter((x) => x.mode === 'passive')) assert.equal(d.localAddress, HOSTILE);
+    assert.equal(notes.length, 1);
+  } finally {
+    await closeAll(recorders, a, b);
+  }
+});
+
+test('the remote lock writes its owner file over the control address', async () => {
+  const recorders: RecordingListener[] = [];
+  const srv = await hostileServer({ '/target/': '' }, recorders);
+  try {
+    const lock = await acquireRemoteLock(() => FtpConnection.connect(srv.clientOptions()), '/target', 60_000);
+    assert.match(srv.tree.read('/target/.fxpmirror-lock.fxpmirror-part/owner')?.toString() ?? '', /pid \d+ since /);
+    await lock.release();
+    assertNobodyAtThird(recorders);
+    assert.deepEqual(srv.dataConnections.map((d) => d.localAddress), [HOSTILE]);
+  } finally {
+    await closeAll(recorders, srv);
   }
 });
