@@ -52,6 +52,13 @@ function maxDeleteArg(v: string): MirrorOptions['maxDelete'] {
   }
 }
 
+/** The option is gone; its value is never read: a usage error (exit 2) that names what replaced it, while the arguments are parsed. */
+function removedFixPasvAddress(): never {
+  throw new UsageError(
+    "--fix-pasv-address was removed: a PASV address other than the server's own is never used now (only its port is); --trust-pasv-address opts in to using it",
+  );
+}
+
 /** Options every command that connects shares. */
 function connectionOptions(cmd: Command): Command {
   return cmd
@@ -60,8 +67,7 @@ function connectionOptions(cmd: Command): Command {
     .option('--insecure', 'do not verify TLS certificates (explicit opt-out)')
     .option('--timeout <seconds>', 'command and data timeout', intArg(1))
     .option('--connect-timeout <seconds>', 'connect and greeting timeout', intArg(1))
-    // Removed: flagsOf() turns it into a usage error that names its replacement.
-    .addOption(new Option('--fix-pasv-address [when]').hideHelp())
+    .addOption(new Option('--fix-pasv-address <when>').hideHelp().argParser(removedFixPasvAddress))
     .option('--active', "open fxpmirror's own data connections (listings, relay) in active mode (PORT)")
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
 }
@@ -83,8 +89,6 @@ interface CommonOpts {
   insecure?: boolean;
   timeout?: number;
   connectTimeout?: number;
-  /** The removed --fix-pasv-address, if given (a usage error). */
-  fixPasvAddress?: unknown;
   /** ls: a flag; copy/mirror: source|destination|both; probe: a|b|both. */
   trustPasvAddress?: boolean | string;
   verbose?: boolean;
@@ -94,11 +98,6 @@ interface CommonOpts {
 
 /** The flags for one server; `side` is its name in --trust-pasv-address (source, destination, a, b; ls has one server). */
 function flagsOf(o: CommonOpts, side?: string): ServerFlags {
-  if (o.fixPasvAddress !== undefined) {
-    throw new UsageError(
-      "--fix-pasv-address was removed: a PASV address other than the server's own is never used now (only its port is); --trust-pasv-address opts in to using it",
-    );
-  }
   const trust = o.trustPasvAddress;
   return {
     ca: o.ca,

@@ -214,7 +214,11 @@ describe('no FTP bounce through a PASV address (scripted hostile server, real vs
   });
 
   test('the removed --fix-pasv-address is a one-line usage error naming its replacement', async () => {
-    for (const args of [['ls', '--fix-pasv-address', 'auto', urlOf(S.vsftpd)], ['copy', '--fix-pasv-address=never', urlOf(S.vsftpd, 'x'), urlOf(S.proftpd)]]) {
+    for (const args of [
+      ['ls', '--fix-pasv-address', 'auto', urlOf(S.vsftpd)],
+      ['copy', '--fix-pasv-address=never', urlOf(S.vsftpd, 'x'), urlOf(S.proftpd)],
+      ['probe', '--fix-pasv-address', 'always', urlOf(S.vsftpd), urlOf(S.proftpd)],
+    ]) {
       const r = await runCli(args);
       assert.equal(r.code, EXIT.USAGE);
       assert.match(oneErrorLine(r), /--fix-pasv-address was removed: .*--trust-pasv-address/);
