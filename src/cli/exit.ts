@@ -43,7 +43,7 @@ export class UsageError extends Error {
 
 export function exitCodeFor(err: unknown): ExitCode {
   const code = (err as { code?: unknown })?.code;
-  if (code === 'EUSAGE' || code === 'EURL' || code === 'EJOBFILE') return EXIT.USAGE;
+  if (code === 'EUSAGE' || code === 'EURL') return EXIT.USAGE;
   if (code === 'ELOCKED' || code === 'EREMOTELOCKED') return EXIT.LOCKED;
   if (err instanceof FtpError) {
     switch (err.code) {

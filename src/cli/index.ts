@@ -18,7 +18,7 @@ import { runProbe, renderProbe } from '../fxp/probe.js';
 import type { ListEntry } from '../ftp/entry.js';
 import type { MirrorSummary } from '../tree/plan.js';
 
-const VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function intArg(min: number) {
   return (v: string): number => {
@@ -400,10 +400,10 @@ export function buildProgram(): Command {
     .option('-R, --recursive', 'list subdirectories too')
     .option('--trust-pasv-address', TRUST_PASV_HELP)
     .option('--json', 'print entries as JSON')
-    .action(async (url: string, o) => setExit(await lsCommand(url, o)));
+    .action(async (url: string, o: Parameters<typeof lsCommand>[1]) => setExit(await lsCommand(url, o)));
 
   transferOptions(connectionOptions(program.command('copy').description('copy one file from server to server').argument('<src-url>').argument('<dst-url>', 'a file, or a directory (ending in / or existing)')))
-    .action(async (a: string, b: string, o, cmd: Command) => setExit(await copyCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
+    .action(async (a: string, b: string, o: CommonOpts & TransferFlags, cmd: Command) => setExit(await copyCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
   transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>')))
     .addOption(new Option('--symlinks <how>', 'what to do with symlinks on the source').choices(['skip', 'follow']).default('skip'))
@@ -428,12 +428,12 @@ export function buildProgram(): Command {
     .option('-n, --dry-run', 'print the plan; change nothing')
     .option('--stats <seconds>', 'print progress every N seconds even without a TTY', intArg(1))
     .option('-q, --quiet', 'print errors and a one-line summary only')
-    .action(async (a: string, b: string, o, cmd: Command) => setExit(await mirrorCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
+    .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await mirrorCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
   connectionOptions(program.command('probe').description('find which FXP modes two servers accept, and why the others fail').argument('<url-a>').argument('<url-b>'))
     .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices(['a', 'b', 'both']))
     .option('--json', 'print the results as JSON')
-    .action(async (a: string, b: string, o) => {
+    .action(async (a: string, b: string, o: CommonOpts & { json?: boolean }) => {
       const A = serverFromUrl(a, 'A', flagsOf(o, 'a'));
       const B = serverFromUrl(b, 'B', flagsOf(o, 'b'));
       const log = createLogger({ format: 'text', stream: process.stderr });
@@ -456,7 +456,7 @@ export function buildProgram(): Command {
     .option('--metrics-file <file>', 'write a Prometheus textfile (node_exporter) after the run')
     .option('--jobs <n>', 'run up to N jobs at once', intArg(1), 1)
     .option('-v, --verbose', 'log the FTP conversation (passwords masked)')
-    .action(async (files: string[], o) => setExit(await (await loadRun()).runJobsCommand(files, o)));
+    .action(async (files: string[], o: import('./run.js').RunFlags) => setExit(await (await loadRun()).runJobsCommand(files, o)));
 
   program
     .command('validate')

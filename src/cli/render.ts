@@ -1,5 +1,6 @@
 import type { ListEntry } from '../ftp/entry.js';
-import type { MirrorSummary, PlanAction, TransferMode } from '../tree/plan.js';
+import type { MirrorSummary, PlanAction } from '../tree/plan.js';
+import { TRANSFER_MODES } from '../fxp/modes.js';
 
 /**
  * Renderers draw from plain data only (plan actions, the run summary): no
@@ -160,24 +161,9 @@ export function formatDuration(ms: number, digits = 2): string {
   return `${Math.floor(totalMin / 60)} h ${String(totalMin % 60).padStart(2, '0')} min`;
 }
 
-/** Reporting order for transfer modes: plain FXP first, relay (the fallback) last. */
-const MODE_ORDER: TransferMode[] = [
-  'fxp',
-  'fxp-reversed',
-  'fxp-epsv',
-  'fxp-epsv-reversed',
-  'fxp-tls-sscn',
-  'fxp-tls-sscn-reversed',
-  'fxp-tls-cpsv',
-  'fxp-tls-cpsv-reversed',
-  'fxp-clear',
-  'fxp-clear-reversed',
-  'relay',
-];
-
-/** "fxp 12, relay 1"; "" when no file was transferred. */
+/** "fxp 12, relay 1" (in TRANSFER_MODES order); "" when no file was transferred. */
 export function formatModes(modes: MirrorSummary['modes']): string {
-  return MODE_ORDER.filter((m) => (modes[m] ?? 0) > 0)
+  return TRANSFER_MODES.filter((m) => (modes[m] ?? 0) > 0)
     .map((m) => `${m} ${modes[m]}`)
     .join(', ');
 }

@@ -193,10 +193,6 @@ export class FtpConnection extends FtpSession {
     return this.cmd('NOOP');
   }
 
-  stat(path?: string): Promise<FtpReply> {
-    return this.cmd('STAT', path);
-  }
-
   async system(): Promise<string> {
     try {
       const r = await this.cmd('SYST');

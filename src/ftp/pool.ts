@@ -52,10 +52,6 @@ export class ConnectionPool {
     return this.all.size;
   }
 
-  get currentLimit(): number {
-    return this.limit;
-  }
-
   /** A connection for exclusive use until release(). Reconnects transparently. */
   async acquire(): Promise<FtpConnection> {
     if (this.closed) throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);

@@ -3,8 +3,8 @@ import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
 import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
-import type { TransferMode } from '../tree/plan.js';
-import { partName } from '../tree/filter.js';
+import { modeName, type TransferMode } from './modes.js';
+import { partName } from './part-name.js';
 import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
@@ -60,7 +60,8 @@ const swap = (p: PassiveSide): PassiveSide => (p === 'source' ? 'destination' : 
 export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: TransferPolicy, fxp: FxpState = new FxpState()): { rungs: Rung[]; notes: string[] } {
   const notes: string[] = [];
   const rungs: Rung[] = [];
-  const relay: Rung = { mode: 'relay' };
+  const rung = (layout?: FxpLayout): Rung => ({ mode: modeName(layout), layout });
+  const relay = rung();
   if (policy.fxp === 'never') return { rungs: [relay], notes: ['--fxp never: relaying through the client'] };
   let first = policy.passive;
   if (!policy.passiveExplicit) {
@@ -69,23 +70,20 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
     if (bad(activeOf(first)) && !bad(activeOf(swap(first)))) first = swap(first);
   }
   const sides: PassiveSide[] = [first, swap(first)];
-  // Mode names describe the layout, as probe reports them: "-reversed" means
-  // the destination was passive, whichever side --passive preferred.
-  const suffix = (p: PassiveSide) => (p === 'destination' ? '-reversed' : '');
   const bothTls = src.isTls && dst.isTls;
   const oneTls = src.isTls !== dst.isTls;
   if (!src.isTls && !dst.isTls) {
-    for (const p of sides) rungs.push({ mode: `fxp${suffix(p)}` as TransferMode, layout: { passive: p, tls: 'none' } });
+    for (const p of sides) rungs.push(rung({ passive: p, tls: 'none' }));
   } else if (bothTls) {
     const sscn = (c: FtpConnection) => (c.features.sscn || fxp.sscnWorks(c) === true) && fxp.sscnWorks(c) !== false;
-    const roles: [TlsRole, string, (p: PassiveSide) => boolean][] = [
-      ['sscn-source', 'sscn', () => sscn(src)],
-      ['sscn-destination', 'sscn', () => sscn(dst)],
-      ['cpsv', 'cpsv', (p) => (p === 'source' ? src : dst).features.cpsv],
+    const roles: [TlsRole, (p: PassiveSide) => boolean][] = [
+      ['sscn-source', () => sscn(src)],
+      ['sscn-destination', () => sscn(dst)],
+      ['cpsv', (p) => (p === 'source' ? src : dst).features.cpsv],
     ];
     for (const p of sides) {
-      for (const [tls, name, possible] of roles) {
-        if (possible(p)) rungs.push({ mode: `fxp-tls-${name}${suffix(p)}` as TransferMode, layout: { passive: p, tls } });
+      for (const [tls, possible] of roles) {
+        if (possible(p)) rungs.push(rung({ passive: p, tls }));
       }
     }
     if (rungs.length === 0) {
@@ -93,7 +91,7 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
     }
   }
   if ((bothTls || oneTls) && policy.allowClearData) {
-    for (const p of sides) rungs.push({ mode: `fxp-clear${suffix(p)}` as TransferMode, layout: { passive: p, tls: 'clear' } });
+    for (const p of sides) rungs.push(rung({ passive: p, tls: 'clear' }));
   } else if (oneTls) {
     notes.push(`FXP between ${src.isTls ? src.label : dst.label} (TLS) and ${src.isTls ? dst.label : src.label} (no TLS) needs clear data: allow it with --allow-clear-data`);
   } else if (bothTls) {
@@ -215,7 +213,7 @@ export class FxpEngine {
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
         const conn = await (passive === 'source' ? src : dst).live();
-        if (this.fxp.canOpenAhead(conn, { passive, tls: 'none' })) {
+        if (this.fxp.canOpenAhead(conn)) {
           if (passive === 'source') aheadOnSrc = this.fxp.openAhead(conn);
           else aheadOnDst = true;
         }

@@ -7,6 +7,7 @@ import { FtpError, FxpRefusedError } from '../ftp/errors.js';
 import { fxpTransfer, type FxpLayout } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
+import { modeName, type TransferMode } from './modes.js';
 import { Side, resetForClientData } from './engine.js';
 import { identifyServer, type ServerKind } from '../ftp/software.js';
 
@@ -22,7 +23,7 @@ export interface ProbeServer {
 
 export interface ProbeResult {
   direction: 'A->B' | 'B->A';
-  mode: string;
+  mode: TransferMode;
   /** Which server got PASV, which PORT, and who is TLS client. */
   layout: string;
   ok: boolean;
@@ -154,12 +155,6 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
     sides.B.release();
     await Promise.all([pools.A.close(), pools.B.close()]);
   }
-}
-
-function modeName(l: FxpLayout | undefined): string {
-  if (!l) return 'relay';
-  const base = l.tls === 'none' ? (l.extended ? 'fxp-epsv' : 'fxp') : l.tls === 'clear' ? 'fxp-clear' : l.tls === 'cpsv' ? 'fxp-tls-cpsv' : 'fxp-tls-sscn';
-  return base + (l.passive === 'destination' ? '-reversed' : '');
 }
 
 /** Commands a server refuses deterministically: no point asking twice. */

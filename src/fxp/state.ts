@@ -2,7 +2,6 @@ import type { FtpConnection, ServerState } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
 import type { HostPort } from '../ftp/address.js';
 import { marksAfterAccept, wantsPret } from '../ftp/software.js';
-import type { FxpLayout } from './transfer.js';
 
 /** What FXP learns about one server (shared by all connections to it). */
 interface ServerFacts {
@@ -73,9 +72,12 @@ export class FxpState {
     this.facts(conn).sscnWorks = works;
   }
 
-  /** Whether a PASV may be opened ahead on `conn` for a transfer where it is the passive side. */
-  canOpenAhead(conn: FtpConnection, layout: FxpLayout): boolean {
-    return layout.tls === 'none' && !layout.extended && !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
+  /**
+   * Whether a PASV may be opened ahead on `conn` for a plain layout (no TLS
+   * role, no EPSV) where it is the passive side: not on TLS, IPv6 or PRET servers.
+   */
+  canOpenAhead(conn: FtpConnection): boolean {
+    return !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
   }
 
   /** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
@@ -96,11 +98,14 @@ export class FxpState {
     }
   }
 
-  /** The address asked ahead on `conn`, if it is still good for a transfer in `layout`; it is used at most once. */
-  takeAhead(conn: FtpConnection, layout: FxpLayout): HostPort | undefined {
+  /**
+   * The address asked ahead on `conn`, if it is still good for the transfer
+   * about to start (`plain`: a plain PASV layout, see canOpenAhead). Taken at most once.
+   */
+  takeAhead(conn: FtpConnection, plain: boolean): HostPort | undefined {
     const early = this.ahead.get(conn);
     this.ahead.delete(conn);
-    if (early && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn, layout)) return early.hp;
+    if (early && plain && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
     return undefined;
   }
 }

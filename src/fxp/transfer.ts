@@ -111,7 +111,7 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
  * unless the user trusts this server's PASV address.
  */
 async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command, fxp: FxpState): Promise<{ hp: HostPort; extended: boolean }> {
-  const early = fxp.takeAhead(conn, layout);
+  const early = fxp.takeAhead(conn, layout.tls === 'none' && !layout.extended);
   if (early) return { hp: early, extended: false };
   if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {

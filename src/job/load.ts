@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Alias, Document, Node, Pair, YAMLMap } from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import { addSecret } from '../cli/log.js';
 import { FtpUrlError } from '../ftp/errors.js';
 import { DEFAULT_TIMEOUTS } from '../ftp/options.js';
@@ -73,7 +73,7 @@ export interface LoadResult {
   diagnostics: JobDiagnostic[];
 }
 
-export const PLAIN_PASSWORD_WARNING = 'password is stored in plain text; use ${ENV_VAR} or ~/.netrc';
+const PLAIN_PASSWORD_WARNING = 'password is stored in plain text; use ${ENV_VAR} or ~/.netrc';
 
 /** "jobs/x.yaml:12:5: unknown key 'delet' (did you mean 'delete'?)"; warnings say so after the position. */
 export function formatDiagnostic(d: JobDiagnostic): string {
@@ -168,7 +168,7 @@ class Ctx {
 
   /** Follow anchors (*ref) to the node they name. */
   deref(node: unknown): Node | null {
-    if (isAlias(node)) return ((node as Alias).resolve(this.doc) as Node | undefined) ?? null;
+    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
     return (node as Node | null) ?? null;
   }
 
@@ -254,7 +254,7 @@ const KEY_HOMES: [RuleSet, string][] = [
 function entries(ctx: Ctx, map: YAMLMap, rules: RuleSet | null, where: string, depth = 0): Map<string, Entry> {
   const out = new Map<string, Entry>();
   const merged: Map<string, Entry>[] = [];
-  for (const pair of map.items as Pair[]) {
+  for (const pair of map.items) {
     const keyNode = ctx.deref(pair.key);
     const keyOffset = keyNode?.range?.[0] ?? map.range?.[0] ?? 0;
     if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
@@ -343,8 +343,8 @@ function readBoolean(ctx: Ctx, e: Entry, label: string): boolean | undefined {
   if (typeof s.value === 'boolean') return s.value;
   if (s.interpolated && /^(true|false)$/i.test(String(s.value).trim())) return String(s.value).trim().toLowerCase() === 'true';
   // YAML 1.1 read yes/no/on/off as booleans; YAML 1.2 (this parser) reads them as strings.
-  const yaml11 = typeof s.value === 'string' && /^(yes|no|on|off|y|n)$/i.test(s.value.trim());
-  return typeError(ctx, e, label, 'true or false', yaml11 ? ` ('${s.value}': write true or false)` : '');
+  const yaml11 = typeof s.value === 'string' && /^(yes|no|on|off|y|n)$/i.test(s.value.trim()) ? s.value : undefined;
+  return typeError(ctx, e, label, 'true or false', yaml11 !== undefined ? ` ('${yaml11}': write true or false)` : '');
 }
 
 function readInteger(ctx: Ctx, e: Entry, label: string, min?: number): number | undefined {
@@ -764,7 +764,7 @@ function readJob(
   const own = readOptions(ctx, keys);
   if (ctx.errorCount() > before || !name || !from || to.length === 0) return undefined;
 
-  const merged = { ...DEFAULT_MIRROR_OPTIONS, ...defaults.options, ...own.options } as MirrorOptions;
+  const merged: MirrorOptions = { ...DEFAULT_MIRROR_OPTIONS, ...defaults.options, ...own.options };
   const explicitPassive = own.options.passive ?? defaults.options.passive;
   const options: MirrorOptions = {
     ...merged,
@@ -921,7 +921,7 @@ export function loadJobText(
 async function expandPaths(paths: string[], diagnostics: JobDiagnostic[]): Promise<string[]> {
   const files: string[] = [];
   for (const p of paths) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = (await fs.stat(p)).isDirectory();
     } catch (err) {

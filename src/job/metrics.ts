@@ -48,7 +48,7 @@ const FAMILIES: Family[] = [
 const FAMILY_NAMES = new Set(FAMILIES.map((f) => f.name));
 
 /** Exposition format: label values escape backslash, double quote and line feed. */
-export function escapeLabelValue(v: string): string {
+function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -93,10 +93,6 @@ function renderSamples(samples: Samples): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderMetrics(jobs: JobMetrics[]): string {
-  return renderSamples(toSamples(jobs));
-}
-
 const SAMPLE_RE = /^(fxpmirror_[a-z_]+)\{job="((?:[^"\\]|\\.)*)"\}\s+(\S+)/;
 
 /** Read back our own file; lines we did not write are ignored. */
@@ -108,7 +104,7 @@ export function parseMetrics(text: string): Samples {
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     const job = unescapeLabelValue(m[2]);
     let values = out.get(job);
-    if (!values) out.set(job, (values = new Map()));
+    if (!values) out.set(job, (values = new Map<string, number>()));
     values.set(m[1], value);
   }
   return out;
@@ -144,7 +140,7 @@ async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
         await fs.unlink(lock).catch(() => {});
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`metrics file ${path} is locked by ${lock}`);
+      if (Date.now() > deadline) throw new Error(`metrics file ${path} is locked by ${lock}`, { cause: err });
       await new Promise((r) => setTimeout(r, 25));
     }
   }

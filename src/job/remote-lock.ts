@@ -2,7 +2,7 @@ import path from 'node:path/posix';
 import os from 'node:os';
 import type { FtpConnection } from '../ftp/connection.js';
 import { FtpReplyError } from '../ftp/errors.js';
-import { partName } from '../tree/filter.js';
+import { partName } from '../fxp/part-name.js';
 
 /** The lock directory's name: a part name, so the mirror never transfers or deletes it. */
 export const REMOTE_LOCK_NAME = partName('fxpmirror-lock');

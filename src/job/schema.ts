@@ -221,7 +221,7 @@ const LOCK_KEYS: RuleSet = {
   },
 };
 
-export const JOB_ONLY_KEYS: RuleSet = {
+const JOB_ONLY_KEYS: RuleSet = {
   name: { kind: 'string', required: true, description: 'Unique job name: used for locks, logs and metrics.' },
   from: { kind: 'endpoint', required: true, description: 'Source as "server:/path".' },
   to: { kind: 'endpoints', required: true, description: 'Target as "server:/path", or a list of them (fan-out).' },
@@ -319,8 +319,15 @@ export function isSha256Fingerprint(value: string): boolean {
 
 type Json = { [k: string]: unknown };
 
-/** A value that is (or contains) ${VAR}: its type is only known after interpolation. */
+/**
+ * A value that contains a ${VAR} reference (not the escaped "$${"): the loader
+ * replaces it from the environment, so its type and form are only known then.
+ * Every value the loader interpolates (all strings, numbers and booleans
+ * except `version`) accepts this alternative; `fxpmirror validate` checks the
+ * value after substitution.
+ */
 const INTERPOLATED = { $ref: '#/definitions/interpolated' };
+const INTERPOLATED_RE = /(^|[^$])\$\{[A-Za-z_][A-Za-z0-9_]*\}/;
 
 function valueSchema(rule: KeyRule): Json {
   const base: Json = { description: rule.description };
@@ -330,9 +337,9 @@ function valueSchema(rule: KeyRule): Json {
     case 'password':
       return { ...base, type: 'string' };
     case 'url':
-      return { ...base, type: 'string', pattern: '^(ftp|ftps|ftpes)://' };
+      return { ...base, anyOf: [{ type: 'string', pattern: '^(ftp|ftps|ftpes)://' }, INTERPOLATED] };
     case 'fingerprint':
-      return { ...base, type: 'string', pattern: FINGERPRINT_RE.source };
+      return { ...base, anyOf: [{ type: 'string', pattern: FINGERPRINT_RE.source }, INTERPOLATED] };
     case 'boolean':
       return { ...base, anyOf: [{ type: 'boolean' }, INTERPOLATED] };
     case 'integer':
@@ -394,9 +401,9 @@ export function buildJsonSchema(): Json {
     ...objectSchema(TOP_LEVEL_KEYS),
     definitions: {
       interpolated: {
-        description: 'A value taken from the environment: ${VAR}.',
+        description: 'A value that contains ${VAR}: replaced from the environment when the file is read ("$${" is a literal "${"). fxpmirror validate checks the result.',
         type: 'string',
-        pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}',
+        pattern: INTERPOLATED_RE.source,
       },
       duration: {
         anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: DURATION_RE.source }, INTERPOLATED],
@@ -410,7 +417,7 @@ export function buildJsonSchema(): Json {
       maxDelete: {
         anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(?:\\.\\d+)?%?$' }, INTERPOLATED],
       },
-      endpoint: { type: 'string', pattern: '^[^:]+:/' },
+      endpoint: { anyOf: [{ type: 'string', pattern: '^[^:]+:/' }, INTERPOLATED] },
       timeouts: objectSchema(TIMEOUT_KEYS),
       server: objectSchema(SERVER_KEYS, 'One FTP server.'),
       defaults: objectSchema(DEFAULTS_KEYS),

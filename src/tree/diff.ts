@@ -1,7 +1,8 @@
 import type { ListEntry } from '../ftp/entry.js';
 import type { MirrorOptions } from './options.js';
 import type { PlanAction, TransferReason } from './plan.js';
-import { isPartName, type PathFilter } from './filter.js';
+import { isPartName } from '../fxp/part-name.js';
+import type { PathFilter } from './filter.js';
 
 /**
  * The pure half of the mirror walk: compare one source directory listing with

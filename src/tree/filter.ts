@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import type { ListEntry } from '../ftp/entry.js';
+import { isPartName } from '../fxp/part-name.js';
 import type { MirrorOptions } from './options.js';
 
 /**
@@ -38,18 +39,6 @@ export interface FilterSpec {
   maxSize?: number;
   newerThan?: Date;
   olderThan?: Date;
-}
-
-/** The tool's own temporary files (".<name>.fxpmirror-part") are always excluded, on both sides, never transferred nor deleted. */
-export const PART_SUFFIX = '.fxpmirror-part';
-
-/** The temporary name a transfer of `name` is written under, in the same directory. */
-export function partName(name: string): string {
-  return `.${name}${PART_SUFFIX}`;
-}
-
-export function isPartName(name: string): boolean {
-  return name.length > PART_SUFFIX.length + 1 && name.startsWith('.') && name.endsWith(PART_SUFFIX);
 }
 
 interface CompiledPattern {

@@ -57,6 +57,10 @@ class Gate {
     if (this.dryRun) return undefined;
     return effect();
   }
+  /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
+  note(a: PlanAction): void {
+    this.report(a);
+  }
 }
 
 function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary {
@@ -240,7 +244,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         t.summary.dirs.created++;
         return;
       case 'skip':
-        t.gate.pass(a, async () => undefined);
+        t.gate.note(a);
         t.summary.files.skipped++;
         t.summary.skippedEntries.push({ path: a.path, reason: a.reason });
         return;
@@ -255,7 +259,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
     const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
-    t.gate.pass(a, async () => undefined);
+    t.gate.note(a);
     t.summary.unsynced.push({ path: rel, side, reason });
     t.unsyncedRoots.push(rel);
   };
@@ -324,7 +328,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     await Promise.all(
       wanted.map(([sub, e]) => {
         const keep = ts.filter((_, i) => e[i] !== undefined);
-        return walk(sub, e.filter((x) => x !== undefined) as boolean[], keep);
+        return walk(sub, e.filter((x) => x !== undefined), keep);
       }),
     );
   };
@@ -347,7 +351,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     }),
   );
   const reachable = targets.filter((_, i) => rootExists[i] !== undefined);
-  await walk('', rootExists.filter((e) => e !== undefined) as boolean[], reachable);
+  await walk('', rootExists.filter((e) => e !== undefined), reachable);
   await Promise.all(work);
 
   // Delete phase, per target.

@@ -1,4 +1,5 @@
 import type { ListEntry } from '../ftp/entry.js';
+import type { TransferMode } from '../fxp/modes.js';
 
 /**
  * The plan is plain data passed from the walker (which produces it directory by
@@ -37,20 +38,6 @@ export type PlanAction =
   | { kind: 'skip'; path: string; reason: 'symlink' | 'special' | 'conflict' | 'loop' }
   /** A subtree we could not compare: its source (or destination) listing failed, was refused or cut short. Nothing under it is deleted. */
   | { kind: 'unsynced'; path: string; side: 'source' | 'destination'; reason: string };
-
-/** Transfer modes the FXP engine reports per file. */
-export type TransferMode =
-  | 'fxp'
-  | 'fxp-reversed'
-  | 'fxp-epsv'
-  | 'fxp-epsv-reversed'
-  | 'fxp-tls-sscn'
-  | 'fxp-tls-sscn-reversed'
-  | 'fxp-tls-cpsv'
-  | 'fxp-tls-cpsv-reversed'
-  | 'fxp-clear'
-  | 'fxp-clear-reversed'
-  | 'relay';
 
 export interface FailedItem {
   path: string;

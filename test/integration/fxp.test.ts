@@ -37,7 +37,7 @@ import { ConnectionPool } from '../../src/ftp/pool.js';
 import { FtpConnection } from '../../src/ftp/connection.js';
 import { FxpEngine, Side } from '../../src/fxp/engine.js';
 import { DEFAULT_TIMINGS } from '../../src/fxp/transfer.js';
-import { PART_SUFFIX } from '../../src/tree/filter.js';
+import { PART_SUFFIX } from '../../src/fxp/part-name.js';
 
 const UNAVAILABLE = requireServers(SERVER_KINDS);
 

@@ -107,7 +107,7 @@ class RawFtp {
   async startTls(host: string, ca: string): Promise<void> {
     const reply = await this.cmd('AUTH TLS');
     assert.match(reply, /^234/, `AUTH TLS: ${reply}`);
-    const plain = this.sock as net.Socket;
+    const plain = this.sock;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {

@@ -38,7 +38,7 @@ import {
 } from '../lab/lab.js';
 import { lines, requireServers, runCli, sha256FileSync, startPlan, urlOf, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
-import { isPartName } from '../../src/tree/filter.js';
+import { isPartName } from '../../src/fxp/part-name.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
 
 const UNAVAILABLE = requireServers(SERVER_KINDS);

@@ -181,7 +181,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-let code = 1;
+let code: number;
 try {
   code = await demo();
 } catch (err) {

@@ -807,7 +807,7 @@ function probeGreeting(host: string, port: number, deadline: number, implicitTls
         sock.end();
       }
     });
-    sock.on('error', (err) => {
+    sock.on('error', (err: Error) => {
       clearTimeout(timer);
       if (greeted) resolve(buf);
       else reject(err);
@@ -902,7 +902,8 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   } finally {
     fs.closeSync(fd);
   }
-  let exited: string | null = null;
+  // Set by the exit handler; typed this way so TypeScript does not narrow it to null in the loop below.
+  let exited = null as string | null;
   child.on('exit', (code, sig) => {
     exited = `exited with ${sig ?? code}`;
   });

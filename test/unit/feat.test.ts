@@ -223,7 +223,7 @@ test('HASH (draft-bryan-ftpext-hash) and X* checksum commands', () => {
 test('HASH without a selected algorithm', () => {
   const f = parseFeatReply(['211-Features', ' HASH sha-1;md5', '211 End']);
   assert.deepEqual(f.hash, { algorithms: ['SHA-1', 'MD5'] });
-  assert.equal('selected' in f.hash!, false);
+  assert.equal('selected' in f.hash, false);
 });
 
 test('tolerates lines without the leading space, "211-" prefixes, odd case and bare LF endings', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ListEntry } from '../../src/ftp/entry.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../../src/tree/options.js';
-import { PathFilter, PART_SUFFIX, isPartName, partName, parsePatternList } from '../../src/tree/filter.js';
+import { PathFilter, parsePatternList } from '../../src/tree/filter.js';
 
 function file(name: string, size?: number, mtime?: string): ListEntry {
   return {
@@ -21,17 +21,6 @@ function f(spec: Partial<{ include: string[]; exclude: string[]; minSize: number
 
 const want = (flt: PathFilter, path: string, size?: number, mtime?: string) =>
   flt.wantFile(path, file(path.split('/').pop()!, size, mtime));
-
-test('part names: partName/isPartName round trip and edge cases', () => {
-  assert.equal(PART_SUFFIX, '.fxpmirror-part');
-  assert.equal(partName('a b.txt'), '.a b.txt.fxpmirror-part');
-  assert.equal(isPartName(partName('x')), true);
-  assert.equal(isPartName(partName('.hidden')), true);
-  assert.equal(isPartName('x.fxpmirror-part'), false, 'needs the leading dot');
-  assert.equal(isPartName('.fxpmirror-part'), false, 'suffix alone is not a part name');
-  assert.equal(isPartName('.x.fxpmirror-partial'), false);
-  assert.equal(isPartName('.x'), false);
-});
 
 test('part files are always excluded, files and dirs, at any depth, even with include *', () => {
   const flt = f({ include: ['*'] });

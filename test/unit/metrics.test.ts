@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMetrics, renderMetrics, writeMetricsFile } from '../../src/job/metrics.js';
+import { parseMetrics, writeMetricsFile } from '../../src/job/metrics.js';
 import type { JobMetrics } from '../../src/job/metrics.js';
 
 const OK: JobMetrics = {
@@ -17,8 +17,19 @@ const OK: JobMetrics = {
   success: true,
 };
 
-test('renders HELP/TYPE once per family and one sample per job, sorted', () => {
-  const text = renderMetrics([OK, { ...OK, job: 'a-first', lastSuccessTimestamp: undefined, success: false, failures: 3 }]);
+/** The text writeMetricsFile gives these jobs in a new file. */
+async function rendered(jobs: JobMetrics[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'fxpm-metrics-'));
+  try {
+    await writeMetricsFile(join(dir, 'fxpmirror.prom'), jobs);
+    return readFileSync(join(dir, 'fxpmirror.prom'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('renders HELP/TYPE once per family and one sample per job, sorted', async () => {
+  const text = await rendered([OK, { ...OK, job: 'a-first', lastSuccessTimestamp: undefined, success: false, failures: 3 }]);
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.filter((l) => l.startsWith('# TYPE')).length, 7);
   assert.ok(lines.every((l) => l.startsWith('# ') || /^fxpmirror_[a-z_]+\{job="[^"]*"\} \S+$/.test(l)));
@@ -44,16 +55,16 @@ test('renders HELP/TYPE once per family and one sample per job, sorted', () => {
   assert.deepEqual(block('fxpmirror_success'), ['fxpmirror_success{job="a-first"} 0', 'fxpmirror_success{job="debian"} 1']);
 });
 
-test('label values are escaped and read back', () => {
+test('label values are escaped and read back', async () => {
   const name = 'we"ird\\job\nname';
-  const text = renderMetrics([{ ...OK, job: name }]);
+  const text = await rendered([{ ...OK, job: name }]);
   assert.ok(text.includes('fxpmirror_success{job="we\\"ird\\\\job\\nname"} 1'));
   assert.equal(text.split('\n').filter((l) => l.startsWith('fxpmirror_success')).length, 1);
   assert.equal(parseMetrics(text).get(name)?.get('fxpmirror_files_transferred'), 12);
 });
 
-test('a successful run without an explicit last-success time uses its run time', () => {
-  const text = renderMetrics([{ ...OK, lastSuccessTimestamp: undefined, lastRunTimestamp: 1717300000 }]);
+test('a successful run without an explicit last-success time uses its run time', async () => {
+  const text = await rendered([{ ...OK, lastSuccessTimestamp: undefined, lastRunTimestamp: 1717300000 }]);
   assert.ok(text.includes('fxpmirror_last_success_timestamp_seconds{job="debian"} 1717300000'));
 });
 
@@ -62,7 +73,7 @@ test('writeMetricsFile: atomic write, merge with other jobs, keep last success o
   const path = join(dir, 'fxpmirror.prom');
   try {
     await writeMetricsFile(path, [OK, { ...OK, job: 'other', files: 7 }]);
-    assert.equal(readFileSync(path, 'utf8'), renderMetrics([OK, { ...OK, job: 'other', files: 7 }]));
+    assert.equal(readFileSync(path, 'utf8'), await rendered([OK, { ...OK, job: 'other', files: 7 }]));
 
     // debian fails later: its last success stays, "other" keeps its lines.
     const failed: JobMetrics = { job: 'debian', lastRunTimestamp: 1717286400, files: 1, bytes: 10, failures: 2, durationSeconds: 3, success: false };
@@ -73,7 +84,7 @@ test('writeMetricsFile: atomic write, merge with other jobs, keep last success o
     assert.equal(samples.get('debian')?.get('fxpmirror_success'), 0);
     assert.equal(samples.get('debian')?.get('fxpmirror_failures'), 2);
     assert.equal(samples.get('other')?.get('fxpmirror_files_transferred'), 7);
-    assert.equal(readFileSync(path, 'utf8'), renderMetrics([{ ...failed, lastSuccessTimestamp: 1717200000 }, { ...OK, job: 'other', files: 7 }]));
+    assert.equal(readFileSync(path, 'utf8'), await rendered([{ ...failed, lastSuccessTimestamp: 1717200000 }, { ...OK, job: 'other', files: 7 }]));
 
     // No temp or lock files are left behind.
     assert.deepEqual(readdirSync(dir), ['fxpmirror.prom']);
