@@ -53,6 +53,13 @@ function maxDeleteArg(v: string): MirrorOptions['maxDelete'] {
   }
 }
 
+/** The option is gone; its value is never read: a usage error (exit 2) that names what replaced it, while the arguments are parsed. */
+function removedFixPasvAddress(): never {
+  throw new UsageError(
+    "--fix-pasv-address was removed: a PASV address other than the server's own is never used now (only its port is); --trust-pasv-address opts in to using it",
+  );
+}
+
 /** Options every command that connects shares. */
 function connectionOptions(cmd: Command): Command {
   return cmd
@@ -61,7 +68,7 @@ function connectionOptions(cmd: Command): Command {
     .option('--insecure', 'do not verify TLS certificates (explicit opt-out)')
     .option('--timeout <seconds>', 'command and data timeout', intArg(1))
     .option('--connect-timeout <seconds>', 'connect and greeting timeout', intArg(1))
-    .addOption(new Option('--fix-pasv-address <when>', 'replace a private PASV address by the server address').choices(['auto', 'always', 'never']).default('auto'))
+    .addOption(new Option('--fix-pasv-address <when>').hideHelp().argParser(removedFixPasvAddress))
     .option('--active', "open fxpmirror's own data connections (listings, relay) in active mode (PORT)")
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
 }
@@ -84,6 +91,7 @@ function transferOptions(cmd: Command): Command {
     .addOption(new Option('--verify <how>', 'check each transferred file').choices(['size', 'checksum', 'none']).default('size'))
     .option('--continue', 'resume partial transfers (keeps .<name>.fxpmirror-part on failure)')
     .option('--allow-clear-data', 'under TLS, allow FXP with unprotected data (PROT C) when protected FXP fails')
+    .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices(['source', 'destination', 'both']))
     .option('--json', 'print the result as JSON');
 }
 
@@ -93,7 +101,8 @@ interface CommonOpts {
   insecure?: boolean;
   timeout?: number;
   connectTimeout?: number;
-  fixPasvAddress: 'auto' | 'always' | 'never';
+  /** ls: a flag; copy/mirror: source|destination|both; probe: a|b|both. */
+  trustPasvAddress?: boolean | string;
   verbose?: boolean;
   maxConnections?: number;
   active?: boolean;
@@ -101,20 +110,24 @@ interface CommonOpts {
   maxListingLine?: number;
 }
 
-function flagsOf(o: CommonOpts): ServerFlags {
+/** The flags for one server; `side` is its name in --trust-pasv-address (source, destination, a, b; ls has one server). */
+function flagsOf(o: CommonOpts, side?: string): ServerFlags {
+  const trust = o.trustPasvAddress;
   return {
     ca: o.ca,
     fingerprint: o.fingerprint,
     insecure: o.insecure,
     timeout: o.timeout,
     connectTimeout: o.connectTimeout,
-    fixPasvAddress: o.fixPasvAddress,
+    trustPasvAddress: trust === true || trust === 'both' || (side !== undefined && trust === side),
     maxConnections: o.maxConnections,
     active: o.active,
     maxListingEntries: o.maxListingEntries,
     maxListingLine: o.maxListingLine,
   };
 }
+
+const TRUST_PASV_HELP = "use the address in a server's PASV reply even when it is not the server's own (a separate data interface; logged as a warning)";
 
 function wireLog(verbose: boolean | undefined, label: string) {
   if (!verbose) return undefined;
@@ -144,7 +157,8 @@ function entryLine(e: ListEntry, name: string): string {
 
 async function lsCommand(url: string, o: CommonOpts & { recursive?: boolean; json?: boolean }): Promise<number> {
   const { server, url: u } = serverFromUrl(url, '', flagsOf(o));
-  const conn = await FtpConnection.connect(server, { wireLog: wireLog(o.verbose, server.name) });
+  const log = createLogger({ format: 'text', stream: process.stderr });
+  const conn = await FtpConnection.connect(server, { wireLog: wireLog(o.verbose, server.name), onNote: (n) => log.log(n) });
   try {
     const out: (ListEntry & { path: string })[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {
@@ -166,9 +180,8 @@ async function lsCommand(url: string, o: CommonOpts & { recursive?: boolean; jso
 }
 
 async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & TransferFlags): Promise<number> {
-  const flags = flagsOf(o);
-  const src = serverFromUrl(srcUrl, 'SRC', flags);
-  const dst = serverFromUrl(dstUrl, 'DST', flags);
+  const src = serverFromUrl(srcUrl, 'SRC', flagsOf(o, 'source'));
+  const dst = serverFromUrl(dstUrl, 'DST', flagsOf(o, 'destination'));
   if (src.url.path.endsWith('/') || src.url.path === '/') throw new UsageError(`source must name a file, not a directory: ${redactUrls(srcUrl)}`);
   const srcPool = new ConnectionPool(src.server, 1, wireLog(o.verbose, `${src.server.name}`));
   const dstPool = new ConnectionPool(dst.server, 1, wireLog(o.verbose, `${dst.server.name}`));
@@ -183,6 +196,7 @@ async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & Trans
       fallback: (mode, err) => held.push({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
     },
   );
+  for (const p of [srcPool, dstPool]) p.onNote = (n) => held.push(n);
   const s = new Side(srcPool);
   const d = new Side(dstPool);
   const started = Date.now();
@@ -347,15 +361,17 @@ export function summaryExit(summaries: MirrorSummary[]): number {
 }
 
 async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Promise<number> {
-  const flags = flagsOf(o);
-  const src = serverFromUrl(srcUrl, 'SRC', flags);
-  const dst = serverFromUrl(dstUrl, 'DST', flags);
+  const src = serverFromUrl(srcUrl, 'SRC', flagsOf(o, 'source'));
+  const dst = serverFromUrl(dstUrl, 'DST', flagsOf(o, 'destination'));
   const options = mirrorOptionsOf(o);
   const excludeFromText = readExcludeFrom(o.excludeFrom);
   const log = createLogger({ format: 'text', stream: process.stderr, quiet: o.quiet || o.json });
   const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name));
   const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name));
-  for (const p of [srcPool, dstPool]) p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
+  for (const p of [srcPool, dstPool]) {
+    p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
+    p.onNote = (n) => log.log(n);
+  }
   const engine = new FxpEngine({ ...options, passiveExplicit: o.passiveExplicit }, {
     warn: (m) => log.log({ level: 'warn', event: 'warning', message: m }),
     fallback: (mode, err) => log.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
@@ -402,6 +418,7 @@ export function buildProgram(): Command {
 
   listingOptions(connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>')))
     .option('-R, --recursive', 'list subdirectories too')
+    .option('--trust-pasv-address', TRUST_PASV_HELP)
     .option('--json', 'print entries as JSON')
     .action(async (url: string, o: Parameters<typeof lsCommand>[1]) => setExit(await lsCommand(url, o)));
 
@@ -434,10 +451,13 @@ export function buildProgram(): Command {
     .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await mirrorCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
   connectionOptions(program.command('probe').description('find which FXP modes two servers accept, and why the others fail').argument('<url-a>').argument('<url-b>'))
+    .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices(['a', 'b', 'both']))
     .option('--json', 'print the results as JSON')
     .action(async (a: string, b: string, o: CommonOpts & { json?: boolean }) => {
-      const flags = flagsOf(o);
-      const report = await runProbe(serverFromUrl(a, 'A', flags).server, serverFromUrl(b, 'B', flags).server, serverFromUrl(a, 'A', flags).url.path, serverFromUrl(b, 'B', flags).url.path);
+      const A = serverFromUrl(a, 'A', flagsOf(o, 'a'));
+      const B = serverFromUrl(b, 'B', flagsOf(o, 'b'));
+      const log = createLogger({ format: 'text', stream: process.stderr });
+      const report = await runProbe(A.server, B.server, A.url.path, B.url.path, (n) => log.log(n));
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderProbe(report));
       setExit(report.results.some((r) => r.ok) ? EXIT.OK : EXIT.FXP_REFUSED);
     });

@@ -74,6 +74,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
       const wire = flags.verbose ? (dir: '>' | '<', line: string) => jlog.log({ level: 'debug', event: 'ftp', server: name, message: `${dir} ${line}` }) : undefined;
       p = new ConnectionPool(server, options.parallel, wire);
       p.onShrink = (n, why) => jlog.log({ level: 'warn', event: 'pool-shrink', server: name, message: `too many connections (${why}): using ${n}` });
+      p.onNote = (n) => jlog.log(n);
       pools.set(name, p);
     }
     return p;
@@ -92,7 +93,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     if (job.remoteLock && !options.dryRun) {
       for (const t of job.to) {
         remoteLocks.push(
-          await acquireRemoteLock(() => FtpConnection.connect(t.server), t.path, job.remoteLockTtlMs, (owner) =>
+          await acquireRemoteLock(() => FtpConnection.connect(t.server, { state: poolFor(t.serverName, t.server).state, onNote: (n) => jlog.log(n) }), t.path, job.remoteLockTtlMs, (owner) =>
             jlog.log({ level: 'warn', event: 'stale-remote-lock', server: t.serverName, message: `took over an expired remote lock (${owner || 'owner unknown'})` }),
           ),
         );

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseFtpUrl, parseNetrc, findNetrc, type FtpUrl } from '../ftp/url.js';
-import { DEFAULT_TIMEOUTS, listingLimitsOf, type FixPasvAddress, type ServerOptions } from '../ftp/options.js';
+import { DEFAULT_TIMEOUTS, listingLimitsOf, type ServerOptions } from '../ftp/options.js';
 import { addSecret } from './log.js';
 
 export interface ServerFlags {
@@ -12,7 +12,8 @@ export interface ServerFlags {
   timeout?: number;
   connectTimeout?: number;
   maxConnections?: number;
-  fixPasvAddress?: FixPasvAddress;
+  /** Use this server's PASV address even when it is not its control address (--trust-pasv-address). */
+  trustPasvAddress?: boolean;
   active?: boolean;
   maxListingEntries?: number;
   maxListingLine?: number;
@@ -70,7 +71,7 @@ export function serverFromUrl(input: string, role: 'SRC' | 'DST' | 'A' | 'B' | '
       tls: url.tls,
       tlsOptions: { verify: !flags.insecure, ca: flags.ca, fingerprint: flags.fingerprint?.join(',') },
       timeouts,
-      fixPasvAddress: flags.fixPasvAddress ?? 'auto',
+      trustPasvAddress: flags.trustPasvAddress ?? false,
       maxConnections: flags.maxConnections ?? 8,
       dataMode: flags.active ? 'active' : 'passive',
       listingLimits: listingLimitsOf(flags.maxListingEntries, flags.maxListingLine),

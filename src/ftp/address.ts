@@ -1,12 +1,10 @@
 /**
  * Data-connection address codecs: PASV/PORT (RFC 959 §4.1.2), EPSV/EPRT
- * (RFC 2428), and the NAT fix-up for PASV replies. Pure functions.
+ * (RFC 2428), and the decision where a PASV reply's data connection goes.
+ * Pure functions.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { FtpProtocolError } from './errors.js';
-import type { FixPasvAddress } from './options.js';
-
-export type { FixPasvAddress } from './options.js';
 
 export interface HostPort {
   host: string;
@@ -78,52 +76,36 @@ export function encodeEprtArgument(hp: HostPort): string {
 }
 
 /**
- * True for addresses that cannot be reached from across the Internet: RFC 1918,
- * loopback 127/8, link-local 169.254/16, CGNAT 100.64/10 (RFC 6598), 0.0.0.0/8
- * ("this network"); IPv6 ::1, ::, fc00::/7 (ULA), fe80::/10; IPv4-mapped IPv6
- * (::ffff:a.b.c.d) is judged by its IPv4 part. Host names are not addresses: false.
- */
-export function isPrivateAddress(ip: string): boolean {
-  const v4 = ipv4Octets(unmapIPv4(stripZone(ip)));
-  if (v4) {
-    const [a, b] = v4;
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 169 && b === 254) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
-  }
-  const g = ipv6Groups(ip);
-  if (!g) return false;
-  const allZeroButLast = g.slice(0, 7).every((x) => x === 0);
-  if (allZeroButLast && (g[7] === 0 || g[7] === 1)) return true; // :: and ::1
-  if ((g[0] & 0xfe00) === 0xfc00) return true; // fc00::/7
-  if ((g[0] & 0xffc0) === 0xfe80) return true; // fe80::/10
-  return false;
-}
-
-/**
- * Decide the address to open a PASV data connection to (or to hand to the other
- * server's PORT, in FXP).
+ * Where a data connection to a passive server goes: the address in its 227
+ * reply, or the control connection's peer.
  *
- * 'auto': vsftpd without pasv_address (and many others) behind NAT advertise
- * their internal address; when the PASV host is private and the control peer is
- * not, the peer is where the server really is. 0.0.0.0 (or ::) is never
- * connectable, so under 'auto' it is replaced whatever the peer is.
- * 'always' always uses the control peer; 'never' trusts the reply.
- * An IPv4-mapped control peer is returned as plain IPv4, so it can feed PORT.
+ * A 227 names any address the server likes. Used as given, it lets a hostile
+ * or broken server point the data connection at a third host: fxpmirror's own
+ * connection would go there, and in FXP the other server's PORT would name
+ * it, so that server would send a file to, or store a file from, a host
+ * nobody chose (the FTP bounce attack, RFC 2577 §3). The control peer is the
+ * one address known to belong to the server, so by default only the reply's
+ * port is used (curl does the same since 7.74.0, CVE-2020-8284; basic-ftp
+ * too). That also covers a server behind NAT that names its private address.
+ *
+ * With `trust` (a per-server opt-in, for a server with a separate data
+ * interface) the advertised address is used, unless it is 0.0.0.0, which
+ * names no host at all. An IPv4-mapped control peer comes back as plain IPv4,
+ * so it can feed PORT.
+ *
+ * `use` says what happened: 'same' (the reply named the control peer),
+ * 'peer' (another address, replaced) or 'advertised' (another address, used).
  */
-export function resolvePasvHost(pasvHost: string, controlPeer: string, mode: FixPasvAddress): string {
+export function choosePasvAddress(
+  advertised: HostPort,
+  controlPeer: string,
+  trust: boolean,
+): { hp: HostPort; use: 'same' | 'peer' | 'advertised' } {
   const peer = unmapIPv4(controlPeer);
-  if (mode === 'never') return pasvHost;
-  if (mode === 'always') return peer;
-  if (isUnspecified(pasvHost)) return peer;
-  if (isPrivateAddress(pasvHost) && !isPrivateAddress(peer)) return peer;
-  return pasvHost;
+  const host = unmapIPv4(advertised.host);
+  if (host === peer) return { hp: { host: peer, port: advertised.port }, use: 'same' };
+  if (trust && !isUnspecified(host)) return { hp: { host, port: advertised.port }, use: 'advertised' };
+  return { hp: { host: peer, port: advertised.port }, use: 'peer' };
 }
 
 function checkPort(port: number, what: string): void {

@@ -1,63 +1,34 @@
-import net from 'node:net';
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
-import { ControlChannel, formatMs, stripMapped, tlsHandshake, type WireLog } from './channel.js';
+import type net from 'node:net';
+import { ControlChannel, tlsHandshake } from './channel.js';
 import type { FtpReply } from './reply.js';
 import type { ListEntry } from './entry.js';
-import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import type { ListingFormat } from './listing.js';
 import { ListingReader } from './listing-reader.js';
 import { screenListing, type Listing } from './names.js';
 import type { ArgOf, ContainedPath } from './remote-path.js';
+import type { HostPort } from './address.js';
 import {
-  encodeEprtArgument,
-  encodePortArgument,
-  parseEpsvReply,
-  parsePasvReply,
-  resolvePasvHost,
-  type HostPort,
-} from './address.js';
-import {
-  FtpConnectError,
-  FtpError,
-  FtpListingLimitError,
-  FtpLoginError,
-  FtpProtocolError,
-  FtpReplyError,
-  FtpTimeoutError,
-  FtpTlsError,
-  assertSafeArgument,
-} from './errors.js';
+  HASH_ALGORITHMS,
+  MTIME_METHODS,
+  X_CHECKSUM,
+  checksumCommand,
+  isHashAlgorithm,
+  mtimeCommand,
+  pretCommand,
+  restCommand,
+  selectHashCommand,
+  type Command,
+} from './commands.js';
+import { parseTimeVal } from './timeval.js';
+import { FtpListingLimitError, FtpProtocolError, FtpReplyError } from './errors.js';
 import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
-import { identifyServer, marksAfterAccept, wantsPret, type ServerKind } from './software.js';
+import { wantsPret } from './software.js';
+import { asTlsError, buildTlsOptions, checkPin } from './tls.js';
+import { openSocket } from './socket.js';
+import { connectData, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { FtpSession, type ConnectContext } from './session.js';
 
-/**
- * What we learn about a server once and share between all its connections:
- * which listing command works, how to set mtimes, whether PASV works. Plain
- * data so the pool, the FXP engine and probe can read it.
- */
-export interface ServerState {
-  listing?: 'MLSD' | 'LIST';
-  mtime?: 'MFMT' | 'SITE UTIME2' | 'SITE UTIME5' | 'MDTM' | 'none';
-  /** Set after a "can't set mtime" was reported once for this server. */
-  mtimeWarned?: boolean;
-  /** FXP: this server, when passive for STOR, sends its 1xx only after the data connection arrives. */
-  marksAfterAccept?: boolean;
-  /** TLS-FXP: whether SSCN ON was accepted (undefined: not tried yet). */
-  sscnWorks?: boolean;
-  /** Identification from the greeting, for probe's advice and known quirks. */
-  kind?: ServerKind;
-}
-
-export interface ConnectContext {
-  signal?: AbortSignal;
-  wireLog?: WireLog;
-  state?: ServerState;
-  /** Called once the greeting has arrived (or connecting failed before it): the pool staggers session starts on it. */
-  onGreeting?: () => void;
-}
-
-export type DataProtection = 'P' | 'C';
+export type { ConnectContext, DataProtection, FtpNote, ServerState } from './session.js';
 
 /** A data connection opened by the client itself (listings, relay). */
 export interface DataStream {
@@ -66,69 +37,14 @@ export interface DataStream {
   finish(): Promise<FtpReply>;
 }
 
-const MDTM_RE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,9}))?$/;
-
-/** RFC 3659 §2.3 time-val: YYYYMMDDHHMMSS[.sss], always UTC. */
-export function parseTimeVal(text: string): Date | undefined {
-  const m = MDTM_RE.exec(text.trim());
-  if (!m) return undefined;
-  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], ms));
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-export function formatTimeVal(d: Date): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-}
-
-function isPositive(code: number): boolean {
-  return code >= 100 && code < 400;
-}
+/** Checksums can take a while on large files: at least this long for the reply. */
+const CHECKSUM_TIMEOUT_MS = 120_000;
 
 /**
- * One FTP control connection. Callers are serialised by a queue (never
- * rejected): every public operation runs inside `exclusive`, one at a time.
- * The FXP engine holds two connections' `exclusive` at once and speaks to them
- * through `send`/`reply`/`request`.
+ * One FTP control connection: the login session (session.ts) plus the file
+ * and directory commands and the data connections the client opens itself.
  */
-export class FtpConnection {
-  readonly server: ServerOptions;
-  readonly state: ServerState;
-  features: Features = emptyFeatures();
-  greeting = '';
-  /** SSCN state (TLS-FXP): when on, this server is the TLS client of its data connections. */
-  sscn = false;
-  private tail: Promise<unknown> = Promise.resolve();
-  private currentType: string | undefined;
-  /** RFC 4217 §9: data is clear until PROT P; handshake() sends PROT P on TLS connections. */
-  private protection: DataProtection | undefined;
-  private tlsOptions: tls.ConnectionOptions | undefined;
-  private constructor(
-    readonly channel: ControlChannel,
-    server: ServerOptions,
-    state: ServerState,
-  ) {
-    this.server = server;
-    this.state = state;
-  }
-
-  get label(): string {
-    return this.server.name;
-  }
-
-  get closed(): boolean {
-    return this.channel.closed;
-  }
-
-  get dataProtection(): DataProtection | undefined {
-    return this.protection;
-  }
-
-  get isTls(): boolean {
-    return this.channel.isTls;
-  }
-
+export class FtpConnection extends FtpSession {
   /** Connect, greet, optionally secure, log in, read FEAT. Throws typed errors only. */
   static async connect(server: ServerOptions, ctx: ConnectContext = {}): Promise<FtpConnection> {
     const state = ctx.state ?? {};
@@ -141,8 +57,7 @@ export class FtpConnection {
       throw err;
     }
     const channel = new ControlChannel(socket, server.name, ctx.wireLog);
-    const conn = new FtpConnection(channel, server, state);
-    conn.tlsOptions = tlsOptions;
+    const conn = new FtpConnection(channel, server, state, tlsOptions, ctx.onNote);
     try {
       await conn.handshake(ctx.signal, ctx.onGreeting);
     } catch (err) {
@@ -153,165 +68,19 @@ export class FtpConnection {
     return conn;
   }
 
-  private async handshake(signal?: AbortSignal, onGreeting?: () => void): Promise<void> {
-    const t = this.server.timeouts.connect;
-    // RFC 959 §5.4: 120 means "ready in nnn minutes", then 220 follows.
-    let greeting = await this.channel.nextReply(t, signal, 'greeting');
-    if (greeting.code === 120) greeting = await this.channel.nextReply(t, signal, 'greeting');
-    onGreeting?.();
-    if (greeting.code !== 220) throw new FtpReplyError(greeting.code, 'greeting', greeting.lines);
-    this.greeting = greeting.message;
-    if (this.server.tls === 'explicit') {
-      // RFC 4217 §4: AUTH TLS, then the handshake on the same socket.
-      await this.request('AUTH TLS', undefined, { signal });
-      try {
-        const secure = await this.channel.upgradeToTls(this.tlsOptions!, t);
-        checkPin(secure, this.server);
-      } catch (err) {
-        throw asTlsError(err, this.server);
-      }
-    } else if (this.server.tls === 'implicit') {
-      checkPin(this.channel.rawSocket as tls.TLSSocket, this.server);
-    }
-    await this.login(signal);
-    if (this.server.tls !== 'none') {
-      // RFC 4217 §9: PBSZ 0 must precede PROT; P protects the data connections.
-      await this.request('PBSZ 0', undefined, { signal });
-      await this.setProtection('P');
-    }
-    const feat = await this.request('FEAT', undefined, { signal, accept: () => true });
-    this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
-    // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
-    if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
-  }
-
-  private async login(signal?: AbortSignal): Promise<void> {
-    let reply = await this.request('USER', this.server.user, { signal, accept: () => true });
-    if (reply.code === 331) {
-      this.channel.send(`PASS ${this.server.password}`, 'PASS ***');
-      reply = await this.channel.nextReply(this.server.timeouts.command, signal, 'reply to PASS');
-    }
-    if (reply.code === 332) {
-      if (!this.server.account) throw new FtpLoginError(`${this.label}: server asks for an account (ACCT) and none is configured`);
-      this.channel.send(`ACCT ${this.server.account}`, 'ACCT ***');
-      reply = await this.channel.nextReply(this.server.timeouts.command, signal, 'reply to ACCT');
-    }
-    if (reply.code !== 230 && reply.code !== 202) {
-      if (reply.code === 530 || reply.code === 430 || reply.code === 331 || reply.code === 332) {
-        throw new FtpLoginError(`${this.label}: login refused for user ${JSON.stringify(this.server.user)}: ${reply.code} ${reply.message}`);
-      }
-      throw new FtpReplyError(reply.code, 'login', reply.lines);
-    }
-    this.state.kind ??= identifyServer(this.greeting);
-    this.state.marksAfterAccept ??= marksAfterAccept(this.state.kind);
-  }
-
-  /** Serialise callers: `fn` runs when every earlier caller is done. */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Raw send (FXP engine, inside exclusive). Arguments are checked for CR/LF/NUL. */
-  send<C extends string>(command: C, arg?: ArgOf<C>): void {
-    if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
-    this.channel.send(arg === undefined ? command : `${command} ${arg}`);
-  }
-
-  /** Several raw commands in one write (FXP engine, inside exclusive); every argument is checked before anything is sent. */
-  sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
-    this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
-  }
-
-  /** Raw read of the next reply (FXP engine, inside exclusive). */
-  reply(timeoutMs = this.server.timeouts.command, signal?: AbortSignal, what?: string): Promise<FtpReply> {
-    return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');
-  }
-
-  /**
-   * Send a command and return its final reply, reading past 1xx marks.
-   * Anything not accepted (default: 1xx-3xx) throws FtpReplyError with every line.
-   */
-  async request<C extends string>(
-    command: C,
-    arg?: ArgOf<C>,
-    opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
-  ): Promise<FtpReply> {
-    this.send(command, arg);
-    const shown = arg === undefined ? command : `${command} ${arg}`;
-    let reply: FtpReply;
-    do {
-      reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
-    } while (reply.code < 200);
-    if (!(opts.accept ?? isPositive)(reply.code)) throw new FtpReplyError(reply.code, shown, reply.lines);
-    return reply;
-  }
-
-  /**
-   * Send several commands in one write, then read their final replies in
-   * order. Replies come strictly in command order (RFC 959 §4.2), so this
-   * saves a round trip per command; it is used only for short, independent
-   * commands. A refused command does not stop the others: each result is the
-   * reply or its FtpReplyError. Every argument is checked before anything is sent.
-   *
-   * Only for commands a server completes before reading the next one: a
-   * command that starts asynchronous work may be answered late (pyftpdlib
-   * answers PORT after its data connection is up, after a pipelined STOR).
-   */
-  async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpReplyError)[]> {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
-    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
-    this.channel.sendBatch(lines);
-    const out: (FtpReply | FtpReplyError)[] = [];
-    for (const line of lines) {
-      let r: FtpReply;
-      do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
-      while (r.code < 200);
-      out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
-    }
-    return out;
-  }
-
   /**
    * The command that sets a file's mtime on this server, once setMtime has
    * learned which one works; undefined while unknown or unsupported.
    */
-  mtimeCommand(path: ContainedPath, mtime: Date): [string, string] | undefined {
-    const t = formatTimeVal(mtime);
-    switch (this.state.mtime) {
-      case 'MFMT':
-        return ['MFMT', `${t} ${path}`];
-      case 'SITE UTIME2':
-        return ['SITE', `UTIME ${t} ${path}`];
-      case 'SITE UTIME5':
-        return ['SITE', `UTIME ${path} ${t} ${t} ${t} UTC`];
-      case 'MDTM':
-        return ['MDTM', `${t} ${path}`];
-      default:
-        return undefined;
-    }
+  mtimeCommand(path: ContainedPath, mtime: Date): Command | undefined {
+    const m = this.state.mtime;
+    return m === undefined || m === 'none' ? undefined : mtimeCommand(m, path, mtime);
   }
 
   // ---- simple commands (each one takes the queue) ----
 
   cmd<C extends string>(command: C, arg?: ArgOf<C>, signal?: AbortSignal): Promise<FtpReply> {
     return this.exclusive(() => this.request(command, arg, { signal }));
-  }
-
-  /** TYPE is remembered, so a pool connection pays for it once, not once per file. */
-  async ensureType(type: 'I' | 'A'): Promise<void> {
-    if (this.currentType === type) return;
-    await this.request('TYPE', type);
-    this.currentType = type;
-  }
-
-  /** RFC 4217 §9: PROT P (private) or C (clear) for following data connections. */
-  async setProtection(level: DataProtection): Promise<void> {
-    if (this.protection === level) return;
-    await this.request('PROT', level);
-    this.protection = level;
   }
 
   async pwd(): Promise<string> {
@@ -348,33 +117,22 @@ export class FtpConnection {
 
   async mdtm(path: string): Promise<Date | undefined> {
     const r = await this.cmd('MDTM', path);
-    return parseTimeVal(r.message);
+    return parseTimeVal(r.message)?.date;
   }
 
   /**
-   * Set a file's mtime. Servers disagree on how, so try in this order and
-   * remember what worked for the server:
-   * - MFMT (draft-somers-ftp-mfxx; proftpd mod_facts, pyftpdlib),
-   * - SITE UTIME YYYYMMDDhhmmss path (proftpd mod_site_misc),
-   * - SITE UTIME path atime mtime ctime UTC (pure-ftpd style, five arguments),
-   * - MDTM YYYYMMDDhhmmss path (vsftpd with mdtm_write=YES).
-   * Returns false when the server can do none of them.
+   * Set a file's mtime. Servers disagree on how, so try the methods of
+   * MTIME_METHODS in order (MFMT only where advertised) and remember what
+   * worked for the server. Returns false when the server can do none of them.
    */
   async setMtime(path: ContainedPath, mtime: Date): Promise<boolean> {
-    const t = formatTimeVal(mtime);
-    const attempts: [NonNullable<ServerState['mtime']>, string, string][] = [
-      ['MFMT', 'MFMT', `${t} ${path}`],
-      ['SITE UTIME2', 'SITE', `UTIME ${t} ${path}`],
-      ['SITE UTIME5', 'SITE', `UTIME ${path} ${t} ${t} ${t} UTC`],
-      ['MDTM', 'MDTM', `${t} ${path}`],
-    ];
     if (this.state.mtime === 'none') return false;
     const known = this.state.mtime;
-    const order = known ? attempts.filter((a) => a[0] === known) : attempts.filter((a) => a[0] !== 'MFMT' || this.features.mfmt);
+    const order = known ? [known] : MTIME_METHODS.filter((m) => m !== 'MFMT' || this.features.mfmt);
     return this.exclusive(async () => {
-      for (const [method, command, arg] of order) {
+      for (const method of order) {
         try {
-          const r = await this.request(command, arg);
+          const r = await this.request(...mtimeCommand(method, path, mtime));
           // vsftpd with mdtm_write=NO answers "213 <time>" to MDTM with two arguments without setting anything.
           if (method === 'MDTM' && r.code !== 213) continue;
           this.state.mtime = method;
@@ -457,20 +215,11 @@ export class FtpConnection {
     }
   }
 
-  /** Hash algorithms this server can compute, strongest first, in our own naming. */
+  /** Hash algorithms this server can compute, strongest first (HASH_ALGORITHMS naming). */
   hashAlgorithms(): string[] {
     const f = this.features;
-    const out: string[] = [];
     const fromHash = (f.hash?.algorithms ?? []).map((a) => a.toUpperCase());
-    for (const algo of ['SHA-512', 'SHA-256', 'SHA-1', 'MD5', 'CRC32']) {
-      if (fromHash.includes(algo)) out.push(algo);
-      else if (algo === 'SHA-512' && f.checksums.xsha512) out.push(algo);
-      else if (algo === 'SHA-256' && f.checksums.xsha256) out.push(algo);
-      else if (algo === 'SHA-1' && f.checksums.xsha1) out.push(algo);
-      else if (algo === 'MD5' && f.checksums.xmd5) out.push(algo);
-      else if (algo === 'CRC32' && f.checksums.xcrc) out.push(algo);
-    }
-    return out;
+    return HASH_ALGORITHMS.filter((algo) => fromHash.includes(algo) || f.checksums[X_CHECKSUM[algo].feature]);
   }
 
   /**
@@ -480,51 +229,28 @@ export class FtpConnection {
    */
   async checksum(path: string, algorithm: string): Promise<string> {
     return this.exclusive(async () => {
+      if (!isHashAlgorithm(algorithm)) throw new FtpProtocolError(`${this.label}: unknown checksum algorithm ${algorithm}`);
       const f = this.features;
-      const inHash = (f.hash?.algorithms ?? []).some((a) => a.toUpperCase() === algorithm);
-      let r: FtpReply;
-      if (inHash) {
-        if (f.hash?.selected?.toUpperCase() !== algorithm) {
-          await this.request('OPTS', `HASH ${algorithm}`);
-          if (f.hash) f.hash.selected = algorithm;
-        }
-        r = await this.request('HASH', path, { timeoutMs: Math.max(this.server.timeouts.command, 120_000) });
-        // "213 SHA-256 0-49 <hex> filename"
-        const m = /\b([0-9a-fA-F]{8,128})\b/.exec(r.message.replace(/^\S+\s+\S+\s+/, ''));
-        if (!m) throw new FtpProtocolError(`${this.label}: cannot read HASH reply: ${r.message}`);
-        return m[1].toLowerCase();
+      const viaHash = (f.hash?.algorithms ?? []).some((a) => a.toUpperCase() === algorithm);
+      if (viaHash && f.hash?.selected?.toUpperCase() !== algorithm) {
+        await this.request(...selectHashCommand(algorithm));
+        if (f.hash) f.hash.selected = algorithm;
       }
-      const command = { 'SHA-512': 'XSHA512', 'SHA-256': 'XSHA256', 'SHA-1': 'XSHA1', MD5: 'XMD5', CRC32: 'XCRC' }[algorithm];
-      if (!command) throw new FtpProtocolError(`${this.label}: unknown checksum algorithm ${algorithm}`);
-      r = await this.request(command, path, { timeoutMs: Math.max(this.server.timeouts.command, 120_000) });
-      const m = /\b([0-9a-fA-F]{8,128})\b/.exec(r.message);
-      if (!m) throw new FtpProtocolError(`${this.label}: cannot read ${command} reply: ${r.message}`);
+      const [verb, arg] = checksumCommand(algorithm, path, viaHash);
+      const r = await this.request(verb, arg, { timeoutMs: Math.max(this.server.timeouts.command, CHECKSUM_TIMEOUT_MS) });
+      // HASH: "213 SHA-256 0-49 <hex> filename"; the X commands: "213 <hex>".
+      const text = viaHash ? r.message.replace(/^\S+\s+\S+\s+/, '') : r.message;
+      const m = /\b([0-9a-fA-F]{8,128})\b/.exec(text);
+      if (!m) throw new FtpProtocolError(`${this.label}: cannot read ${verb} reply: ${r.message}`);
       return m[1].toLowerCase();
     });
   }
 
   // ---- data connections opened by the client itself ----
 
-  /**
-   * PASV (or EPSV) for a data connection we open ourselves. RFC 2428 §3:
-   * the 229 reply has only a port, which pairs with the control peer's address.
-   * A private address in a 227 is replaced by the control peer's (NAT case).
-   */
+  /** PASV (else EPSV) for a data connection we open ourselves; see passiveTarget in session.ts for the address. */
   async passiveAddress(signal?: AbortSignal): Promise<HostPort> {
-    const peer = this.channel.remoteAddress;
-    if (net.isIPv6(peer)) {
-      const r = await this.request('EPSV', undefined, { signal });
-      return { host: peer, port: parseEpsvReply(r.message) };
-    }
-    try {
-      const r = await this.request('PASV', undefined, { signal });
-      const hp = parsePasvReply(r.message);
-      return { host: resolvePasvHost(hp.host, peer, this.server.fixPasvAddress), port: hp.port };
-    } catch (err) {
-      if (!(err instanceof FtpReplyError)) throw err;
-      const r = await this.request('EPSV', undefined, { signal });
-      return { host: peer, port: parseEpsvReply(r.message) };
-    }
+    return (await this.passiveWithFallback(false, signal)).hp;
   }
 
   /**
@@ -543,14 +269,15 @@ export class FtpConnection {
     opts: { rest?: number; signal?: AbortSignal } = {},
   ): Promise<DataStream> {
     await this.ensureType('I');
-    if (wantsPret(this.state.kind, this.features.pret)) await this.request('PRET', arg === undefined ? command : `${command} ${arg}`);
+    if (wantsPret(this.state.kind, this.features.pret)) await this.request(...pretCommand([command, arg]));
     const shown = arg === undefined ? command : `${command} ${arg}`;
     let tcp: net.Socket | undefined;
-    let listener: Awaited<ReturnType<typeof listenActive>> | undefined;
+    let listener: ActiveListener | undefined;
     if (this.server.dataMode === 'active') {
-      listener = await listenActive(this, this.server.timeouts.data);
+      listener = await listenActive(this.channel, this.label, this.server.timeouts.data);
       try {
-        await this.request(listener.command, listener.argument, { signal: opts.signal });
+        const [verb, portArg] = listener.command;
+        await this.request(verb, portArg, { signal: opts.signal });
       } catch (err) {
         listener.close();
         throw err;
@@ -559,7 +286,7 @@ export class FtpConnection {
       tcp = await connectData(await this.passiveAddress(opts.signal), this.server.timeouts.data, this.label);
     }
     try {
-      if (opts.rest) await this.request('REST', String(opts.rest));
+      if (opts.rest) await this.request(...restCommand(opts.rest));
       this.send(command, arg);
       const mark = await this.reply(this.server.timeouts.command, opts.signal, `reply to ${command}`);
       if (mark.code >= 300) throw new FtpReplyError(mark.code, shown, mark.lines);
@@ -568,7 +295,7 @@ export class FtpConnection {
         tcp = mark.code < 200 ? await listener.accept() : emptySocket();
       }
       let socket: net.Socket = tcp!;
-      if (this.protection === 'P' && this.tlsOptions && mark.code < 200) {
+      if (this.dataProtection === 'P' && this.tlsOptions && mark.code < 200) {
         try {
           const secure = await tlsHandshake(
             { ...this.tlsOptions, socket: tcp, session: this.channel.tlsSession },
@@ -650,239 +377,4 @@ export class FtpConnection {
     const reply = await data.finish();
     return { entries: reader.end(), reply };
   }
-
-  /** QUIT politely (bounded), then close. Never throws. */
-  async close(): Promise<void> {
-    if (this.channel.closed) return;
-    try {
-      await this.exclusive(async () => {
-        this.channel.send('QUIT');
-        await this.channel.nextReply(1000, undefined, 'reply to QUIT');
-      });
-    } catch {
-      /* closing anyway */
-    }
-    this.channel.close();
-  }
-
-  /** Close at once with a cause (used when a transfer leaves the connection in an unknown state). */
-  destroy(cause?: Error): void {
-    this.channel.close(cause);
-  }
-}
-
-/** Feed a data connection's chunks to `onChunk` until it ends; a throw from `onChunk` closes it at once and rejects. */
-function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, idleMs: number, label: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // An empty listing can be over before we listen: while we waited for the
-    // 1xx mark, net.Socket read the server's EOF, emitted 'end' to nobody and
-    // closed (pyftpdlib, empty directory). 'end' never fires again and a
-    // destroyed socket's idle timer never runs, so waiting would hang forever.
-    // No bytes are lost that way: a stream nobody reads keeps its data, and
-    // 'end' only comes once the buffer is empty.
-    if (socket.readableEnded) {
-      resolve();
-      return;
-    }
-    socket.setTimeout(idleMs, () => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${label}: data connection idle for ${formatMs(idleMs)}`));
-    });
-    socket.on('data', (c: Buffer) => {
-      try {
-        onChunk(c);
-      } catch (err) {
-        socket.destroy();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-    socket.once('error', reject);
-    socket.once('end', () => {
-      socket.setTimeout(0);
-      socket.destroy();
-      resolve();
-    });
-  });
-}
-
-function connectData(hp: HostPort, timeoutMs: number, label: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: hp.host, port: hp.port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${label}: data connection to ${hp.host}:${hp.port} timed out`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolve(socket);
-    });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(new FtpConnectError(`${label}: data connection to ${hp.host}:${hp.port} failed: ${err.message}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
-}
-
-/**
- * Active mode for client-side data: listen on our control address, send
- * PORT/EPRT, accept one connection. Connections are captured from the moment
- * we listen: a server may connect before it sends its 150 mark.
- */
-async function listenActive(conn: FtpConnection, timeoutMs: number): Promise<{ argument: string; command: 'PORT' | 'EPRT'; accept(): Promise<net.Socket>; close(): void }> {
-  const local = conn.channel.localAddress;
-  const peer = conn.channel.remoteAddress;
-  const server = net.createServer();
-  let arrived: net.Socket | undefined;
-  let waiting: ((s: net.Socket) => void) | undefined;
-  server.on('connection', (s: net.Socket) => {
-    // Only the server we talk to may connect: anyone else reaching our port
-    // first would otherwise receive (or supply) the file.
-    if (arrived || stripMapped(s.remoteAddress ?? '') !== peer) {
-      s.destroy();
-      return;
-    }
-    // No 'data' listener yet, so the socket buffers what arrives until the caller reads.
-    s.setNoDelay(true);
-    arrived = s;
-    server.close();
-    waiting?.(s);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, local, () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  const v6 = net.isIPv6(local);
-  return {
-    argument: v6 ? encodeEprtArgument({ host: local, port }) : encodePortArgument({ host: local, port }),
-    command: v6 ? 'EPRT' : 'PORT',
-    accept: () =>
-      new Promise((resolve, reject) => {
-        if (arrived) return resolve(arrived);
-        const timer = setTimeout(() => {
-          server.close();
-          reject(new FtpTimeoutError(`${conn.label}: server did not connect to our data port within ${formatMs(timeoutMs)}`));
-        }, timeoutMs);
-        waiting = (s) => {
-          clearTimeout(timer);
-          resolve(s);
-        };
-      }),
-    close: () => {
-      server.close();
-      arrived?.destroy();
-    },
-  };
-}
-
-function buildTlsOptions(server: ServerOptions): tls.ConnectionOptions {
-  const o = server.tlsOptions;
-  const opts: tls.ConnectionOptions = {
-    host: server.host,
-    // SNI must be a host name, never an IP literal (RFC 6066 §3).
-    servername: net.isIP(server.host) ? undefined : server.host,
-    // A pinned fingerprint replaces chain verification; it is checked after the handshake.
-    rejectUnauthorized: o.verify && !o.fingerprint,
-    // RFC 8996: TLS 1.0 and 1.1 are deprecated.
-    minVersion: 'TLSv1.2',
-  };
-  if (o.ca) {
-    try {
-      opts.ca = [...tls.rootCertificates, readFileSync(o.ca, 'utf8')];
-    } catch (err) {
-      throw new FtpTlsError(`${server.name}: cannot read CA file ${o.ca}: ${(err as Error).message}`);
-    }
-  }
-  return opts;
-}
-
-function normalizeFingerprint(fp: string): string {
-  return fp.replace(/^sha256:/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
-}
-
-function checkPin(socket: tls.TLSSocket, server: ServerOptions): void {
-  const pin = server.tlsOptions.fingerprint;
-  if (!pin) return;
-  const cert = socket.getPeerCertificate();
-  const got = normalizeFingerprint(cert?.fingerprint256 ?? '');
-  // Several pins may be given (comma-separated): any one of them matches.
-  if (!pin.split(/[,\s]+/).filter(Boolean).some((p) => normalizeFingerprint(p) === got)) {
-    socket.destroy();
-    throw new FtpTlsError(`${server.name}: certificate fingerprint ${cert?.fingerprint256 ?? '(none)'} does not match the pinned one`);
-  }
-}
-
-function asTlsError(err: unknown, server: ServerOptions): FtpError {
-  if (err instanceof FtpError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const hint = /self[- ]signed|unable to verify|certificate/i.test(e.message)
-    ? ' (trust it with a CA file or a pinned fingerprint, or turn verification off explicitly)'
-    : '';
-  return new FtpTlsError(`${server.name}: TLS failed: ${e.message}${hint}`, { cause: err });
-}
-
-async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
-  const timeout = server.timeouts.connect;
-  const where = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
-  const plain = await new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: server.host, port: server.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${server.name}: connecting to ${where} timed out after ${formatMs(timeout)}`));
-    }, timeout);
-    const onAbort = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(new FtpConnectError(`${server.name}: connect aborted`));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('error', onError);
-      resolve(socket);
-    });
-    const onError = (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      reject(new FtpConnectError(`${server.name}: cannot connect to ${where}: ${connectFailureReason(err)}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
-  if (server.tls !== 'implicit') return plain;
-  try {
-    return await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
-  } catch (err) {
-    plain.destroy();
-    throw asTlsError(err, server);
-  }
-}
-
-/** Pure: a socket error in words a user can act on. */
-export function connectFailureReason(err: { code?: string; message: string }): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (is the server running, is the port right?)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_NONAME':
-      return 'unknown host';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'host unreachable';
-    case 'ECONNRESET':
-      return 'connection reset by the server';
-    default:
-      return err.message;
-  }
-}
-
-/** A data "socket" that has already ended: for a 2xx reply that comes with no data connection. */
-function emptySocket(): net.Socket {
-  const s = new net.Socket();
-  s.push(null);
-  return s;
 }

@@ -4,6 +4,7 @@
  * produce ListEntry and never throw on a line they cannot read.
  */
 import type { EntryType, ListEntry } from './entry.js';
+import { parseTimeVal, utcDate } from './timeval.js';
 
 // ---------------------------------------------------------------- MLSD
 
@@ -106,7 +107,7 @@ export function parseMlsdLine(line: string): ListEntry | null {
   if (size !== undefined) entry.size = size;
 
   if (modifyFact !== undefined) {
-    const m = parseMlsdTime(modifyFact);
+    const m = parseTimeVal(modifyFact);
     if (m) {
       entry.mtime = m.date;
       entry.mtimePrecision = m.precision;
@@ -123,42 +124,6 @@ export function parseMlsdLine(line: string): ListEntry | null {
 /** All entries of an MLSD data stream; unreadable lines, cdir and pdir are skipped. */
 export function parseMlsd(text: string): ListEntry[] {
   return parseLines('MLSD', text, new Date());
-}
-
-/**
- * RFC 3659 §2.3 time-val: "YYYYMMDDHHMMSS[.sss]", always UTC. Whole seconds give
- * a precision of 1000 ms; with a fraction the value is taken as exact (0).
- */
-function parseMlsdTime(value: string): { date: Date; precision: number } | undefined {
-  const v = value.trim();
-  // Digits by hand, not a RegExp: this runs once per listed entry.
-  const num = (from: number, to: number): number => {
-    let n = 0;
-    for (let i = from; i < to; i++) {
-      const c = v.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) return -1;
-      n = n * 10 + c;
-    }
-    return n;
-  };
-  if (v.length < 14) return undefined;
-  const y = num(0, 4);
-  const mo = num(4, 6);
-  const d = num(6, 8);
-  const h = num(8, 10);
-  const mi = num(10, 12);
-  const s = num(12, 14);
-  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
-  let ms = 0;
-  const exact = v.length > 14;
-  if (exact) {
-    // ".sss…": a dot and at least one digit; milliseconds from the first three.
-    if (v.charCodeAt(14) !== 46 || v.length === 15 || num(15, v.length) < 0) return undefined;
-    ms = Number(`${v.slice(15)}00`.slice(0, 3));
-  }
-  const date = utcDate(y, mo - 1, d, h, mi, s, ms);
-  if (!date) return undefined;
-  return { date, precision: exact ? 0 : 1000 };
 }
 
 /** "0644", "644" and pyftpdlib's Python-3 "0o644". Keeps permission bits only (any file-type bits dropped). */
@@ -393,12 +358,4 @@ function parseLines(format: ListingFormat, text: string, now: Date): ListEntry[]
     if (e) out.push(e);
   }
   return out;
-}
-
-/** Date.UTC that refuses out-of-range fields instead of rolling them over (Feb 30 -> Mar 2). */
-function utcDate(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): Date | undefined {
-  if (mo < 0 || mo > 11 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const date = new Date(Date.UTC(y, mo, d, h, mi, s, ms));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo || date.getUTCDate() !== d) return undefined;
-  return date;
 }

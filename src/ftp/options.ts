@@ -2,8 +2,6 @@
 export type TlsMode = 'none' | 'explicit' | 'implicit';
 export type FxpPolicy = 'auto' | 'force' | 'never';
 export type PassiveSide = 'source' | 'destination';
-/** Replace a private PASV address with the control peer's: see resolvePasvHost in address.ts. */
-export type FixPasvAddress = 'auto' | 'always' | 'never';
 
 export interface TlsOptions {
   /** Verify the server certificate (default true). Off only when the user opts out. */
@@ -60,7 +58,12 @@ export interface ServerOptions {
   tls: TlsMode;
   tlsOptions: TlsOptions;
   timeouts: Timeouts;
-  fixPasvAddress: FixPasvAddress;
+  /**
+   * Use the address a PASV reply names even when it is not the control
+   * connection's peer (a server with a separate data interface). Off by
+   * default: only the reply's port is used (see choosePasvAddress in address.ts).
+   */
+  trustPasvAddress: boolean;
   /** Most control connections we open to this server at once. */
   maxConnections: number;
   /**

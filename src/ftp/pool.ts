@@ -1,4 +1,4 @@
-import { FtpConnection, type ServerState } from './connection.js';
+import { FtpConnection, type FtpNote, type ServerState } from './connection.js';
 import type { WireLog } from './channel.js';
 import { FtpReplyError, FtpError } from './errors.js';
 import { staggersSessions } from './software.js';
@@ -37,6 +37,8 @@ export class ConnectionPool {
   onShrink?: (limit: number, reason: string) => void;
   /** Called when a connect starts and when its greeting has arrived (or it failed first). */
   onConnectPhase?: (phase: 'connect' | 'greeted') => void;
+  /** Notes about the server (a PASV address not used, once per pool): see FtpNote. */
+  onNote?: (note: FtpNote) => void;
 
   constructor(
     readonly server: ServerOptions,
@@ -75,7 +77,7 @@ export class ConnectionPool {
         this.lastGreeting = mine;
         if (staggersSessions(this.state.kind)) await before;
         this.onConnectPhase?.('connect');
-        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted });
+        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted, onNote: (n) => this.onNote?.(n) });
         if (this.closed) {
           // close() ran while we were connecting: nobody will release this one.
           await conn.close();

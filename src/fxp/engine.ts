@@ -5,7 +5,8 @@ import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '..
 import { modeName, type TransferMode } from './modes.js';
 import { containedPartPath } from './part-name.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
-import { canOpenAhead, fxpTransfer, openAhead, rememberAhead, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
+import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
+import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
 import { unreliableActive } from '../ftp/software.js';
 
@@ -56,7 +57,7 @@ const swap = (p: PassiveSide): PassiveSide => (p === 'source' ? 'destination' : 
  * servers of which neither offers SSCN or CPSV would each wait for the other's
  * ClientHello until a timeout.
  */
-export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: TransferPolicy): { rungs: Rung[]; notes: string[] } {
+export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: TransferPolicy, fxp: FxpState = new FxpState()): { rungs: Rung[]; notes: string[] } {
   const notes: string[] = [];
   const rungs: Rung[] = [];
   const rung = (layout?: FxpLayout): Rung => ({ mode: modeName(layout), layout });
@@ -74,10 +75,10 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
   if (!src.isTls && !dst.isTls) {
     for (const p of sides) rungs.push(rung({ passive: p, tls: 'none' }));
   } else if (bothTls) {
-    const sscn = (c: FtpConnection) => c.features.sscn || c.state.sscnWorks === true;
+    const sscn = (c: FtpConnection) => (c.features.sscn || fxp.sscnWorks(c) === true) && fxp.sscnWorks(c) !== false;
     const roles: [TlsRole, (p: PassiveSide) => boolean][] = [
-      ['sscn-source', () => sscn(src) && src.state.sscnWorks !== false],
-      ['sscn-destination', () => sscn(dst) && dst.state.sscnWorks !== false],
+      ['sscn-source', () => sscn(src)],
+      ['sscn-destination', () => sscn(dst)],
       ['cpsv', (p) => (p === 'source' ? src : dst).features.cpsv],
     ];
     for (const p of sides) {
@@ -154,6 +155,8 @@ export class Side {
  * of a pair pays for the fallbacks.
  */
 export class FxpEngine {
+  /** What the transfers learn about the servers, and the PASV asked ahead (state.ts). */
+  private readonly fxp = new FxpState();
   private memory = new Map<string, TransferMode>();
   private refused = new Map<string, Set<TransferMode>>();
   private warned = new Set<string>();
@@ -212,8 +215,8 @@ export class FxpEngine {
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
         const conn = await (passive === 'source' ? src : dst).live();
-        if (canOpenAhead(conn, { passive, tls: 'none' })) {
-          if (passive === 'source') aheadOnSrc = openAhead(conn);
+        if (this.fxp.canOpenAhead(conn)) {
+          if (passive === 'source') aheadOnSrc = this.fxp.openAhead(conn);
           else aheadOnDst = true;
         }
       }
@@ -246,7 +249,7 @@ export class FxpEngine {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
-      await publish(d, tmp, final, aheadOnDst);
+      await publish(d, tmp, final, aheadOnDst ? this.fxp : undefined);
       // Without a shared algorithm the file was checked by size only: say so.
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
@@ -277,7 +280,7 @@ export class FxpEngine {
     let s = await src.live();
     let d = await dst.live();
     const key = `${s.label}\u0000${d.label}`;
-    const { rungs, notes } = buildLadder(s, d, this.policy);
+    const { rungs, notes } = buildLadder(s, d, this.policy, this.fxp);
     const refused = this.refused.get(key) ?? new Set<TransferMode>();
     this.refused.set(key, refused);
     const known = this.memory.get(key);
@@ -290,8 +293,8 @@ export class FxpEngine {
       try {
         let relayedBytes = 0;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.policy.timings ?? DEFAULT_TIMINGS);
-          if (rung.layout.tls.startsWith('sscn')) (rung.layout.tls === 'sscn-source' ? s : d).state.sscnWorks = true;
+          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.policy.timings ?? DEFAULT_TIMINGS);
+          if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
         } else {
           await resetForClientData(s);
           await resetForClientData(d);
@@ -310,7 +313,7 @@ export class FxpEngine {
         // (pyftpdlib sometimes drops a back-to-back active data connection):
         // this file moves down the ladder, the next one tries it again.
         if (rung.mode !== known) refused.add(rung.mode);
-        if (err.step === 'SSCN') (err.server === s.label ? s : d).state.sscnWorks = false;
+        if (err.step === 'SSCN') this.fxp.learnSscn(err.server === s.label ? s : d, false);
         this.events.fallback?.(rung.mode, err);
         // The refusal may have closed a connection, or left a partial temp file.
         await discard(dst, file.dstPath).catch(() => undefined);
@@ -325,10 +328,7 @@ export class FxpEngine {
 
 /** Relay opens client-side data connections: the server must be the TLS server (SSCN OFF) and PROT P again. */
 export async function resetForClientData(c: FtpConnection): Promise<void> {
-  if (c.sscn) {
-    await c.request('SSCN', 'OFF');
-    c.sscn = false;
-  }
+  await c.setSscn(false);
   if (c.isTls) await c.setProtection('P');
 }
 
@@ -337,18 +337,18 @@ export async function resetForClientData(c: FtpConnection): Promise<void> {
  * rename onto an existing file; then the old file is deleted first, which
  * leaves a moment with no file, never a half-written one.
  */
-async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, passiveAhead = false): Promise<void> {
+async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, ahead?: FxpState): Promise<void> {
   // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
   // PASV for the next transfer may ride along: it does not depend on them.
   const rename = async (withPasv: boolean) => {
     const replies = await (withPasv ? d.pipeline([['RNFR', tmp], ['RNTO', final], ['PASV']]) : d.pipeline([['RNFR', tmp], ['RNTO', final]]));
     const [from, to, pasv] = replies;
-    if (pasv !== undefined && !(pasv instanceof FtpReplyError)) rememberAhead(d, pasv);
+    if (pasv !== undefined && !(pasv instanceof FtpReplyError)) ahead?.rememberAhead(d, pasv);
     if (from instanceof FtpReplyError) throw from;
     if (to instanceof FtpReplyError) throw to;
   };
   try {
-    await rename(passiveAhead);
+    await rename(ahead !== undefined);
   } catch (err) {
     if (!(err instanceof FtpReplyError)) throw err;
     await d.delete(final).catch(() => undefined);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { ConnectionPool } from '../ftp/pool.js';
-import type { FtpConnection } from '../ftp/connection.js';
+import type { FtpConnection, FtpNote } from '../ftp/connection.js';
 import type { ServerOptions } from '../ftp/options.js';
 import { FtpError, FxpRefusedError } from '../ftp/errors.js';
 import { fxpTransfer, type FxpLayout } from './transfer.js';
+import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
 import { modeName, type TransferMode } from './modes.js';
 import { Side, resetForClientData } from './engine.js';
@@ -95,8 +96,10 @@ async function upload(conn: FtpConnection, file: ContainedPath, data: Buffer): P
  * server, and report what worked and, for each refusal, who refused, what it
  * said, and which setting on that server fixes it.
  */
-export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string, dirB: string): Promise<ProbeReport> {
+export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string, dirB: string, onNote?: (note: FtpNote) => void): Promise<ProbeReport> {
   const pools = { A: new ConnectionPool(a, 1), B: new ConnectionPool(b, 1) };
+  for (const p of [pools.A, pools.B]) p.onNote = onNote;
+  const fxp = new FxpState();
   const sides = { A: new Side(pools.A), B: new Side(pools.B) };
   const tag = randomBytes(4).toString('hex');
   const name = `.fxpmirror-probe-${tag}`;
@@ -138,7 +141,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
         else layouts.push({ passive, tls: 'none' }, { passive, tls: 'none', extended: true });
       }
       for (const layout of [...layouts, undefined]) {
-        results.push(await tryMode(sides, servers, s, d, layout, files[s], copies[d]));
+        results.push(await tryMode(sides, servers, fxp, s, d, layout, files[s], copies[d]));
       }
     }
     return { servers, results };
@@ -174,6 +177,7 @@ async function tryMode(...args: Parameters<typeof tryOnce>): Promise<ProbeResult
 async function tryOnce(
   sides: Record<'A' | 'B', Side>,
   servers: ProbeServer[],
+  fxp: FxpState,
   s: 'A' | 'B',
   d: 'A' | 'B',
   layout: FxpLayout | undefined,
@@ -186,7 +190,7 @@ async function tryOnce(
     const src = await sides[s].live();
     const dst = await sides[d].live();
     const file = { srcPath, dstPath, rest: 0, remaining: PROBE_BYTES };
-    if (layout) await fxpTransfer(src, dst, layout, file, { copyCheckMs: 4000, markGraceMs: 1000 });
+    if (layout) await fxpTransfer(src, dst, layout, file, fxp, { copyCheckMs: 4000, markGraceMs: 1000 });
     else {
       await resetForClientData(src);
       await resetForClientData(dst);

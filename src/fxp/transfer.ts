@@ -1,17 +1,12 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
-import {
-  encodeEprtArgument,
-  encodePortArgument,
-  parseEpsvReply,
-  parsePasvReply,
-  resolvePasvHost,
-  type HostPort,
-} from '../ftp/address.js';
+import type { HostPort } from '../ftp/address.js';
+import { commandLine, passiveVerb, portCommand, pretCommand, restCommand, type Command } from '../ftp/commands.js';
 import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
 import type { ContainedPath } from '../ftp/remote-path.js';
+import type { FxpState } from './state.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -75,14 +70,11 @@ function refusal(conn: FtpConnection, step: string, err: unknown, always = false
  * from each other forever, so that layout is never attempted.
  */
 async function setSscn(conn: FtpConnection, on: boolean): Promise<void> {
-  if (conn.sscn === on) return;
-  if (!on && !conn.features.sscn && !conn.sscn) return;
   try {
-    await conn.request('SSCN', on ? 'ON' : 'OFF');
+    await conn.setSscn(on);
   } catch (err) {
     throw refusal(conn, 'SSCN', err, true);
   }
-  conn.sscn = on;
 }
 
 async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout: FxpLayout): Promise<void> {
@@ -115,96 +107,39 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
 }
 
 /**
- * "PASV ahead": the passive side's address for the next transfer, asked for
- * while the previous file is still being checked and renamed on the
- * destination, so a file costs one round trip less (engine.ts sends it: on
- * the source alongside SIZE+MFMT, or on the destination pipelined after
- * RNFR+RNTO). It is used only if nothing else went over that connection
- * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and
- * for a plain PASV layout; otherwise the next transfer sends its own PASV,
- * which replaces the unused listener (all four lab servers close a pending
- * passive port when a new PASV arrives: a connect to it is refused).
+ * PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the
+ * passive side, or the PASV asked ahead (state.ts). The address comes from
+ * the ftp layer's passiveTarget: never a third host the reply may name,
+ * unless the user trusts this server's PASV address.
  */
-interface Ahead {
-  hp: HostPort;
-  sent: number;
-  at: number;
-}
-const ahead = new WeakMap<FtpConnection, Ahead>();
-/** Well inside the servers' own passive accept timeouts (proftpd and vsftpd: 60 s or more). */
-const AHEAD_MAX_MS = 5_000;
-
-/** Whether a PASV may be opened ahead on `conn` for a transfer where it is the passive side. */
-export function canOpenAhead(conn: FtpConnection, layout: FxpLayout): boolean {
-  return layout.tls === 'none' && !layout.extended && !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
-}
-
-/** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
-export function rememberAhead(conn: FtpConnection, reply: FtpReply): void {
-  try {
-    const hp = parsePasvReply(reply.message);
-    ahead.set(conn, {
-      hp: { host: resolvePasvHost(hp.host, conn.channel.remoteAddress, conn.server.fixPasvAddress), port: hp.port },
-      sent: conn.channel.commandsSent,
-      at: Date.now(),
-    });
-  } catch {
-    /* not a usable 227: the next transfer sends its own PASV */
-  }
-}
-
-/** PASV on `conn` now, for its next transfer. Never throws: a failure only means the next transfer asks again. */
-export async function openAhead(conn: FtpConnection): Promise<void> {
-  try {
-    rememberAhead(conn, await conn.request('PASV'));
-  } catch {
-    /* refused (kept in step), or timed out (the channel closed itself): either way nothing is remembered */
-  }
-}
-
-/** PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the passive side. */
-async function openPassive(conn: FtpConnection, layout: FxpLayout, pretArg: string): Promise<{ hp: HostPort; extended: boolean }> {
-  const early = ahead.get(conn);
-  ahead.delete(conn);
-  if (early && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && canOpenAhead(conn, layout)) {
-    return { hp: early.hp, extended: false };
-  }
+async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command, fxp: FxpState): Promise<{ hp: HostPort; extended: boolean }> {
+  const early = fxp.takeAhead(conn, layout.tls === 'none' && !layout.extended);
+  if (early) return { hp: early, extended: false };
   if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {
-      await conn.request('PRET', pretArg);
+      await conn.request(...pretCommand(pret));
     } catch (err) {
       throw refusal(conn, 'PRET', err, true);
     }
   }
-  const peer = conn.channel.remoteAddress;
-  const v6 = peer.includes(':');
-  const ext = v6 || !!layout.extended;
-  const command = layout.tls === 'cpsv' ? (ext ? 'CEPR' : 'CPSV') : ext ? 'EPSV' : 'PASV';
+  // RFC 2428 §3: an IPv6 peer needs EPSV (or CEPR), which answers with a port only.
+  const extended = !!layout.extended || conn.channel.remoteAddress.includes(':');
+  const verb = passiveVerb({ extended, tlsClient: layout.tls === 'cpsv' });
   try {
-    const r = await conn.request(command);
-    if (command === 'EPSV' || command === 'CEPR') return { hp: { host: peer, port: parseEpsvReply(r.message) }, extended: true };
-    const hp = parsePasvReply(r.message);
-    return { hp: { host: resolvePasvHost(hp.host, peer, conn.server.fixPasvAddress), port: hp.port }, extended: false };
+    // Only a plain PASV falls back to EPSV: a refused EPSV, CPSV or CEPR is the rung's refusal.
+    if (verb !== 'PASV') return { hp: await conn.passive(verb), extended };
+    return await conn.passiveWithFallback(false);
   } catch (err) {
-    if (command !== 'PASV' || !(err instanceof FtpReplyError)) throw refusal(conn, command, err, true);
-    // RFC 2428 §3: the 229 reply carries only a port; the host is the one we reach this server at.
-    try {
-      const r = await conn.request('EPSV');
-      return { hp: { host: peer, port: parseEpsvReply(r.message) }, extended: true };
-    } catch {
-      // The PASV refusal is the one to report: EPSV was only the fallback.
-      throw refusal(conn, 'PASV', err, true);
-    }
+    // The step is the command that was refused (PASV when it and EPSV both were).
+    throw refusal(conn, err instanceof FtpReplyError ? err.command.split(' ')[0] : verb, err, true);
   }
 }
 
-async function sendPort(conn: FtpConnection, hp: HostPort, extended: boolean): Promise<void> {
-  const command = extended || hp.host.includes(':') ? 'EPRT' : 'PORT';
-  const arg = command === 'EPRT' ? encodeEprtArgument(hp) : encodePortArgument(hp);
+async function sendPort(conn: FtpConnection, port: Command): Promise<void> {
   try {
-    await conn.request(command, arg);
+    await conn.request(...port);
   } catch (err) {
-    throw refusal(conn, command, err, true);
+    throw refusal(conn, port[0], err, true);
   }
 }
 
@@ -235,29 +170,30 @@ export async function fxpTransfer(
   dst: FtpConnection,
   layout: FxpLayout,
   file: FxpFile,
+  fxp: FxpState,
   timings: FxpTimings = DEFAULT_TIMINGS,
 ): Promise<void> {
   const passive = layout.passive === 'source' ? src : dst;
   const active = passive === src ? dst : src;
   await Promise.all([src.ensureType('I'), dst.ensureType('I')]);
   await prepareProtection(src, dst, layout);
-  const pret = passive === src ? `RETR ${file.srcPath}` : `STOR ${file.dstPath}`;
-  const { hp, extended } = await openPassive(passive, layout, pret);
+  const pret: Command = passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath];
+  const { hp, extended } = await openPassive(passive, layout, pret, fxp);
+  // PORT or EPRT, built once: the PORT names only what openPassive chose.
+  const port = portCommand(hp, extended);
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
-  if (pipelinable(src, dst, layout, file)) {
+  if (pipelinable(src, dst, layout, file, fxp)) {
     // One write per server, no waiting between them (see pipelinable): a
     // file costs one round trip less. PORT's reply is read first; a refused
     // PORT leaves the other commands' replies and the other side's pending
     // command behind, so both connections are closed and the caller reconnects.
-    const command = extended || hp.host.includes(':') ? 'EPRT' : 'PORT';
-    const arg = command === 'EPRT' ? encodeEprtArgument(hp) : encodePortArgument(hp);
     try {
       if (passive === dst) {
         dst.send('STOR', file.dstPath);
-        src.sendBatch([[command, arg], ['RETR', file.srcPath]]);
+        src.sendBatch([port, ['RETR', file.srcPath]]);
       } else {
-        dst.sendBatch([[command, arg], ['STOR', file.dstPath]]);
+        dst.sendBatch([port, ['STOR', file.dstPath]]);
         src.send('RETR', file.srcPath);
       }
     } catch (err) {
@@ -269,32 +205,32 @@ export async function fxpTransfer(
     let portReply: FtpReply | undefined;
     let failure: unknown;
     try {
-      portReply = await active.reply(commandTimeout, undefined, `reply to ${command}`);
-      if (portReply.code >= 300) failure = new FtpReplyError(portReply.code, `${command} ${arg}`, portReply.lines);
+      portReply = await active.reply(commandTimeout, undefined, `reply to ${port[0]}`);
+      if (portReply.code >= 300) failure = new FtpReplyError(portReply.code, commandLine(port), portReply.lines);
     } catch (err) {
       failure = err;
     }
     if (failure !== undefined) {
       src.destroy(failure instanceof Error ? failure : undefined);
       dst.destroy(failure instanceof Error ? failure : undefined);
-      throw refusal(active, command, failure, true);
+      throw refusal(active, port[0], failure, true);
     }
     return awaitBoth(src, dst, passive, file, undefined, deadline, commandTimeout, timings);
   }
   // PORT is never pipelined with STOR: pyftpdlib answers PORT only once its
   // data connection is up, so a STOR sent in the same write gets its 150
   // before PORT's 200, and the replies no longer pair with the commands.
-  await sendPort(active, hp, extended);
+  await sendPort(active, port);
   // RFC 3659 §5: REST STREAM offset on both sides before RETR/STOR. The
   // source's REST waits until STOR was accepted: a REST left pending on a
   // pooled connection would apply to the next, unrelated RETR.
-  if (file.rest > 0) await dst.request('REST', String(file.rest));
+  if (file.rest > 0) await dst.request(...restCommand(file.rest));
 
   // 1. STOR on the destination.
   dst.send('STOR', file.dstPath);
   let dstMark: FtpReply | undefined;
   const dstPassive = passive === dst;
-  const knownLate = dst.state.marksAfterAccept === true;
+  const knownLate = fxp.marksAfterAccept(dst) === true;
   // An active destination that connects only while processing STOR cannot
   // receive data early: RETR may follow at once (one round trip less per file).
   const safeEarly = !dstPassive && dst.state.kind !== undefined && connectsOnPort(dst.state.kind) === false;
@@ -314,17 +250,17 @@ export async function fxpTransfer(
     }
     if (dstMark === undefined) {
       if (!dstPassive) throw new FxpRefusedError(dst.label, 'STOR', `no reply within ${formatMs(wait)}`);
-      dst.state.marksAfterAccept = true; // this passive server marks only after the data connection arrives
+      fxp.learnMarksAfterAccept(dst, true); // this passive server marks only after the data connection arrives
     } else if (dstMark.code >= 300) {
       throw refusal(dst, 'STOR', new FtpReplyError(dstMark.code, `STOR ${file.dstPath}`, dstMark.lines));
     } else if (dstPassive) {
-      dst.state.marksAfterAccept = false;
+      fxp.learnMarksAfterAccept(dst, false);
     }
   }
   // 2. RETR on the source.
   if (file.rest > 0) {
     try {
-      await src.request('REST', String(file.rest));
+      await src.request(...restCommand(file.rest));
     } catch (err) {
       dst.destroy(err as Error); // its STOR is pending: the caller replaces the connection
       throw err;
@@ -350,10 +286,10 @@ export async function fxpTransfer(
  * - source passive: the active destination must connect only while
  *   processing STOR, so no data flows before it is ready: PORT+STOR, RETR.
  */
-function pipelinable(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile): boolean {
+function pipelinable(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile, fxp: FxpState): boolean {
   if (layout.tls !== 'none' || file.rest !== 0) return false;
   const lazy = (c: FtpConnection) => c.state.kind !== undefined && connectsOnPort(c.state.kind) === false;
-  return layout.passive === 'destination' ? dst.state.marksAfterAccept === true && lazy(src) : lazy(dst);
+  return layout.passive === 'destination' ? fxp.marksAfterAccept(dst) === true && lazy(src) : lazy(dst);
 }
 
 /**

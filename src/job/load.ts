@@ -30,6 +30,7 @@ import {
   JOB_FILE_VERSION,
   JOB_KEYS,
   MIRROR_OPTION_KEYS,
+  REMOVED_KEYS,
   SERVER_KEYS,
   SERVER_NAME_RE,
   TIMEOUT_KEYS,
@@ -273,6 +274,10 @@ function entries(ctx: Ctx, map: YAMLMap, rules: RuleSet | null, where: string, d
       continue;
     }
     if (rules && !Object.hasOwn(rules, key)) {
+      if (Object.hasOwn(REMOVED_KEYS, key)) {
+        ctx.error(keyOffset, REMOVED_KEYS[key]);
+        continue;
+      }
       const hint = didYouMean(key, Object.keys(rules));
       if (hint) {
         ctx.error(keyOffset, `unknown key '${key}'${hint}`);
@@ -534,9 +539,7 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
     ? readInteger(ctx, keys.get('maxConnections')!, 'maxConnections', SERVER_KEYS.maxConnections.min)
     : undefined;
   const fxp = keys.has('fxp') ? readEnum(ctx, keys.get('fxp')!, 'fxp', ['auto', 'force', 'never'] as const) : undefined;
-  const fixPasvAddress = keys.has('fixPasvAddress')
-    ? readEnum(ctx, keys.get('fixPasvAddress')!, 'fixPasvAddress', ['auto', 'always', 'never'] as const)
-    : undefined;
+  const trustPasvAddress = keys.has('trustPasvAddress') ? readBoolean(ctx, keys.get('trustPasvAddress')!, 'trustPasvAddress') : undefined;
   const timeouts = keys.has('timeouts') ? readTimeouts(ctx, keys.get('timeouts')!, name) : undefined;
   const dataMode = keys.has('dataMode') ? readEnum(ctx, keys.get('dataMode')!, 'dataMode', ['passive', 'active'] as const) : undefined;
   const maxListingEntries = keys.has('maxListingEntries') ? readInteger(ctx, keys.get('maxListingEntries')!, 'maxListingEntries', 1) : undefined;
@@ -585,7 +588,7 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
     tls: tls ?? url.tls,
     tlsOptions: { verify: verify ?? true, ...(ca !== undefined ? { ca } : {}), ...(fingerprint !== undefined ? { fingerprint } : {}) },
     timeouts: timeouts ?? { ...DEFAULT_TIMEOUTS },
-    fixPasvAddress: fixPasvAddress ?? 'auto',
+    trustPasvAddress: trustPasvAddress ?? false,
     maxConnections: maxConnections ?? DEFAULT_MAX_CONNECTIONS,
   };
   if (acct !== undefined) server.account = acct;

@@ -115,11 +115,11 @@ export const SERVER_KEYS: RuleSet = {
     values: ['auto', 'force', 'never'],
     description: 'auto: FXP when both servers allow it, else relay; force: fail instead of relaying; never: always relay through this machine.',
   },
-  fixPasvAddress: {
-    kind: 'enum',
-    values: ['auto', 'always', 'never'],
-    default: 'auto',
-    description: 'Replace the address in a PASV reply with the server\'s control address: auto does it only when the reply names a private address and the server is public.',
+  trustPasvAddress: {
+    kind: 'boolean',
+    default: false,
+    description:
+      'Use the address in this server\'s PASV replies even when it is not the address fxpmirror connects to (a server with a separate data interface). Off: only the reply\'s port is used, with the server\'s control address, so a server cannot point data connections or FXP at a third host. Logged as a warning when used.',
   },
   dataMode: {
     kind: 'enum',
@@ -139,6 +139,12 @@ export const SERVER_KEYS: RuleSet = {
     default: '8K',
     description: 'Longest line a listing of this server may have ("8K" = 8192 bytes); past it the directory counts as not listed.',
   },
+};
+
+/** Keys that no longer exist, with what replaced them: a job file that still has one gets this message (an error). */
+export const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  fixPasvAddress:
+    "'fixPasvAddress' was removed: a PASV address other than the server's control address is never used now (only its port is); to use it anyway, set 'trustPasvAddress: true' on the server",
 };
 
 /** One rule per MirrorOptions field; the mapped type makes the compiler insist on all of them. */

@@ -78,7 +78,7 @@ export class ScriptedFtpServer {
       tls: 'none',
       tlsOptions: { verify: true },
       timeouts: { ...DEFAULT_TIMEOUTS, connect: 3000, command: 3000, data: 3000 },
-      fixPasvAddress: 'auto',
+      trustPasvAddress: false,
       maxConnections: 4,
       ...overrides,
     };

@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import {
   encodeEprtArgument,
   encodePortArgument,
-  isPrivateAddress,
+  choosePasvAddress,
   parseEpsvReply,
   parsePasvReply,
-  resolvePasvHost,
-  type FixPasvAddress,
 } from '../../src/ftp/address.js';
 import { FtpProtocolError } from '../../src/ftp/errors.js';
 
@@ -112,56 +110,32 @@ test('encodeEprtArgument: v4 and v6', () => {
   assert.throws(() => encodeEprtArgument({ host: '::1', port: 0 }), isProtocolError);
 });
 
-test('isPrivateAddress: IPv4', () => {
-  const priv = [
-    '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.254', '192.168.0.1', '127.0.0.1', '127.1.2.3',
-    '169.254.1.1', '100.64.0.1', '100.127.255.255', '0.0.0.0',
+test('choosePasvAddress: by default only the port of a 227 is used, with the control peer', () => {
+  type Use = 'same' | 'peer' | 'advertised';
+  const rows: Array<[string, string, Use, string]> = [
+    // The reply names the control peer: nothing to decide.
+    ['127.0.0.21', '127.0.0.21', 'same', '127.0.0.21'],
+    ['203.0.113.7', '::ffff:203.0.113.7', 'same', '203.0.113.7'],
+    // A third host (the bounce attack), public or private: never used.
+    ['198.51.100.10', '203.0.113.7', 'peer', '203.0.113.7'],
+    ['10.0.0.5', '192.168.1.1', 'peer', '192.168.1.1'],
+    ['127.0.0.99', '127.0.0.21', 'peer', '127.0.0.21'],
+    // NAT: a private address behind a public control peer (what --fix-pasv-address auto did).
+    ['10.0.0.5', '203.0.113.7', 'peer', '203.0.113.7'],
+    ['192.168.1.20', '198.51.100.9', 'peer', '198.51.100.9'],
+    // 0.0.0.0 names no host.
+    ['0.0.0.0', '203.0.113.7', 'peer', '203.0.113.7'],
+    // An IPv4-mapped control peer comes back as plain IPv4 (it may feed PORT).
+    ['10.0.0.5', '::ffff:203.0.113.7', 'peer', '203.0.113.7'],
   ];
-  const pub = ['8.8.8.8', '172.15.0.1', '172.32.0.1', '192.169.0.1', '100.63.255.255', '100.128.0.0', '169.255.0.1', '11.0.0.1', '203.0.113.7'];
-  for (const ip of priv) assert.equal(isPrivateAddress(ip), true, ip);
-  for (const ip of pub) assert.equal(isPrivateAddress(ip), false, ip);
-});
-
-test('isPrivateAddress: IPv6 and IPv4-mapped', () => {
-  const priv = ['::1', '::', 'fc00::1', 'fd12:3456:789a::1', 'fe80::1', 'febf::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '::FFFF:192.168.1.1', '::ffff:7f00:1'];
-  const pub = ['2001:db8::1', '2606:4700::1111', 'fec0::1', 'fbff::1', '::ffff:8.8.8.8', '::2'];
-  for (const ip of priv) assert.equal(isPrivateAddress(ip), true, ip);
-  for (const ip of pub) assert.equal(isPrivateAddress(ip), false, ip);
-});
-
-test('isPrivateAddress: host names and junk are not private addresses', () => {
-  assert.equal(isPrivateAddress('localhost'), false);
-  assert.equal(isPrivateAddress('ftp.example.com'), false);
-  assert.equal(isPrivateAddress(''), false);
-});
-
-test('resolvePasvHost: the NAT decision table', () => {
-  const rows: Array<[string, string, FixPasvAddress, string]> = [
-    // vsftpd behind NAT without pasv_address: private PASV, public control peer -> use the peer.
-    ['10.0.0.5', '203.0.113.7', 'auto', '203.0.113.7'],
-    ['192.168.1.20', '198.51.100.9', 'auto', '198.51.100.9'],
-    ['100.64.1.1', '198.51.100.9', 'auto', '198.51.100.9'],
-    // The lab / a LAN: both private -> trust the reply.
-    ['192.168.1.20', '192.168.1.20', 'auto', '192.168.1.20'],
-    ['127.0.0.1', '127.0.0.1', 'auto', '127.0.0.1'],
-    ['10.0.0.5', '192.168.1.1', 'auto', '10.0.0.5'],
-    // Public PASV address: trust it (it may be a different host on purpose).
-    ['198.51.100.10', '203.0.113.7', 'auto', '198.51.100.10'],
-    ['198.51.100.10', '10.0.0.1', 'auto', '198.51.100.10'],
-    // 0.0.0.0 is never connectable: always replaced under auto.
-    ['0.0.0.0', '203.0.113.7', 'auto', '203.0.113.7'],
-    ['0.0.0.0', '127.0.0.1', 'auto', '127.0.0.1'],
-    // IPv4-mapped control peer comes back as plain IPv4 (it may feed PORT).
-    ['10.0.0.5', '::ffff:203.0.113.7', 'auto', '203.0.113.7'],
-    ['10.0.0.5', '::ffff:192.168.1.1', 'auto', '10.0.0.5'],
-    // always / never
-    ['198.51.100.10', '203.0.113.7', 'always', '203.0.113.7'],
-    ['10.0.0.5', '10.0.0.9', 'always', '10.0.0.9'],
-    ['10.0.0.5', '10.0.0.5', 'always', '10.0.0.5'],
-    ['10.0.0.5', '203.0.113.7', 'never', '10.0.0.5'],
-    ['0.0.0.0', '203.0.113.7', 'never', '0.0.0.0'],
-  ];
-  for (const [pasv, peer, mode, want] of rows) {
-    assert.equal(resolvePasvHost(pasv, peer, mode), want, `${pasv} via ${peer} (${mode})`);
+  for (const [pasv, peer, use, host] of rows) {
+    assert.deepEqual(choosePasvAddress({ host: pasv, port: 30001 }, peer, false), { hp: { host, port: 30001 }, use }, `${pasv} via ${peer}`);
   }
+});
+
+test("choosePasvAddress: a trusted server's advertised address is used, except 0.0.0.0", () => {
+  assert.deepEqual(choosePasvAddress({ host: '198.51.100.10', port: 2000 }, '203.0.113.7', true), { hp: { host: '198.51.100.10', port: 2000 }, use: 'advertised' });
+  assert.deepEqual(choosePasvAddress({ host: '10.0.0.5', port: 2000 }, '::ffff:203.0.113.7', true), { hp: { host: '10.0.0.5', port: 2000 }, use: 'advertised' });
+  assert.deepEqual(choosePasvAddress({ host: '0.0.0.0', port: 2000 }, '203.0.113.7', true), { hp: { host: '203.0.113.7', port: 2000 }, use: 'peer' });
+  assert.deepEqual(choosePasvAddress({ host: '203.0.113.7', port: 2000 }, '203.0.113.7', true), { hp: { host: '203.0.113.7', port: 2000 }, use: 'same' });
 });

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTimeVal, formatTimeVal, connectFailureReason, type FtpConnection } from '../../src/ftp/connection.js';
+import type { FtpConnection } from '../../src/ftp/connection.js';
+import { parseTimeVal, formatTimeVal } from '../../src/ftp/timeval.js';
+import { connectFailureReason } from '../../src/ftp/socket.js';
 import { identifyServer, marksAfterAccept, staggersSessions, wantsPret } from '../../src/ftp/software.js';
 import { emptyFeatures } from '../../src/ftp/feat.js';
 import { buildLadder, type TransferPolicy } from '../../src/fxp/engine.js';
@@ -14,9 +16,12 @@ import { exitCodeFor, EXIT } from '../../src/cli/exit.js';
 import { FtpConnectError, FtpReplyError, FxpRefusedError, FtpUrlError, FtpLoginError } from '../../src/ftp/errors.js';
 
 test('RFC 3659 time-val round trip, with and without fractions', () => {
-  assert.equal(parseTimeVal('20200102030405')?.toISOString(), '2020-01-02T03:04:05.000Z');
-  assert.equal(parseTimeVal('20200102030405.25')?.toISOString(), '2020-01-02T03:04:05.250Z');
-  assert.equal(parseTimeVal(' 19991231235959 ')?.toISOString(), '1999-12-31T23:59:59.000Z');
+  assert.equal(parseTimeVal('20200102030405')?.date.toISOString(), '2020-01-02T03:04:05.000Z');
+  assert.equal(parseTimeVal('20200102030405')?.precision, 1000);
+  assert.equal(parseTimeVal('20200102030405.25')?.date.toISOString(), '2020-01-02T03:04:05.250Z');
+  assert.equal(parseTimeVal('20200102030405.25')?.precision, 0);
+  assert.equal(parseTimeVal(' 19991231235959 ')?.date.toISOString(), '1999-12-31T23:59:59.000Z');
+  assert.equal(parseTimeVal('20200230030405'), undefined, 'no rollover: 30 February');
   assert.equal(parseTimeVal('2020010203040'), undefined);
   assert.equal(parseTimeVal('garbage'), undefined);
   assert.equal(formatTimeVal(new Date('2021-03-04T05:06:07.890Z')), '20210304050607');

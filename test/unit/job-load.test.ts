@@ -40,7 +40,7 @@ servers:
     passive: avoid
     maxConnections: 2
     fxp: force
-    fixPasvAddress: always
+    trustPasvAddress: true
     timeouts: { connect: 5s, command: 1m, data: 1500ms }
   local:
     url: ftps://backup@local.example/
@@ -101,7 +101,7 @@ test('a full job file becomes the expected Job objects', () => {
     tls: 'explicit' as const,
     tlsOptions: { verify: false, ca: '/etc/ssl/lab-ca.pem', fingerprint: `${'AB:'.repeat(31)}AB` },
     timeouts: { connect: 5000, command: 60_000, data: 1500 },
-    fixPasvAddress: 'always' as const,
+    trustPasvAddress: true,
     maxConnections: 2,
     fxp: 'force' as const,
     passive: 'avoid' as const,
@@ -116,7 +116,7 @@ test('a full job file becomes the expected Job objects', () => {
     tls: 'implicit' as const,
     tlsOptions: { verify: true },
     timeouts: { ...DEFAULT_TIMEOUTS },
-    fixPasvAddress: 'auto' as const,
+    trustPasvAddress: false,
     maxConnections: 4,
   };
   const anon = {
@@ -128,7 +128,7 @@ test('a full job file becomes the expected Job objects', () => {
     tls: 'none' as const,
     tlsOptions: { verify: true },
     timeouts: { ...DEFAULT_TIMEOUTS },
-    fixPasvAddress: 'auto' as const,
+    trustPasvAddress: false,
     maxConnections: 4,
   };
   const plain = { ...anon, name: 'plain', host: 'plain.example', user: 'bob', password: 'hunter2-plain', tls: 'explicit' as const };

@@ -1,0 +1,331 @@
+/**
+ * The login session of one control connection: greeting, AUTH TLS, USER/PASS/
+ * ACCT, PBSZ/PROT, FEAT; the command queue (`exclusive`), the raw command and
+ * reply primitives, and the per-connection protocol state the server keeps
+ * for us (TYPE, PROT, SSCN). connection.ts builds the file and directory
+ * commands and the client's data connections on top of it.
+ */
+import type { ArgOf } from './remote-path.js';
+import type tls from 'node:tls';
+import type { ControlChannel, WireLog } from './channel.js';
+import type { FtpReply } from './reply.js';
+import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
+import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
+import { isExtendedPassive, sscnCommand, type MtimeMethod, type PassiveVerb } from './commands.js';
+import { FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
+import type { ServerOptions } from './options.js';
+import { identifyServer, type ServerKind } from './software.js';
+import { asTlsError, checkPin } from './tls.js';
+
+/**
+ * What we learn about a server once and share between all its connections:
+ * which listing command works, how to set mtimes, what software it is. Plain
+ * data so the pool, the FXP engine and probe can read it.
+ */
+export interface ServerState {
+  listing?: 'MLSD' | 'LIST';
+  mtime?: MtimeMethod | 'none';
+  /** Set after a "can't set mtime" was reported once for this server. */
+  mtimeWarned?: boolean;
+  /** Set once the PASV address note (or warning) was given for this server. */
+  pasvNoted?: boolean;
+  /** Identification from the greeting, for probe's advice and known quirks. */
+  kind?: ServerKind;
+}
+
+/** Something the user should know about a server, reported once (the CLI logs it as it is). */
+export type FtpNote = {
+  level: 'info' | 'warn';
+  event: 'pasv-address';
+  server: string;
+  message: string;
+};
+
+export interface ConnectContext {
+  signal?: AbortSignal;
+  wireLog?: WireLog;
+  state?: ServerState;
+  /** Called once the greeting has arrived (or connecting failed before it): the pool staggers session starts on it. */
+  onGreeting?: () => void;
+  /** Receives notes about the server (once per ServerState). */
+  onNote?: (note: FtpNote) => void;
+}
+
+export type DataProtection = 'P' | 'C';
+
+function isPositive(code: number): boolean {
+  return code >= 100 && code < 400;
+}
+
+/**
+ * One FTP control connection's session. Callers are serialised by a queue
+ * (never rejected): every public operation runs inside `exclusive`, one at a
+ * time. The FXP engine holds two connections' `exclusive` at once and speaks
+ * to them through `send`/`reply`/`request`.
+ */
+export class FtpSession {
+  readonly server: ServerOptions;
+  readonly state: ServerState;
+  features: Features = emptyFeatures();
+  greeting = '';
+  private tail: Promise<unknown> = Promise.resolve();
+  private currentType: string | undefined;
+  /** RFC 4217 §9: data is clear until PROT P; handshake() sends PROT P on TLS connections. */
+  private protection: DataProtection | undefined;
+  /** SSCN state (TLS-FXP): when on, this server is the TLS client of its data connections. */
+  private sscn = false;
+
+  protected constructor(
+    readonly channel: ControlChannel,
+    server: ServerOptions,
+    state: ServerState,
+    /** The control connection's TLS options; data connections under PROT P use them too. */
+    protected readonly tlsOptions: tls.ConnectionOptions | undefined,
+    private readonly onNote?: (note: FtpNote) => void,
+  ) {
+    this.server = server;
+    this.state = state;
+  }
+
+  get label(): string {
+    return this.server.name;
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  get dataProtection(): DataProtection | undefined {
+    return this.protection;
+  }
+
+  get isTls(): boolean {
+    return this.channel.isTls;
+  }
+
+  /** Whether SSCN ON is in effect (this server is the TLS client of its data connections). */
+  get sscnOn(): boolean {
+    return this.sscn;
+  }
+
+  /** Greeting, TLS, login, PBSZ/PROT, FEAT. Throws typed errors only. */
+  protected async handshake(signal?: AbortSignal, onGreeting?: () => void): Promise<void> {
+    const t = this.server.timeouts.connect;
+    // RFC 959 §5.4: 120 means "ready in nnn minutes", then 220 follows.
+    let greeting = await this.channel.nextReply(t, signal, 'greeting');
+    if (greeting.code === 120) greeting = await this.channel.nextReply(t, signal, 'greeting');
+    onGreeting?.();
+    if (greeting.code !== 220) throw new FtpReplyError(greeting.code, 'greeting', greeting.lines);
+    this.greeting = greeting.message;
+    if (this.server.tls === 'explicit') {
+      // RFC 4217 §4: AUTH TLS, then the handshake on the same socket.
+      await this.request('AUTH TLS', undefined, { signal });
+      try {
+        const secure = await this.channel.upgradeToTls(this.tlsOptions!, t);
+        checkPin(secure, this.server);
+      } catch (err) {
+        throw asTlsError(err, this.server);
+      }
+    } else if (this.server.tls === 'implicit') {
+      checkPin(this.channel.rawSocket as tls.TLSSocket, this.server);
+    }
+    await this.login(signal);
+    if (this.server.tls !== 'none') {
+      // RFC 4217 §9: PBSZ 0 must precede PROT; P protects the data connections.
+      await this.request('PBSZ 0', undefined, { signal });
+      await this.setProtection('P');
+    }
+    const feat = await this.request('FEAT', undefined, { signal, accept: () => true });
+    this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
+    // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
+    if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
+  }
+
+  private async login(signal?: AbortSignal): Promise<void> {
+    let reply = await this.request('USER', this.server.user, { signal, accept: () => true });
+    if (reply.code === 331) {
+      this.channel.send(`PASS ${this.server.password}`, 'PASS ***');
+      reply = await this.channel.nextReply(this.server.timeouts.command, signal, 'reply to PASS');
+    }
+    if (reply.code === 332) {
+      if (!this.server.account) throw new FtpLoginError(`${this.label}: server asks for an account (ACCT) and none is configured`);
+      this.channel.send(`ACCT ${this.server.account}`, 'ACCT ***');
+      reply = await this.channel.nextReply(this.server.timeouts.command, signal, 'reply to ACCT');
+    }
+    if (reply.code !== 230 && reply.code !== 202) {
+      if (reply.code === 530 || reply.code === 430 || reply.code === 331 || reply.code === 332) {
+        throw new FtpLoginError(`${this.label}: login refused for user ${JSON.stringify(this.server.user)}: ${reply.code} ${reply.message}`);
+      }
+      throw new FtpReplyError(reply.code, 'login', reply.lines);
+    }
+    this.state.kind ??= identifyServer(this.greeting);
+  }
+
+  /** Serialise callers: `fn` runs when every earlier caller is done. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Raw send (FXP engine, inside exclusive). Arguments are checked for CR/LF/NUL. */
+  send<C extends string>(command: C, arg?: ArgOf<C>): void {
+    if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
+    this.channel.send(arg === undefined ? command : `${command} ${arg}`);
+  }
+
+  /** Several raw commands in one write (FXP engine, inside exclusive); every argument is checked before anything is sent. */
+  sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
+  }
+
+  /** Raw read of the next reply (FXP engine, inside exclusive). */
+  reply(timeoutMs = this.server.timeouts.command, signal?: AbortSignal, what?: string): Promise<FtpReply> {
+    return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');
+  }
+
+  /**
+   * Send a command and return its final reply, reading past 1xx marks.
+   * Anything not accepted (default: 1xx-3xx) throws FtpReplyError with every line.
+   */
+  async request<C extends string>(
+    command: C,
+    arg?: ArgOf<C>,
+    opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
+  ): Promise<FtpReply> {
+    this.send(command, arg);
+    const shown = arg === undefined ? command : `${command} ${arg}`;
+    let reply: FtpReply;
+    do {
+      reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
+    } while (reply.code < 200);
+    if (!(opts.accept ?? isPositive)(reply.code)) throw new FtpReplyError(reply.code, shown, reply.lines);
+    return reply;
+  }
+
+  /**
+   * Send several commands in one write, then read their final replies in
+   * order. Replies come strictly in command order (RFC 959 §4.2), so this
+   * saves a round trip per command; it is used only for short, independent
+   * commands. A refused command does not stop the others: each result is the
+   * reply or its FtpReplyError. Every argument is checked before anything is sent.
+   *
+   * Only for commands a server completes before reading the next one: a
+   * command that starts asynchronous work may be answered late (pyftpdlib
+   * answers PORT after its data connection is up, after a pipelined STOR).
+   */
+  async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpReplyError)[]> {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
+    this.channel.sendBatch(lines);
+    const out: (FtpReply | FtpReplyError)[] = [];
+    for (const line of lines) {
+      let r: FtpReply;
+      do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
+      while (r.code < 200);
+      out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
+    }
+    return out;
+  }
+
+  /** TYPE is remembered, so a pool connection pays for it once, not once per file. */
+  async ensureType(type: 'I' | 'A'): Promise<void> {
+    if (this.currentType === type) return;
+    await this.request('TYPE', type);
+    this.currentType = type;
+  }
+
+  /** RFC 4217 §9: PROT P (private) or C (clear) for following data connections. */
+  async setProtection(level: DataProtection): Promise<void> {
+    if (this.protection === level) return;
+    await this.request('PROT', level);
+    this.protection = level;
+  }
+
+  /** SSCN ON/OFF (TLS-FXP: who is the TLS client of the data connection), sent only when it changes. */
+  async setSscn(on: boolean): Promise<void> {
+    if (this.sscn === on) return;
+    await this.request(...sscnCommand(on));
+    this.sscn = on;
+  }
+
+  // ---- passive mode: the one place a PASV-family reply becomes an address ----
+
+  /**
+   * Send PASV, EPSV, CPSV or CEPR and return where the data connection goes
+   * (for our own connection, or for the other server's PORT in FXP).
+   */
+  async passive(verb: PassiveVerb, signal?: AbortSignal): Promise<HostPort> {
+    const r = await this.request(verb, undefined, { signal });
+    return this.passiveTarget(verb, r);
+  }
+
+  /**
+   * PASV, falling back to EPSV when PASV is refused (or EPSV alone with
+   * `extended`, and always for an IPv6 peer, RFC 2428 §3). `extended` in the
+   * result says which one answered: the active side's PORT or EPRT follows it.
+   * When EPSV is refused too (or answers nonsense), PASV's refusal is thrown:
+   * EPSV was only the fallback. A timeout or a closed connection is itself.
+   */
+  async passiveWithFallback(extended: boolean, signal?: AbortSignal): Promise<{ hp: HostPort; extended: boolean }> {
+    if (extended || this.channel.remoteAddress.includes(':')) return { hp: await this.passive('EPSV', signal), extended: true };
+    try {
+      return { hp: await this.passive('PASV', signal), extended: false };
+    } catch (err) {
+      if (!(err instanceof FtpReplyError)) throw err;
+      try {
+        return { hp: await this.passive('EPSV', signal), extended: true };
+      } catch (err2) {
+        throw err2 instanceof FtpReplyError || err2 instanceof FtpProtocolError ? err : err2;
+      }
+    }
+  }
+
+  /**
+   * The data address in a reply to `verb` (also for a PASV that was pipelined
+   * with other commands). A 229 has only a port, which pairs with the control
+   * peer (RFC 2428 §3). A 227's address is used only when it is the control
+   * peer, or when the user trusts this server's PASV address; the first time a
+   * server names another address, a note (or, when trusted, a warning) is given.
+   */
+  passiveTarget(verb: PassiveVerb, reply: FtpReply): HostPort {
+    const peer = this.channel.remoteAddress;
+    if (isExtendedPassive(verb)) return { host: peer, port: parseEpsvReply(reply.message) };
+    const advertised = parsePasvReply(reply.message);
+    const { hp, use } = choosePasvAddress(advertised, peer, this.server.trustPasvAddress);
+    if (use !== 'same' && !this.state.pasvNoted) {
+      this.state.pasvNoted = true;
+      this.onNote?.(
+        use === 'peer'
+          ? { level: 'info', event: 'pasv-address', server: this.label, message: `${this.label} advertised ${advertised.host} in ${verb}; using its control address ${hp.host}` }
+          : {
+              level: 'warn',
+              event: 'pasv-address',
+              server: this.label,
+              message: `${this.label} advertised ${advertised.host} in ${verb}, not its control address ${peer}; using it because this server's PASV address is trusted (trustPasvAddress)`,
+            },
+      );
+    }
+    return hp;
+  }
+
+  /** QUIT politely (bounded), then close. Never throws. */
+  async close(): Promise<void> {
+    if (this.channel.closed) return;
+    try {
+      await this.exclusive(async () => {
+        this.channel.send('QUIT');
+        await this.channel.nextReply(1000, undefined, 'reply to QUIT');
+      });
+    } catch {
+      /* closing anyway */
+    }
+    this.channel.close();
+  }
+
+  /** Close at once with a cause (used when a transfer leaves the connection in an unknown state). */
+  destroy(cause?: Error): void {
+    this.channel.close(cause);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Opening a control connection's socket: TCP with a connect timeout and an
+ * abort signal, then the TLS handshake for implicit TLS (ftps://), and socket
+ * errors in words a user can act on.
+ */
+import net from 'node:net';
+import type tls from 'node:tls';
+import { formatMs, tlsHandshake } from './channel.js';
+import { FtpConnectError, FtpTimeoutError } from './errors.js';
+import type { ServerOptions } from './options.js';
+import { asTlsError } from './tls.js';
+
+export async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
+  const timeout = server.timeouts.connect;
+  const where = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
+  const plain = await new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect({ host: server.host, port: server.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new FtpTimeoutError(`${server.name}: connecting to ${where} timed out after ${formatMs(timeout)}`));
+    }, timeout);
+    const onAbort = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new FtpConnectError(`${server.name}: connect aborted`));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(new FtpConnectError(`${server.name}: cannot connect to ${where}: ${connectFailureReason(err)}`, { cause: err }));
+    };
+    socket.once('error', onError);
+  });
+  if (server.tls !== 'implicit') return plain;
+  try {
+    return await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
+  } catch (err) {
+    plain.destroy();
+    throw asTlsError(err, server);
+  }
+}
+
+/** Pure: a socket error in words a user can act on. */
+export function connectFailureReason(err: { code?: string; message: string }): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running, is the port right?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return 'unknown host';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    case 'ECONNRESET':
+      return 'connection reset by the server';
+    default:
+      return err.message;
+  }
+}

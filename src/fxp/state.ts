@@ -1,0 +1,111 @@
+import type { FtpConnection, ServerState } from '../ftp/connection.js';
+import type { FtpReply } from '../ftp/reply.js';
+import type { HostPort } from '../ftp/address.js';
+import { marksAfterAccept, wantsPret } from '../ftp/software.js';
+
+/** What FXP learns about one server (shared by all connections to it). */
+interface ServerFacts {
+  /** Passive for STOR, this server sends its 1xx only after the data connection arrives. */
+  marksAfterAccept?: boolean;
+  /** TLS-FXP: whether SSCN ON was accepted (undefined: not tried yet). */
+  sscnWorks?: boolean;
+}
+
+/** A PASV reply asked ahead on a connection, for its next transfer. */
+interface Ahead {
+  hp: HostPort;
+  /** The connection's command count when it was asked: anything sent since spoils it. */
+  sent: number;
+  at: number;
+}
+
+/** Well inside the servers' own passive accept timeouts (proftpd and vsftpd: 60 s or more). */
+const AHEAD_MAX_MS = 5_000;
+
+/**
+ * What the FXP layer learns and keeps between transfers, owned by whoever
+ * runs them (an FxpEngine for copy and mirror, a probe run) and handed to
+ * every fxpTransfer. The ftp layer knows none of it: a connection only keeps
+ * the protocol state its own commands set (TYPE, PROT, SSCN).
+ *
+ * Per server, keyed by the ServerState a pool's connections share: whether a
+ * passive destination marks STOR only after the data connection arrives, and
+ * whether SSCN works.
+ *
+ * Per connection, "PASV ahead": the passive side's address for the next
+ * transfer, asked for while the previous file is still being checked and
+ * renamed on the destination, so a file costs one round trip less (engine.ts
+ * sends it: on the source alongside SIZE+MFMT, or on the destination pipelined
+ * after RNFR+RNTO). It is used only if nothing else went over that connection
+ * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and for
+ * a plain PASV layout; otherwise the next transfer sends its own PASV, which
+ * replaces the unused listener (all four lab servers close a pending passive
+ * port when a new PASV arrives: a connect to it is refused).
+ */
+export class FxpState {
+  private servers = new WeakMap<ServerState, ServerFacts>();
+  private ahead = new WeakMap<FtpConnection, Ahead>();
+
+  private facts(conn: FtpConnection): ServerFacts {
+    let f = this.servers.get(conn.state);
+    if (!f) {
+      f = {};
+      this.servers.set(conn.state, f);
+    }
+    return f;
+  }
+
+  /** Learned, else known from the server's software (software.ts), else undefined. */
+  marksAfterAccept(conn: FtpConnection): boolean | undefined {
+    return this.facts(conn).marksAfterAccept ?? (conn.state.kind ? marksAfterAccept(conn.state.kind) : undefined);
+  }
+
+  learnMarksAfterAccept(conn: FtpConnection, value: boolean): void {
+    this.facts(conn).marksAfterAccept = value;
+  }
+
+  sscnWorks(conn: FtpConnection): boolean | undefined {
+    return this.facts(conn).sscnWorks;
+  }
+
+  learnSscn(conn: FtpConnection, works: boolean): void {
+    this.facts(conn).sscnWorks = works;
+  }
+
+  /**
+   * Whether a PASV may be opened ahead on `conn` for a plain layout (no TLS
+   * role, no EPSV) where it is the passive side: not on TLS, IPv6 or PRET servers.
+   */
+  canOpenAhead(conn: FtpConnection): boolean {
+    return !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
+  }
+
+  /** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
+  rememberAhead(conn: FtpConnection, reply: FtpReply): void {
+    try {
+      this.ahead.set(conn, { hp: conn.passiveTarget('PASV', reply), sent: conn.channel.commandsSent, at: Date.now() });
+    } catch {
+      /* not a usable 227: the next transfer sends its own PASV */
+    }
+  }
+
+  /** PASV on `conn` now, for its next transfer. Never throws: a failure only means the next transfer asks again. */
+  async openAhead(conn: FtpConnection): Promise<void> {
+    try {
+      this.rememberAhead(conn, await conn.request('PASV'));
+    } catch {
+      /* refused (kept in step), or timed out (the channel closed itself): either way nothing is remembered */
+    }
+  }
+
+  /**
+   * The address asked ahead on `conn`, if it is still good for the transfer
+   * about to start (`plain`: a plain PASV layout, see canOpenAhead). Taken at most once.
+   */
+  takeAhead(conn: FtpConnection, plain: boolean): HostPort | undefined {
+    const early = this.ahead.get(conn);
+    this.ahead.delete(conn);
+    if (early && plain && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
+    return undefined;
+  }
+}
