@@ -1,6 +1,5 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { ControlChannel, formatMs, stripMapped, tlsHandshake, type WireLog } from './channel.js';
 import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
@@ -16,14 +15,13 @@ import {
 } from './address.js';
 import {
   FtpConnectError,
-  FtpError,
   FtpLoginError,
   FtpProtocolError,
   FtpReplyError,
   FtpTimeoutError,
-  FtpTlsError,
   assertSafeArgument,
 } from './errors.js';
+import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer, marksAfterAccept, wantsPret, type ServerKind } from './software.js';
 
@@ -162,12 +160,10 @@ export class FtpConnection {
       await this.request('AUTH TLS', undefined, { signal });
       try {
         const secure = await this.channel.upgradeToTls(this.tlsOptions!, t);
-        checkPin(secure, this.server);
+        verifyPeer(secure, this.server);
       } catch (err) {
         throw asTlsError(err, this.server);
       }
-    } else if (this.server.tls === 'implicit') {
-      checkPin(this.channel.rawSocket as tls.TLSSocket, this.server);
     }
     await this.login(signal);
     if (this.server.tls !== 'none') {
@@ -563,7 +559,7 @@ export class FtpConnection {
           );
           // A resumed session carries no certificate: it is bound to the
           // control connection's handshake, which was verified (or pinned).
-          if (!secure.isSessionReused()) checkPin(secure, this.server);
+          if (!secure.isSessionReused()) verifyPeer(secure, this.server);
           socket = secure;
         } catch (err) {
           throw asTlsError(err, this.server);
@@ -743,52 +739,6 @@ export async function listenActive(conn: FtpConnection, timeoutMs: number): Prom
   };
 }
 
-function buildTlsOptions(server: ServerOptions): tls.ConnectionOptions {
-  const o = server.tlsOptions;
-  const opts: tls.ConnectionOptions = {
-    host: server.host,
-    // SNI must be a host name, never an IP literal (RFC 6066 §3).
-    servername: net.isIP(server.host) ? undefined : server.host,
-    // A pinned fingerprint replaces chain verification; it is checked after the handshake.
-    rejectUnauthorized: o.verify && !o.fingerprint,
-    // RFC 8996: TLS 1.0 and 1.1 are deprecated.
-    minVersion: 'TLSv1.2',
-  };
-  if (o.ca) {
-    try {
-      opts.ca = [...tls.rootCertificates, readFileSync(o.ca, 'utf8')];
-    } catch (err) {
-      throw new FtpTlsError(`${server.name}: cannot read CA file ${o.ca}: ${(err as Error).message}`);
-    }
-  }
-  return opts;
-}
-
-function normalizeFingerprint(fp: string): string {
-  return fp.replace(/^sha256:/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
-}
-
-function checkPin(socket: tls.TLSSocket, server: ServerOptions): void {
-  const pin = server.tlsOptions.fingerprint;
-  if (!pin) return;
-  const cert = socket.getPeerCertificate();
-  const got = normalizeFingerprint(cert?.fingerprint256 ?? '');
-  // Several pins may be given (comma-separated): any one of them matches.
-  if (!pin.split(/[,\s]+/).filter(Boolean).some((p) => normalizeFingerprint(p) === got)) {
-    socket.destroy();
-    throw new FtpTlsError(`${server.name}: certificate fingerprint ${cert?.fingerprint256 ?? '(none)'} does not match the pinned one`);
-  }
-}
-
-function asTlsError(err: unknown, server: ServerOptions): FtpError {
-  if (err instanceof FtpError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const hint = /self[- ]signed|unable to verify|certificate/i.test(e.message)
-    ? ' (trust it with a CA file or a pinned fingerprint, or turn verification off explicitly)'
-    : '';
-  return new FtpTlsError(`${server.name}: TLS failed: ${e.message}${hint}`, { cause: err });
-}
-
 async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
   const timeout = server.timeouts.connect;
   const where = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
@@ -819,7 +769,10 @@ async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptio
   });
   if (server.tls !== 'implicit') return plain;
   try {
-    return await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
+    // Judged before a byte of the greeting is read (explicit TLS: right after AUTH TLS).
+    const secure = await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
+    verifyPeer(secure, server);
+    return secure;
   } catch (err) {
     plain.destroy();
     throw asTlsError(err, server);

@@ -10,6 +10,7 @@
  * The value parsers (durations, sizes, dates) live here too because they define
  * what the rules accept.
  */
+import { FINGERPRINT_RE } from '../ftp/tls-policy.js';
 import type { MirrorOptions } from '../tree/options.js';
 
 export type ValueKind =
@@ -298,11 +299,6 @@ export function parseDateOrAge(value: string, now: Date): Parsed<Date> {
   const d = DURATION_RE.exec(text);
   if (d && d[2]) return { ok: true, value: new Date(now.getTime() - Number(d[1]) * DURATION_UNITS[d[2]]) };
   return { ok: false, message: `is not an ISO date or an age: '${value}' (use "2024-05-01" or "7d")` };
-}
-
-const FINGERPRINT_RE = /^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/;
-export function isSha256Fingerprint(value: string): boolean {
-  return FINGERPRINT_RE.test(value.trim());
 }
 
 // ---------------------------------------------------------------------------

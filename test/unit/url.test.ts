@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findNetrc, parseFtpUrl, parseNetrc, redactUrls } from '../../src/ftp/url.js';
+import { parseFtpUrl, redactUrls } from '../../src/ftp/url.js';
 import { FtpUrlError } from '../../src/ftp/errors.js';
 
 test('parseFtpUrl: schemes, default ports and TLS modes', () => {
@@ -140,74 +140,4 @@ test('redactUrls', () => {
   // Every URL parseFtpUrl accepts comes out without its password.
   const url = 'ftp://me%40x:top%2Fsecret@h:2121/a b';
   assert.ok(!redactUrls(`error for ${url}: refused`).includes('top%2Fsecret'));
-});
-
-test('parseNetrc: machines, default, account, quoted tokens, comments', () => {
-  const text = `
-# comment line
-machine ftp.example.com login alice password "s3cret with spaces"
-machine ftp.example.com
-  login bob
-  password b0b
-  account acct1
-machine other.example.org login carol password "quo\\"ted"
-default login anonymous password guest@example.com
-`;
-  assert.deepEqual(parseNetrc(text), [
-    { machine: 'ftp.example.com', login: 'alice', password: 's3cret with spaces' },
-    { machine: 'ftp.example.com', login: 'bob', password: 'b0b', account: 'acct1' },
-    { machine: 'other.example.org', login: 'carol', password: 'quo"ted' },
-    { machine: null, login: 'anonymous', password: 'guest@example.com' },
-  ]);
-});
-
-test('parseNetrc: macdef blocks are skipped up to the blank line', () => {
-  const text = [
-    'machine a login u1 password p1',
-    'macdef init',
-    'cd /pub',
-    'machine evil login x password y',
-    'bin',
-    '',
-    'machine b login u2 password p2',
-    '',
-  ].join('\n');
-  assert.deepEqual(parseNetrc(text), [
-    { machine: 'a', login: 'u1', password: 'p1' },
-    { machine: 'b', login: 'u2', password: 'p2' },
-  ]);
-  // A macdef running to the end of the file.
-  assert.deepEqual(parseNetrc('machine a login u\nmacdef m\nls\nmachine z login q'), [{ machine: 'a', login: 'u' }]);
-  // A whitespace-only line ends the macro too; CRLF files work.
-  assert.deepEqual(parseNetrc('macdef m\r\nls\r\n  \r\nmachine c login w\r\n'), [{ machine: 'c', login: 'w' }]);
-});
-
-test('parseNetrc: tolerant of junk', () => {
-  assert.deepEqual(parseNetrc(''), []);
-  assert.deepEqual(parseNetrc('login orphan password x'), []); // before any machine: ignored
-  assert.deepEqual(parseNetrc('machine'), []); // truncated
-  assert.deepEqual(parseNetrc('machine h login'), [{ machine: 'h' }]);
-  assert.deepEqual(parseNetrc('machine h port 21 login u'), [{ machine: 'h', login: 'u' }]); // unknown keyword "port"; its value too
-  assert.deepEqual(parseNetrc('machine h password "unterminated'), [{ machine: 'h', password: 'unterminated' }]);
-  // "#" in a value is not a comment.
-  assert.deepEqual(parseNetrc('machine h password #notacomment'), [{ machine: 'h', password: '#notacomment' }]);
-});
-
-test('findNetrc', () => {
-  const entries = parseNetrc(`
-machine ftp.example.com login alice password a
-machine FTP.example.com login bob password b
-machine nologin.example.com password n
-default login anonymous password guest
-`);
-  assert.equal(findNetrc(entries, 'ftp.example.com')?.password, 'a'); // first match
-  assert.equal(findNetrc(entries, 'ftp.example.com', 'bob')?.password, 'b');
-  assert.equal(findNetrc(entries, 'Ftp.Example.Com', 'alice')?.password, 'a'); // host names are case-insensitive
-  assert.equal(findNetrc(entries, 'nologin.example.com', 'anyone')?.password, 'n');
-  assert.equal(findNetrc(entries, 'unknown.example.com')?.login, 'anonymous');
-  assert.equal(findNetrc(entries, 'unknown.example.com', 'anonymous')?.password, 'guest');
-  // A login mismatch never hands out someone else's password.
-  assert.equal(findNetrc(entries, 'ftp.example.com', 'mallory'), undefined);
-  assert.equal(findNetrc([{ machine: 'h', login: 'x', password: 'p' }], 'other'), undefined);
-  assert.equal(findNetrc([], 'h'), undefined);
 });
