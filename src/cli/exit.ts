@@ -11,7 +11,7 @@ export const EXIT = {
   PARTIAL: 1,
   /** Bad command line, bad URL, invalid job file. */
   USAGE: 2,
-  /** Could not connect or log in: refused, unknown host, timeout, TLS, wrong password. */
+  /** Could not connect or log in: refused, unknown host, timeout, TLS, wrong password, a server that breaks the protocol. */
   CONNECT: 3,
   /** FXP refused and --fxp force forbids relaying. */
   FXP_REFUSED: 4,
@@ -28,8 +28,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export const EXIT_TABLE: [ExitCode, string][] = [
   [EXIT.OK, 'success: everything is in sync'],
   [EXIT.PARTIAL, 'partial failure: some files failed, a subtree was unsynced, or --max-delete stopped deletions'],
-  [EXIT.USAGE, 'usage error, bad URL or invalid job file'],
-  [EXIT.CONNECT, 'connection or login failed (refused, unknown host, timeout, TLS, wrong password)'],
+  [EXIT.USAGE, 'usage error: bad option, URL, credential or job file, or an unusable local path (found before connecting)'],
+  [EXIT.CONNECT, 'connection or login failed (refused, unknown host, timeout, TLS, wrong password, garbage from the server)'],
   [EXIT.FXP_REFUSED, 'FXP refused by a server and --fxp force forbids relaying'],
   [EXIT.LOCKED, 'another run of the same job holds its lock'],
   [EXIT.REMOTE, 'the server refused the operation (no such file or directory, permission denied)'],
@@ -43,7 +43,7 @@ export class UsageError extends Error {
 
 export function exitCodeFor(err: unknown): ExitCode {
   const code = (err as { code?: unknown })?.code;
-  if (code === 'EUSAGE' || code === 'EURL' || code === 'EJOBFILE') return EXIT.USAGE;
+  if (code === 'EUSAGE' || code === 'EURL' || code === 'EJOBFILE' || code === 'ECREDENTIALS') return EXIT.USAGE;
   if (code === 'ELOCKED' || code === 'EREMOTELOCKED') return EXIT.LOCKED;
   if (err instanceof FtpError) {
     switch (err.code) {
@@ -52,6 +52,9 @@ export function exitCodeFor(err: unknown): ExitCode {
       case 'ETLS':
       case 'ETIMEOUT':
       case 'ECLOSED':
+      // The control connection broke the protocol (garbage, a reply code outside
+      // 100-599, an endless reply): unusable, as if it had failed.
+      case 'EBADREPLY':
         return EXIT.CONNECT;
       case 'EFXPREFUSED':
         return EXIT.FXP_REFUSED;

@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { parseReplies, MAX_REPLY_BYTES, type FtpReply } from './reply.js';
 import {
   FtpAbortError,
+  FtpBadReplyError,
   FtpClosedError,
   FtpError,
   FtpTimeoutError,
@@ -98,7 +99,8 @@ export class ControlChannel {
     try {
       parsed = parseReplies(this.buffer, MAX_REPLY_BYTES);
     } catch (err) {
-      this.close(err as Error);
+      // The parser knows no server: name it, so the one error line says who sent garbage.
+      this.close(err instanceof FtpBadReplyError ? new FtpBadReplyError(`${this.label}: ${err.message}`) : (err as Error));
       return;
     }
     this.buffer = parsed.rest;

@@ -9,7 +9,8 @@ export type FtpErrorCode =
   | 'ETIMEOUT' // a connect, greeting, command or data deadline passed
   | 'ECLOSED' // the control or data connection closed underneath us
   | 'ETLS' // TLS handshake or certificate verification failed
-  | 'EPROTOCOL' // the server broke the protocol (oversized reply, garbage)
+  | 'EPROTOCOL' // a reply we cannot read (PASV address, SIZE, PWD), or a transfer that does not add up
+  | 'EBADREPLY' // the control connection broke the protocol: not a reply, a code outside 100-599, an endless reply
   | 'EUNSAFE' // an argument would have put CR, LF or NUL on the wire
   | 'ECONNECT' // TCP connect failed (refused, unreachable, unknown host)
   | 'ELOGIN' // credentials refused
@@ -70,6 +71,18 @@ export class FtpTlsError extends FtpError {
 export class FtpProtocolError extends FtpError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('EPROTOCOL', message, options);
+  }
+}
+
+/**
+ * The control connection stopped speaking FTP: a line that is not a reply
+ * (an HTML page, an SSH banner), a code outside 100-599, an endless reply.
+ * Nothing after it can be trusted to be in step, so the connection is closed;
+ * the CLI treats it as a failed connection (exit 3).
+ */
+export class FtpBadReplyError extends FtpError {
+  constructor(message: string) {
+    super('EBADREPLY', message);
   }
 }
 

@@ -25,6 +25,12 @@ export interface Timeouts {
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connect: 10_000, command: 30_000, data: 30_000 };
 
+/**
+ * The longest timeout or duration accepted: setTimeout takes a signed 32-bit
+ * count of milliseconds (about 24.8 days); a larger value fires at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface ServerOptions {
   /** Display name: the job file's server name, or host:port. Never contains the password. */
   name: string;

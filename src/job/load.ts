@@ -151,7 +151,11 @@ class Ctx {
   }
 
   at(offset: number): Position {
-    return this.lines.linePos(offset);
+    if (this.doc) return this.lines.linePos(offset);
+    // Before the parser ran (a file refused for its size or depth): count lines ourselves.
+    const before = this.text.slice(0, offset);
+    const nl = before.lastIndexOf('\n');
+    return { line: before.split('\n').length, col: offset - nl };
   }
 
   report(severity: 'error' | 'warning', offset: number, message: string): void {
@@ -821,7 +825,7 @@ function loadInternal(
   }
   const tooDeep = excessiveNesting(text, JOB_FILE_MAX_DEPTH);
   if (tooDeep !== undefined) {
-    ctx.error(tooDeep, `mappings and lists nested more than ${JOB_FILE_MAX_DEPTH} levels deep (a job file needs 5): is it the right file?`);
+    ctx.error(tooDeep, `mappings and lists nested more than ${JOB_FILE_MAX_DEPTH} levels deep (a job file needs fewer than 10): is it the right file?`);
     return { loaded: [], diagnostics: ctx.diagnostics };
   }
   const doc = ctx.parse();
