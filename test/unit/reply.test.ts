@@ -236,3 +236,11 @@ test('cap: a reply exactly at the limit is accepted', () => {
   assert.equal(parseReplies(line, 100).replies[0].code, 200);
   assert.throws(() => parseReplies('200 ' + 'a'.repeat(95) + '\r\n', 100), FtpBadReplyError);
 });
+
+test('a reply code outside 100-599 is a broken connection, in a single line, a group opening or a group closing', () => {
+  for (const bad of ['000 hello\r\n', '999 hello\r\n', '099 x\r\n', '600 x\r\n', '999-opening\r\n', '220-ok\r\n999 closing\r\n']) {
+    assert.throws(() => parseReplies(bad), (e: unknown) => e instanceof FtpBadReplyError && e.code === 'EBADREPLY' && /outside 100-599/.test(e.message), bad);
+  }
+  // The edges are fine.
+  assert.deepEqual(parseReplies('100 a\r\n599 b\r\n').replies.map((r) => r.code), [100, 599]);
+});

@@ -141,3 +141,20 @@ test('redactUrls', () => {
   const url = 'ftp://me%40x:top%2Fsecret@h:2121/a b';
   assert.ok(!redactUrls(`error for ${url}: refused`).includes('top%2Fsecret'));
 });
+
+test('an unencoded "/" in the password: the port error says to percent-encode it, and quotes nothing', () => {
+  assert.throws(
+    () => parseFtpUrl('ftp://user:pa/Url-Secret-1@host.example/dir'),
+    (e: unknown) =>
+      e instanceof FtpUrlError &&
+      e.message === 'FTP URL has an invalid port (must be 1-65535) (if the password contains "/", write it percent-encoded as %2F)',
+  );
+  // Encoded, it works; a plain bad port gets no such hint.
+  assert.equal(parseFtpUrl('ftp://user:pa%2FUrl-Secret-1@host.example/dir').password, 'pa/Url-Secret-1');
+  assert.throws(() => parseFtpUrl('ftp://host.example:99999/'), (e: Error) => e.message === 'FTP URL has an invalid port (must be 1-65535)');
+});
+
+test('CR, LF or NUL in a URL (a secrets file with CRLF endings): refused with the reason, not the value', () => {
+  assert.throws(() => parseFtpUrl('ftp://u:Url-Secret-2@h/\r'), (e: Error) => e.message === 'FTP URL contains CR, LF or NUL (the value ends with a carriage return (CR); was the file saved with CRLF line endings?)');
+  assert.throws(() => parseFtpUrl('ftp://u:Url-Secret-2%0d@h/'), (e: Error) => e.message === 'FTP URL has CR, LF or NUL in the password (the value ends with a carriage return (CR); was the file saved with CRLF line endings?)');
+});
