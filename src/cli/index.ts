@@ -344,7 +344,9 @@ export async function runMirrorWithOutput(
 
 export function summaryExit(summaries: MirrorSummary[]): number {
   const bad = summaries.some((s) => s.failures.length > 0 || s.unsynced.length > 0 || s.deleteLimit !== undefined);
-  return bad ? EXIT.PARTIAL : EXIT.OK;
+  if (!bad) return EXIT.OK;
+  // A file refused FXP under --fxp force: exit 4 says why, as it does for copy.
+  return summaries.some((s) => s.failures.some((f) => f.code === 'EFXPREFUSED')) ? EXIT.FXP_REFUSED : EXIT.PARTIAL;
 }
 
 async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Promise<number> {

@@ -80,6 +80,8 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     return p;
   };
   try {
+    // A local file the job needs is read before anything connects (a usage error, exit 2).
+    const excludeFromText = readExcludeFrom(options.excludeFrom);
     releaseLocal = await acquireLocalLock(flags.lockDir ?? defaultLockDir(), job.name, (info) =>
       jlog.log({ level: 'warn', event: 'stale-lock', message: `took over a stale lock of pid ${info.pid} (started ${info.startedAt})` }),
     );
@@ -112,7 +114,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
         targets,
         options,
         engine,
-        excludeFromText: readExcludeFrom(options.excludeFrom),
+        excludeFromText,
       },
       { json: !!flags.json, quiet: !!flags.quiet, log: jlog },
     );
