@@ -32,25 +32,27 @@ function writable(path: string): boolean {
   }
 }
 
-/** A directory the run creates when missing (mkdir -p) and then writes files in. */
-export function checkDirectoryUsable(dir: string, what: string): void {
+/**
+ * A directory the run creates when missing (mkdir -p) and then writes files
+ * in. `shown` is what the user gave (the directory, or a file inside it).
+ */
+export function checkDirectoryUsable(dir: string, what: string, shown = dir): void {
   const wanted = resolve(dir);
   let existing = wanted;
   let st: Stats | undefined;
   while (!(st = statOrUndefined(existing, what)) && dirname(existing) !== existing) existing = dirname(existing);
-  if (!st) throw new UsageError(`${what} ${dir}: no such file or directory`);
-  if (!st.isDirectory()) {
-    throw new UsageError(`${what} ${dir}: ${existing === wanted ? 'not a directory' : `${existing} is not a directory`}`);
-  }
+  if (!st) throw new UsageError(`${what} ${shown}: no such file or directory`);
+  const itself = existing === resolve(shown);
+  if (!st.isDirectory()) throw new UsageError(`${what} ${shown}: ${itself ? 'not a directory' : `${existing} is not a directory`}`);
   if (!writable(existing)) {
-    throw new UsageError(`${what} ${dir}: ${existing === wanted ? 'not writable' : `cannot create it in ${existing}`} (permission denied)`);
+    throw new UsageError(`${what} ${shown}: ${itself ? 'not writable' : `cannot create it in ${existing}`} (permission denied)`);
   }
 }
 
 /** A file the run creates or replaces inside a directory it creates when missing (the metrics file). */
 export function checkFileUsable(file: string, what: string): void {
   if (statOrUndefined(file, what)?.isDirectory()) throw new UsageError(`${what} ${file}: is a directory`);
-  checkDirectoryUsable(dirname(resolve(file)), what);
+  checkDirectoryUsable(dirname(resolve(file)), what, file);
 }
 
 /** A file the run appends to; its directory must exist (the log file). */
