@@ -10,14 +10,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXIT } from '../../src/cli/exit.js';
-import { REPO_ROOT, labUserIds } from '../lab/lab.js';
-import { CLI_BIN, lines, oneLine, runCli, type CliRun } from '../lab/helpers.js';
+import { labUserIds } from '../lab/lab.js';
+import { lines, oneLine, runCli, type CliRun } from '../lab/helpers.js';
 
 const ADDRESS = '127.0.1.36';
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fxpmirror-setup-'));
@@ -81,28 +80,13 @@ describe('run: local paths are checked before any connection', () => {
     const ro = path.join(TMP, 'read-only');
     fs.mkdirSync(ro, { mode: 0o555 });
     fs.chmodSync(ro, 0o555);
-    const asRoot = process.getuid?.() === 0;
-    const { uid, gid } = asRoot ? labUserIds() : { uid: process.getuid!(), gid: process.getgid!() };
+    const user = process.getuid?.() === 0 ? labUserIds() : undefined;
     for (const [dir, expected] of [
       [ro, `--lock-dir ${ro}: not writable \\(permission denied\\)`],
       [path.join(ro, 'locks'), `--lock-dir ${ro}/locks: cannot create it in ${ro} \\(permission denied\\)`],
     ]) {
       const before = connections;
-      const r = await new Promise<CliRun>((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI_BIN, 'run', job, '--lock-dir', dir], {
-          cwd: REPO_ROOT,
-          uid,
-          gid,
-          env: { PATH: process.env.PATH, HOME: TMP, ...ENV } as NodeJS.ProcessEnv,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c) => (stdout += c));
-        child.stderr.on('data', (c) => (stderr += c));
-        child.on('error', reject);
-        child.on('close', (code, signal) => resolve({ code, signal, timedOut: false, stdout, stderr, pid: child.pid ?? 0, ms: 0 }));
-      });
+      const r = await runCli(['run', job, '--lock-dir', dir], { env: { ...ENV, HOME: TMP }, user });
       assert.equal(r.code, EXIT.USAGE, show(r));
       assert.match(oneLine(r.stderr), new RegExp(`^fxpmirror: ${expected}$`));
       assert.equal(connections, before);
