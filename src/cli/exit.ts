@@ -46,14 +46,14 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (code === 'EUSAGE' || code === 'EURL' || code === 'EJOBFILE' || code === 'ECREDENTIALS') return EXIT.USAGE;
   if (code === 'ELOCKED' || code === 'EREMOTELOCKED') return EXIT.LOCKED;
   if (err instanceof FtpError) {
+    // EBADREPLY: the control connection broke the protocol (garbage, a reply
+    // code outside 100-599, an endless reply): unusable, as if it had failed.
     switch (err.code) {
       case 'ECONNECT':
       case 'ELOGIN':
       case 'ETLS':
       case 'ETIMEOUT':
       case 'ECLOSED':
-      // The control connection broke the protocol (garbage, a reply code outside
-      // 100-599, an endless reply): unusable, as if it had failed.
       case 'EBADREPLY':
         return EXIT.CONNECT;
       case 'EFXPREFUSED':

@@ -47,7 +47,7 @@ export type CredentialWarning = (message: string, at?: SourcePosition) => void;
  * `warn` hears once that the file is readable by group or others.
  */
 export function netrcFromEnv(env: Record<string, string | undefined>, warn: CredentialWarning = () => {}): NetrcSource {
-  let result: { file?: NetrcFile; error?: unknown } | undefined;
+  let result: { file?: NetrcFile; error?: CredentialError } | undefined;
   return () => {
     result ??= readNetrcFile(env, warn);
     if (result.error) throw result.error;
@@ -64,7 +64,7 @@ export function netrcFromText(text: string, path = '~/.netrc'): NetrcSource {
 /** No netrc at all. */
 export const NO_NETRC: NetrcSource = () => undefined;
 
-function readNetrcFile(env: Record<string, string | undefined>, warn: CredentialWarning): { file?: NetrcFile; error?: unknown } {
+function readNetrcFile(env: Record<string, string | undefined>, warn: CredentialWarning): { file?: NetrcFile; error?: CredentialError } {
   const fromEnv = !!env.NETRC;
   const path = env.NETRC || join(homedir(), '.netrc');
   const named = fromEnv ? `netrc file ${path} (from $NETRC)` : `netrc file ${path}`;
@@ -79,7 +79,8 @@ function readNetrcFile(env: Record<string, string | undefined>, warn: Credential
   try {
     entries = parseNetrc(text, path);
   } catch (err) {
-    return { error: err };
+    if (err instanceof CredentialError) return { error: err };
+    throw err;
   }
   try {
     // ftp(1) refuses a netrc with passwords that others may read; a warning is enough

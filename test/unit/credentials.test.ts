@@ -98,7 +98,7 @@ test('resolveCredentials: CR, LF or NUL in any source is refused, naming the sou
 test('the netrc is read once, only when needed; a directory, an unclosed quote or a group-readable file: the same for the CLI and job files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fxpm-cred-'));
   const env = (NETRC: string): NodeJS.ProcessEnv => ({ NETRC });
-  const job = (url: string) => `version: 1\nservers:\n  a:\n    url: ${url}\n  b:\n    url: ftp://b.example/\n    user: anonymous\n    password: \"\"\njobs:\n  - name: j\n    from: a:/x\n    to: b:/y\n`;
+  const job = (url: string) => `version: 1\nservers:\n  a:\n    url: ${url}\n  b:\n    url: ftp://b.example/\n    user: anonymous\n    password: ""\njobs:\n  - name: j\n    from: a:/x\n    to: b:/y\n`;
   const jobDiagnostics = (netrcPath: string, url = 'ftp://a.example/'): string[] => {
     const warnings: string[] = [];
     const r = loadJobText(job(url), 'j.yaml', {}, {

@@ -5,7 +5,7 @@ import { CredentialError } from '../../src/ftp/errors.js';
 
 /** The entries without their positions (tested on their own below). */
 function values(text: string): object[] {
-  return parseNetrc(text).map(({ at: _at, ...rest }) => rest);
+  return parseNetrc(text).map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'at')));
 }
 
 test('parseNetrc: machines, default, account, quoted tokens, comments', () => {
