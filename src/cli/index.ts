@@ -8,6 +8,8 @@ import { mirror } from '../tree/mirror.js';
 import { DEFAULT_MIRROR_OPTIONS, type MirrorOptions } from '../tree/options.js';
 import { parseMaxDelete } from '../tree/deletes.js';
 import { parseSize, parseDateOrAge } from '../job/schema.js';
+import { MAX_TIMER_MS } from '../ftp/options.js';
+import { caFileProblem, isSha256Fingerprint } from '../ftp/tls-policy.js';
 import { redactUrls } from '../ftp/url.js';
 import { EXIT, EXIT_TABLE, UsageError, exitCodeFor } from './exit.js';
 import { serverFromUrl, type ServerFlags } from './servers.js';
@@ -27,6 +29,25 @@ function intArg(min: number) {
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
     return n;
   };
+}
+
+/** Seconds that end up in a timer: at most what setTimeout can hold. */
+function secondsArg(v: string): number {
+  const max = Math.floor(MAX_TIMER_MS / 1000);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected whole seconds from 1 to ${max} (about 24 days, the longest timer Node.js can set)`);
+  return n;
+}
+
+function fingerprintArg(v: string, prev: string[] = []): string[] {
+  if (!isSha256Fingerprint(v)) throw new InvalidArgumentError('expected a SHA-256 fingerprint: 64 hex digits, with or without colons');
+  return [...prev, v];
+}
+
+function caArg(v: string): string {
+  const problem = caFileProblem(v);
+  if (problem) throw new InvalidArgumentError(`cannot use this CA file: ${problem}`);
+  return v;
 }
 
 function collect(v: string, prev: string[] = []): string[] {
@@ -63,11 +84,11 @@ function removedFixPasvAddress(): never {
 /** Options every command that connects shares. */
 function connectionOptions(cmd: Command): Command {
   return cmd
-    .option('--ca <file>', 'trust the CA certificates in this PEM file (TLS)')
-    .option('--fingerprint <sha256>', 'accept a server certificate with this SHA-256 fingerprint (repeatable)', collect)
-    .option('--insecure', 'do not verify TLS certificates (explicit opt-out)')
-    .option('--timeout <seconds>', 'command and data timeout', intArg(1))
-    .option('--connect-timeout <seconds>', 'connect and greeting timeout', intArg(1))
+    .option('--ca <file>', 'trust the CA certificates in this PEM file (TLS)', caArg)
+    .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint instead of a CA; name and dates are still checked (repeatable)', fingerprintArg)
+    .option('--insecure', 'do not verify TLS certificates (explicit opt-out); with --fingerprint, only the pin is checked')
+    .option('--timeout <seconds>', 'command and data timeout', secondsArg)
+    .option('--connect-timeout <seconds>', 'connect and greeting timeout', secondsArg)
     .addOption(new Option('--fix-pasv-address <when>').hideHelp().argParser(removedFixPasvAddress))
     .option('--active', "open fxpmirror's own data connections (listings, relay) in active mode (PORT)")
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
@@ -357,7 +378,9 @@ export async function runMirrorWithOutput(
 
 export function summaryExit(summaries: MirrorSummary[]): number {
   const bad = summaries.some((s) => s.failures.length > 0 || s.unsynced.length > 0 || s.unusable.length > 0 || s.deleteLimit !== undefined);
-  return bad ? EXIT.PARTIAL : EXIT.OK;
+  if (!bad) return EXIT.OK;
+  // A file refused FXP under --fxp force: exit 4 says why, as it does for copy.
+  return summaries.some((s) => s.failures.some((f) => f.code === 'EFXPREFUSED')) ? EXIT.FXP_REFUSED : EXIT.PARTIAL;
 }
 
 async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Promise<number> {
@@ -446,7 +469,7 @@ export function buildProgram(): Command {
     .option('--retries <n>', 'retries for transient failures', intArg(0), DEFAULT_MIRROR_OPTIONS.retries)
     .option('--max-errors <n>', 'stop after this many failed files', intArg(1))
     .option('-n, --dry-run', 'print the plan; change nothing')
-    .option('--stats <seconds>', 'print progress every N seconds even without a TTY', intArg(1))
+    .option('--stats <seconds>', 'print progress every N seconds even without a TTY', secondsArg)
     .option('-q, --quiet', 'print errors and a one-line summary only')
     .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await mirrorCommand(a, b, { ...o, passiveExplicit: cmd.getOptionValueSource('passive') === 'cli' })));
 
@@ -514,7 +537,7 @@ export async function main(argv: string[]): Promise<void> {
     const code = err instanceof FtpUrlError ? EXIT.USAGE : exitCodeFor(err);
     const message = redactSecrets(redactUrls((err as Error)?.message ?? String(err))).replace(/\s*\n\s*/g, ' ');
     process.stderr.write(`fxpmirror: ${code === EXIT.INTERNAL ? 'internal error: ' : ''}${message}\n`);
-    if (code === EXIT.INTERNAL && process.env.FXPMIRROR_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    if (code === EXIT.INTERNAL && process.env.FXPMIRROR_DEBUG) process.stderr.write(`${redactSecrets(redactUrls(String((err as Error).stack)))}\n`);
     process.exitCode = code;
   }
 }

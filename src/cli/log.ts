@@ -5,9 +5,11 @@
  *
  * Redaction is done here, at the last moment before bytes leave the process:
  * every string (message, path, extra fields, nested values) goes through the
- * registered secrets and then redactUrls, so a password cannot be printed even
- * when it arrives inside an error message from a server or a library.
+ * registered secrets (src/ftp/secrets.ts) and then redactUrls, so a password
+ * cannot be printed even when it arrives inside an error message from a
+ * server or a library.
  */
+import { redactSecrets } from '../ftp/secrets.js';
 import { redactUrls } from '../ftp/url.js';
 import { formatBytes } from './render.js';
 
@@ -45,28 +47,8 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
-const REDACTED = '***';
-const secrets = new Set<string>();
-/** Longest first, so a secret that contains another is masked whole. */
-let secretList: string[] = [];
-
-/** Register a value that must never appear in output (passwords, tokens). */
-export function addSecret(secret: string): void {
-  if (!secret || secrets.has(secret)) return;
-  secrets.add(secret);
-  // The percent-encoded form shows up when a password is put back into a URL.
-  const encoded = encodeURIComponent(secret);
-  if (encoded !== secret) secrets.add(encoded);
-  secretList = [...secrets].sort((a, b) => b.length - a.length);
-}
-
-export function redactSecrets(text: string): string {
-  let out = text;
-  for (const s of secretList) {
-    if (out.includes(s)) out = out.split(s).join(REDACTED);
-  }
-  return out;
-}
+// The list of secrets has its home in the lowest layer; the CLI keeps offering it.
+export { addSecret, redactSecrets } from '../ftp/secrets.js';
 
 /** Secrets first: a password with '@' or ':' in an unencoded URL would confuse the URL parser. */
 function redact(text: string): string {

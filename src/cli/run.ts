@@ -13,6 +13,7 @@ import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
 import { renderSummary, renderSummaryLine } from './render.js';
 import { readExcludeFrom, runMirrorWithOutput, summaryExit } from './index.js';
+import { checkRunPaths } from './preflight.js';
 
 export interface RunFlags {
   job?: string[];
@@ -37,7 +38,7 @@ export async function validateCommand(files: string[]): Promise<number> {
 }
 
 /** Order of precedence when jobs end differently: the most urgent code wins. */
-const SEVERITY: number[] = [EXIT.INTERNAL, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
+const SEVERITY: number[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
 
 function worst(codes: number[]): number {
   for (const c of SEVERITY) if (codes.includes(c)) return c;
@@ -80,6 +81,8 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
     return p;
   };
   try {
+    // A local file the job needs is read before anything connects (a usage error, exit 2).
+    const excludeFromText = readExcludeFrom(options.excludeFrom);
     releaseLocal = await acquireLocalLock(flags.lockDir ?? defaultLockDir(), job.name, (info) =>
       jlog.log({ level: 'warn', event: 'stale-lock', message: `took over a stale lock of pid ${info.pid} (started ${info.startedAt})` }),
     );
@@ -112,7 +115,7 @@ async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcom
         targets,
         options,
         engine,
-        excludeFromText: readExcludeFrom(options.excludeFrom),
+        excludeFromText,
       },
       { json: !!flags.json, quiet: !!flags.quiet, log: jlog },
     );
@@ -156,6 +159,7 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
     if (unknown.length) throw new UsageError(`no job named ${unknown.map((n) => `'${n}'`).join(', ')} (jobs: ${jobs.map((j) => j.name).join(', ')})`);
     selected = jobs.filter((j) => flags.job!.includes(j.name));
   }
+  checkRunPaths({ lockDir: flags.lockDir ?? defaultLockDir(), lockDirFromOption: flags.lockDir !== undefined, metricsFile: flags.metricsFile, logFile: flags.logFile });
   const stream = flags.logFile ? createWriteStream(flags.logFile, { flags: 'a' }) : process.stderr;
   const log = createLogger({ format: flags.logFormat, stream, quiet: !!flags.quiet, verbose: !!flags.verbose });
   const limit = pLimit(Math.max(1, flags.jobs));

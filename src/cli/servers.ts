@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { parseFtpUrl, parseNetrc, findNetrc, type FtpUrl } from '../ftp/url.js';
+import { netrcFromEnv, resolveCredentials, type NetrcSource } from '../ftp/credentials.js';
+import type { SourcePosition } from '../ftp/errors.js';
+import { parseFtpUrl, type FtpUrl } from '../ftp/url.js';
 import { DEFAULT_TIMEOUTS, listingLimitsOf, type ServerOptions } from '../ftp/options.js';
-import { addSecret } from './log.js';
 
 export interface ServerFlags {
   ca?: string;
@@ -19,13 +17,17 @@ export interface ServerFlags {
   maxListingLine?: number;
 }
 
-function netrcEntries(env: NodeJS.ProcessEnv): ReturnType<typeof parseNetrc> {
-  const file = env.NETRC ?? path.join(os.homedir(), '.netrc');
-  try {
-    return parseNetrc(readFileSync(file, 'utf8'));
-  } catch {
-    return [];
-  }
+/** One netrc per process environment: read once, its warning printed once, however many URLs ask. */
+const netrcByEnv = new WeakMap<NodeJS.ProcessEnv, NetrcSource>();
+
+function warnLine(message: string, at?: SourcePosition): void {
+  process.stderr.write(`fxpmirror: warning: ${at ? `${at.file}: ` : ''}${message}\n`);
+}
+
+function netrcOf(env: NodeJS.ProcessEnv): NetrcSource {
+  let source = netrcByEnv.get(env);
+  if (!source) netrcByEnv.set(env, (source = netrcFromEnv(env, warnLine)));
+  return source;
 }
 
 /**
@@ -35,27 +37,16 @@ function netrcEntries(env: NodeJS.ProcessEnv): ReturnType<typeof parseNetrc> {
  */
 export function serverFromUrl(input: string, role: 'SRC' | 'DST' | 'A' | 'B' | '', flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): { server: ServerOptions; url: FtpUrl } {
   const url = parseFtpUrl(input);
-  let user = url.user;
-  let password = url.password;
-  let account: string | undefined;
-  if (password === undefined) {
-    password = (role && env[`FXPMIRROR_${role}_PASSWORD`]) || env.FXPMIRROR_PASSWORD || undefined;
-  }
-  if (password === undefined) {
-    const entry = findNetrc(netrcEntries(env), url.host, user);
-    if (entry) {
-      user ??= entry.login;
-      password = entry.password;
-      account = entry.account;
-    }
-  }
-  if (user === undefined) {
-    user = 'anonymous';
-    password ??= 'anonymous@';
-  }
-  password ??= '';
-  if (password) addSecret(password);
   const host = url.host.includes(':') ? `[${url.host}]` : url.host;
+  const envPassword = (name: string) => ({ value: env[name] || undefined, from: `environment variable ${name}` });
+  const { user, password, account } = resolveCredentials({
+    server: `${host}:${url.port}`,
+    host: url.host,
+    user: { value: url.user, from: 'the URL' },
+    passwords: [{ value: url.password, from: 'the URL' }, ...(role ? [envPassword(`FXPMIRROR_${role}_PASSWORD`)] : []), envPassword('FXPMIRROR_PASSWORD')],
+    netrc: netrcOf(env),
+    warn: warnLine,
+  });
   const timeouts = { ...DEFAULT_TIMEOUTS };
   if (flags.timeout) timeouts.command = timeouts.data = flags.timeout * 1000;
   if (flags.connectTimeout) timeouts.connect = flags.connectTimeout * 1000;

@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { parseReplies, MAX_REPLY_BYTES, type FtpReply } from './reply.js';
 import {
   FtpAbortError,
+  FtpBadReplyError,
   FtpClosedError,
   FtpError,
   FtpTimeoutError,
@@ -98,7 +99,8 @@ export class ControlChannel {
     try {
       parsed = parseReplies(this.buffer, MAX_REPLY_BYTES);
     } catch (err) {
-      this.close(err as Error);
+      // The parser knows no server: name it, so the one error line says who sent garbage.
+      this.close(err instanceof FtpBadReplyError ? new FtpBadReplyError(`${this.label}: ${err.message}`) : (err as Error));
       return;
     }
     this.buffer = parsed.rest;
@@ -115,7 +117,7 @@ export class ControlChannel {
    * logged as "PASS ***"). CR, LF and NUL are refused before anything is sent.
    */
   send(line: string, shown: string = line): void {
-    assertSafeArgument(line, 'command');
+    assertSafeArgument(line, `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent++;
     this.wireLog?.('>', shown);
@@ -124,7 +126,7 @@ export class ControlChannel {
 
   /** Several command lines in one write (pipelining); each is checked first, nothing is sent if one is unsafe. */
   sendBatch(lines: string[]): void {
-    for (const line of lines) assertSafeArgument(line, 'command');
+    for (const line of lines) assertSafeArgument(line, `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent += lines.length;
     for (const line of lines) this.wireLog?.('>', line);
@@ -201,6 +203,15 @@ export class ControlChannel {
     if (cause instanceof FtpError && cause.code !== 'ECLOSED') return cause;
     return new FtpClosedError(cause?.message ?? `${this.label}: connection closed`, { cause });
   }
+}
+
+/**
+ * The command's name for an error message: its first word, and nothing of its
+ * argument (that may be a password: "PASS <secret>").
+ */
+function verbOf(line: string): string {
+  const verb = /^[A-Za-z]{1,8}/.exec(line)?.[0];
+  return verb ? verb.toUpperCase() : '(unnamed)';
 }
 
 /** "::ffff:1.2.3.4" (an IPv4 peer on a dual-stack socket) -> "1.2.3.4". */

@@ -23,7 +23,7 @@ import { parseTimeVal } from './timeval.js';
 import { FtpListingLimitError, FtpProtocolError, FtpReplyError } from './errors.js';
 import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
-import { asTlsError, buildTlsOptions, checkPin } from './tls.js';
+import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import { openSocket } from './socket.js';
 import { connectData, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
 import { FtpSession, type ConnectContext } from './session.js';
@@ -304,7 +304,7 @@ export class FtpConnection extends FtpSession {
           );
           // A resumed session carries no certificate: it is bound to the
           // control connection's handshake, which was verified (or pinned).
-          if (!secure.isSessionReused()) checkPin(secure, this.server);
+          if (!secure.isSessionReused()) verifyPeer(secure, this.server);
           socket = secure;
         } catch (err) {
           throw asTlsError(err, this.server);

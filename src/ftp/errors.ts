@@ -9,11 +9,13 @@ export type FtpErrorCode =
   | 'ETIMEOUT' // a connect, greeting, command or data deadline passed
   | 'ECLOSED' // the control or data connection closed underneath us
   | 'ETLS' // TLS handshake or certificate verification failed
-  | 'EPROTOCOL' // the server broke the protocol (oversized reply, garbage)
+  | 'EPROTOCOL' // a reply we cannot read (PASV address, SIZE, PWD), or a transfer that does not add up
+  | 'EBADREPLY' // the control connection broke the protocol: not a reply, a code outside 100-599, an endless reply
   | 'EUNSAFE' // an argument would have put CR, LF or NUL on the wire
   | 'ECONNECT' // TCP connect failed (refused, unreachable, unknown host)
   | 'ELOGIN' // credentials refused
   | 'EURL' // a URL we could not understand
+  | 'ECREDENTIALS' // a password, user, account or netrc we must not use (CR/LF/NUL, unreadable netrc)
   | 'EABORTED' // the caller aborted through its AbortSignal
   | 'EPATH' // a write path would have left the job's root (remote-path.ts)
   | 'ELIMIT' // a listing went past --max-listing-entries or --max-listing-line
@@ -74,6 +76,18 @@ export class FtpProtocolError extends FtpError {
   }
 }
 
+/**
+ * The control connection stopped speaking FTP: a line that is not a reply
+ * (an HTML page, an SSH banner), a code outside 100-599, an endless reply.
+ * Nothing after it can be trusted to be in step, so the connection is closed;
+ * the CLI treats it as a failed connection (exit 3).
+ */
+export class FtpBadReplyError extends FtpError {
+  constructor(message: string) {
+    super('EBADREPLY', message);
+  }
+}
+
 export class FtpUnsafeArgumentError extends FtpError {
   constructor(message: string) {
     super('EUNSAFE', message);
@@ -105,6 +119,29 @@ export class FtpListingLimitError extends FtpError {
   }
 }
 
+/** Where a value was written: a job file key, a netrc token. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/**
+ * A credential (or the netrc holding it) that cannot be used. The message
+ * says where the value came from (an environment variable, a job file key, a
+ * netrc line) and never contains the value itself.
+ */
+export class CredentialError extends FtpError {
+  /** The message without the position, for callers that print the position their own way. */
+  readonly reason: string;
+  readonly at?: SourcePosition;
+  constructor(reason: string, at?: SourcePosition) {
+    super('ECREDENTIALS', at ? `${at.file}:${at.line}:${at.col}: ${reason}` : reason);
+    this.reason = reason;
+    this.at = at;
+  }
+}
+
 export class FtpAbortError extends FtpError {
   constructor(message = 'aborted', options?: { cause?: unknown }) {
     super('EABORTED', message, options);
@@ -116,11 +153,29 @@ export function isTransient(err: unknown): boolean {
   return err instanceof FtpError && err.transient;
 }
 
-/** Refuse CR, LF and NUL before anything reaches the wire (RFC 959 §4.1.3: <CRLF> ends a command). */
+/**
+ * Why `value` must not go on the wire, in words that never quote it (it may be
+ * a password), or undefined when it is safe. RFC 959 §4.1.3: <CRLF> ends a
+ * command, so a CR or LF inside one would start another; NUL truncates it on
+ * C servers. A value that ends with CR is nearly always a line of a file
+ * saved with CRLF line endings (a secrets.env edited on Windows): say so.
+ */
+export function unsafeValueReason(value: string): string | undefined {
+  if (!/[\r\n\0]/.test(value)) return undefined;
+  if (/^[^\r\n\0]*\r$/.test(value)) return 'the value ends with a carriage return (CR); was the file saved with CRLF line endings?';
+  if (/^[^\r\n\0]*\r?\n$/.test(value)) return 'the value ends with a line feed (LF)';
+  const what = [value.includes('\r') && 'a carriage return (CR)', value.includes('\n') && 'a line feed (LF)', value.includes('\0') && 'a NUL byte'].filter(Boolean);
+  return `the value contains ${what.join(' and ')}`;
+}
+
+/**
+ * Refuse CR, LF and NUL before anything reaches the wire (RFC 959 §4.1.3:
+ * <CRLF> ends a command). The message names `what` but never quotes the
+ * argument: it may be the argument of PASS or ACCT.
+ */
 export function assertSafeArgument(arg: string, what = 'argument'): void {
-  if (/[\r\n\0]/.test(arg)) {
-    throw new FtpUnsafeArgumentError(`refusing ${what} containing CR, LF or NUL: ${JSON.stringify(arg)}`);
-  }
+  const reason = unsafeValueReason(arg);
+  if (reason) throw new FtpUnsafeArgumentError(`refusing ${what}: ${reason}`);
 }
 
 /**

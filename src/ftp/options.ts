@@ -45,6 +45,11 @@ export function listingLimitsOf(maxEntries?: number, maxLineBytes?: number): Lis
   if (maxEntries === undefined && maxLineBytes === undefined) return undefined;
   return { maxEntries: maxEntries ?? DEFAULT_LISTING_LIMITS.maxEntries, maxLineBytes: maxLineBytes ?? DEFAULT_LISTING_LIMITS.maxLineBytes };
 }
+/**
+ * The longest timeout or duration accepted: setTimeout takes a signed 32-bit
+ * count of milliseconds (about 24.8 days); a larger value fires at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ServerOptions {
   /** Display name: the job file's server name, or host:port. Never contains the password. */

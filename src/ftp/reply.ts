@@ -5,7 +5,7 @@
  * The caller decodes bytes to text (a StringDecoder keeps a UTF-8 sequence cut
  * between two TCP chunks intact); this module only ever looks at whole lines.
  */
-import { FtpProtocolError } from './errors.js';
+import { FtpBadReplyError } from './errors.js';
 
 export interface FtpReply {
   code: number;
@@ -30,6 +30,19 @@ const FINAL_LINE = /^(\d{3})(?: |$)/;
 const OPENING_LINE = /^(\d{3})-/;
 
 /**
+ * RFC 959 §4.2.1: the first digit of a reply code is 1 to 5. "000", "999" or
+ * "600" is not a reply a client can act on: the peer is broken or is not an
+ * FTP server, and nothing it says next can be trusted to be in step.
+ */
+function checkCode(code: string, line: string): number {
+  const n = Number(code);
+  if (n < 100 || n > 599) {
+    throw new FtpBadReplyError(`server sent a reply code outside 100-599: ${JSON.stringify(truncate(line))}`);
+  }
+  return n;
+}
+
+/**
  * Parse as many complete replies as `buffer` holds; the unfinished tail comes
  * back in `rest` (re-feed it, followed by the next chunk).
  *
@@ -45,9 +58,10 @@ const OPENING_LINE = /^(\d{3})-/;
  * server means. Lines inside the group that merely start with digits
  * (" 211 x", "123-x", "1234 x") are text.
  *
- * Throws FtpProtocolError when a line outside a group does not start with a
- * reply code (the peer is not speaking FTP, or we lost sync), or when one reply
- * (finished or not) grows beyond `maxReplyBytes` UTF-8 bytes.
+ * Throws FtpBadReplyError when a line outside a group does not start with a
+ * reply code (the peer is not speaking FTP, or we lost sync), when a code is
+ * outside 100-599, or when one reply (finished or not) grows beyond
+ * `maxReplyBytes` UTF-8 bytes.
  */
 export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_BYTES): ParsedReplies {
   const replies: FtpReply[] = [];
@@ -71,7 +85,7 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
       if (groupBytes > maxReplyBytes) throw oversized(maxReplyBytes);
       const close = FINAL_LINE.exec(line);
       if (close) {
-        replies.push(makeReply(Number(close[1]), groupLines));
+        replies.push(makeReply(checkCode(close[1], line), groupLines));
         groupStart = -1;
         groupLines = [];
         groupBytes = 0;
@@ -89,16 +103,18 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
 
     const single = FINAL_LINE.exec(line);
     if (single) {
-      replies.push(makeReply(Number(single[1]), [line]));
+      replies.push(makeReply(checkCode(single[1], line), [line]));
       continue;
     }
-    if (OPENING_LINE.test(line)) {
+    const opening = OPENING_LINE.exec(line);
+    if (opening) {
+      checkCode(opening[1], line);
       groupStart = lineStart;
       groupLines = [line];
       groupBytes = lineBytes;
       continue;
     }
-    throw new FtpProtocolError(`server sent a line that is not an FTP reply: ${JSON.stringify(truncate(line))}`);
+    throw new FtpBadReplyError(`server sent a line that is not an FTP reply: ${JSON.stringify(truncate(line))}`);
   }
 
   const rest = buffer.slice(groupStart !== -1 ? groupStart : pos);
@@ -120,8 +136,8 @@ function makeReply(code: number, lines: string[]): FtpReply {
   return { code, lines, message: texts.join('\n') };
 }
 
-function oversized(max: number): FtpProtocolError {
-  return new FtpProtocolError(`server reply exceeds ${max} bytes`);
+function oversized(max: number): FtpBadReplyError {
+  return new FtpBadReplyError(`server reply exceeds ${max} bytes`);
 }
 
 function truncate(s: string): string {

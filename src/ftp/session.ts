@@ -15,7 +15,7 @@ import { isExtendedPassive, sscnCommand, type MtimeMethod, type PassiveVerb } fr
 import { FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer, type ServerKind } from './software.js';
-import { asTlsError, checkPin } from './tls.js';
+import { asTlsError, verifyPeer } from './tls-policy.js';
 
 /**
  * What we learn about a server once and share between all its connections:
@@ -122,12 +122,10 @@ export class FtpSession {
       await this.request('AUTH TLS', undefined, { signal });
       try {
         const secure = await this.channel.upgradeToTls(this.tlsOptions!, t);
-        checkPin(secure, this.server);
+        verifyPeer(secure, this.server);
       } catch (err) {
         throw asTlsError(err, this.server);
       }
-    } else if (this.server.tls === 'implicit') {
-      checkPin(this.channel.rawSocket as tls.TLSSocket, this.server);
     }
     await this.login(signal);
     if (this.server.tls !== 'none') {

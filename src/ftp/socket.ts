@@ -8,7 +8,7 @@ import type tls from 'node:tls';
 import { formatMs, tlsHandshake } from './channel.js';
 import { FtpConnectError, FtpTimeoutError } from './errors.js';
 import type { ServerOptions } from './options.js';
-import { asTlsError } from './tls.js';
+import { asTlsError, verifyPeer } from './tls-policy.js';
 
 export async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
   const timeout = server.timeouts.connect;
@@ -40,7 +40,10 @@ export async function openSocket(server: ServerOptions, tlsOptions: tls.Connecti
   });
   if (server.tls !== 'implicit') return plain;
   try {
-    return await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
+    // Judged before a byte of the greeting is read (explicit TLS: right after AUTH TLS).
+    const secure = await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
+    verifyPeer(secure, server);
+    return secure;
   } catch (err) {
     plain.destroy();
     throw asTlsError(err, server);

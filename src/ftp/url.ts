@@ -1,9 +1,9 @@
 /**
- * FTP URLs (RFC 1738 §3.2, plus FileZilla's ftpes://), password redaction for
- * logs, and ~/.netrc parsing. Pure.
+ * FTP URLs (RFC 1738 §3.2, plus FileZilla's ftpes://) and password redaction
+ * for logs. Pure.
  */
 import { isIPv6 } from 'node:net';
-import { FtpUrlError } from './errors.js';
+import { FtpUrlError, unsafeValueReason } from './errors.js';
 
 export interface FtpUrl {
   scheme: 'ftp' | 'ftps' | 'ftpes';
@@ -38,7 +38,8 @@ const SCHEMES = {
  * any fragment of a malformed URL might be part of the password.
  */
 export function parseFtpUrl(input: string): FtpUrl {
-  if (/[\r\n\0]/.test(input)) throw new FtpUrlError('FTP URL contains CR, LF or NUL');
+  const unsafe = unsafeValueReason(input);
+  if (unsafe) throw new FtpUrlError(`FTP URL contains CR, LF or NUL (${unsafe})`);
   const trimmed = input.trim();
   const sm = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed);
   if (!sm) throw new FtpUrlError('not a URL: expected ftp://, ftps:// or ftpes://');
@@ -83,7 +84,11 @@ export function parseFtpUrl(input: string): FtpUrl {
   let port: number = SCHEMES[scheme].port;
   if (portText !== undefined && portText !== '') {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw new FtpUrlError('FTP URL has an invalid port (must be 1-65535)');
+      // "ftp://user:pa/ss@host/": the authority ended at the password's "/",
+      // so "user" looked like the host and "pa" like the port.
+      const slashInPassword = at === -1 && slash !== -1 && afterScheme.indexOf('@', slash) !== -1;
+      const hint = slashInPassword ? ' (if the password contains "/", write it percent-encoded as %2F)' : '';
+      throw new FtpUrlError(`FTP URL has an invalid port (must be 1-65535)${hint}`);
     }
     port = Number(portText);
   }
@@ -108,7 +113,8 @@ function decode(text: string, what: string): string {
     throw new FtpUrlError(`FTP URL has malformed percent-encoding in the ${what}`);
   }
   // Decoded CR/LF/NUL would end up on the control connection (RFC 959 §4.1.3).
-  if (/[\r\n\0]/.test(out)) throw new FtpUrlError(`FTP URL has CR, LF or NUL in the ${what}`);
+  const unsafe = unsafeValueReason(out);
+  if (unsafe) throw new FtpUrlError(`FTP URL has CR, LF or NUL in the ${what} (${unsafe})`);
   return out;
 }
 
@@ -145,117 +151,4 @@ export function redactUrls(text: string): string {
     if (colon === -1) return scheme + rest;
     return `${scheme}${userinfo.slice(0, colon)}:***${rest.slice(at)}`;
   });
-}
-
-// ---------------------------------------------------------------- netrc
-
-export interface NetrcEntry {
-  /** null for the "default" entry. */
-  machine: string | null;
-  login?: string;
-  password?: string;
-  account?: string;
-}
-
-/**
- * ~/.netrc as ftp(1) and curl read it: whitespace-separated tokens, "machine
- * <name>" or "default" starts an entry, followed by login/password/account
- * <value>. "macdef <name>" starts a macro whose body runs to the next blank
- * line; it is skipped. Double-quoted tokens (with \" and \\ escapes) allow
- * spaces in passwords. A "#" at the start of a token where a keyword is
- * expected comments out the rest of the line (curl does the same). Unknown
- * keywords and tokens before the first machine are ignored.
- */
-export function parseNetrc(text: string): NetrcEntry[] {
-  const entries: NetrcEntry[] = [];
-  let current: NetrcEntry | undefined;
-  let pos = 0;
-  const n = text.length;
-
-  const skipSpace = (): void => {
-    while (pos < n && /\s/.test(text[pos])) pos++;
-  };
-  const readToken = (): string | undefined => {
-    skipSpace();
-    if (pos >= n) return undefined;
-    if (text[pos] === '"') {
-      pos++;
-      let out = '';
-      while (pos < n && text[pos] !== '"') {
-        if (text[pos] === '\\' && pos + 1 < n) pos++;
-        out += text[pos++];
-      }
-      pos++; // closing quote (or past the end)
-      return out;
-    }
-    const start = pos;
-    while (pos < n && !/\s/.test(text[pos])) pos++;
-    return text.slice(start, pos);
-  };
-  const skipLine = (): void => {
-    const nl = text.indexOf('\n', pos);
-    pos = nl === -1 ? n : nl + 1;
-  };
-
-  for (;;) {
-    skipSpace();
-    if (pos >= n) break;
-    if (text[pos] === '#') {
-      skipLine();
-      continue;
-    }
-    const keyword = readToken();
-    if (keyword === undefined) break;
-    switch (keyword) {
-      case 'machine': {
-        const name = readToken();
-        if (name === undefined) return entries;
-        current = { machine: name };
-        entries.push(current);
-        break;
-      }
-      case 'default':
-        current = { machine: null };
-        entries.push(current);
-        break;
-      case 'login':
-      case 'password':
-      case 'account': {
-        const value = readToken();
-        if (value === undefined) return entries;
-        if (current) current[keyword] = value;
-        break;
-      }
-      case 'macdef': {
-        readToken(); // macro name
-        skipLine();
-        // The body ends at the first empty (or whitespace-only) line.
-        while (pos < n) {
-          const nl = text.indexOf('\n', pos);
-          const line = text.slice(pos, nl === -1 ? n : nl);
-          pos = nl === -1 ? n : nl + 1;
-          if (line.trim() === '') break;
-        }
-        break;
-      }
-      default:
-        break; // unknown token: ignore, as ftp(1) does
-    }
-  }
-  return entries;
-}
-
-/**
- * The entry for `host`: the first "machine" entry with that name (case-
- * insensitive) whose login matches `user` when one is given, else the
- * "default" entry. An entry without a login matches any user. An entry whose
- * login differs from `user` never matches: its password belongs to someone else.
- */
-export function findNetrc(entries: NetrcEntry[], host: string, user?: string): NetrcEntry | undefined {
-  const loginOk = (e: NetrcEntry): boolean => user === undefined || e.login === undefined || e.login === user;
-  const h = host.toLowerCase();
-  return (
-    entries.find((e) => e.machine !== null && e.machine.toLowerCase() === h && loginOk(e)) ??
-    entries.find((e) => e.machine === null && loginOk(e))
-  );
 }

@@ -6,20 +6,24 @@
  * `fxpmirror validate` can list every problem in one pass. The rules
  * themselves (which keys exist, their types and enums) are data in schema.ts.
  *
- * loadJobText is pure: the environment, the parsed ~/.netrc and the clock are
- * arguments. loadJobFiles does the I/O around it.
+ * loadJobText does no I/O of its own: the environment, the netrc (read only
+ * if a server needs it), the clock and the CA file check are arguments. It
+ * registers the passwords it resolves as secrets (src/ftp/secrets.ts), so no
+ * output can print them. loadJobFiles does the I/O around it.
  */
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
-import { addSecret } from '../cli/log.js';
-import { FtpUrlError } from '../ftp/errors.js';
+import { NO_NETRC, netrcFromEnv, resolveCredentials, type NetrcSource, type ValueSource } from '../ftp/credentials.js';
+import { CredentialError, FtpUrlError } from '../ftp/errors.js';
+import { fileProblem, readTextFileBounded } from '../ftp/local-file.js';
 import { DEFAULT_TIMEOUTS, listingLimitsOf } from '../ftp/options.js';
 import type { FxpPolicy, ServerOptions, Timeouts } from '../ftp/options.js';
-import { findNetrc, parseFtpUrl, parseNetrc } from '../ftp/url.js';
-import type { FtpUrl, NetrcEntry } from '../ftp/url.js';
+import { caFileProblem, isSha256Fingerprint } from '../ftp/tls-policy.js';
+import { parseFtpUrl } from '../ftp/url.js';
+import type { FtpUrl } from '../ftp/url.js';
+import { JOB_FILE_MAX_BYTES, JOB_FILE_MAX_DEPTH, excessiveNesting } from './limits.js';
 import { parseMaxDelete } from '../tree/deletes.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../tree/options.js';
 import type { MirrorOptions } from '../tree/options.js';
@@ -35,7 +39,6 @@ import {
   SERVER_NAME_RE,
   TIMEOUT_KEYS,
   TOP_LEVEL_KEYS,
-  isSha256Fingerprint,
   parseDateOrAge,
   parseDuration,
   parseSize,
@@ -138,8 +141,9 @@ class Ctx {
     readonly text: string,
     readonly file: string,
     readonly env: Record<string, string | undefined>,
-    readonly netrc: NetrcEntry[],
+    readonly netrc: NetrcSource,
     readonly now: Date,
+    readonly checkCaFile?: (path: string) => string | undefined,
   ) {}
 
   parse(): Document.Parsed {
@@ -148,7 +152,11 @@ class Ctx {
   }
 
   at(offset: number): Position {
-    return this.lines.linePos(offset);
+    if (this.doc) return this.lines.linePos(offset);
+    // Before the parser ran (a file refused for its size or depth): count lines ourselves.
+    const before = this.text.slice(0, offset);
+    const nl = before.lastIndexOf('\n');
+    return { line: before.split('\n').length, col: offset - nl };
   }
 
   report(severity: 'error' | 'warning', offset: number, message: string): void {
@@ -510,20 +518,25 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
     const e = keys.get(key);
     return e ? readString(ctx, e, key)?.value : undefined;
   };
-  const user = str('user');
-  const passwordEntry = keys.get('password');
-  let password: string | undefined;
-  if (passwordEntry) {
-    const s = readString(ctx, passwordEntry, 'password', true);
-    if (s) {
-      password = s.value;
-      if (!s.wholeVar && s.raw !== '') ctx.warn(valueOffset(ctx, passwordEntry), PLAIN_PASSWORD_WARNING);
-    }
-  }
-  const account = str('account');
+  /** A credential key as a ValueSource: its position and the variables it came from, for messages that never quote it. */
+  const credential = (key: 'user' | 'password' | 'account'): ValueSource => {
+    const e = keys.get(key);
+    const from = `the '${key}' key`;
+    const s = e ? readString(ctx, e, key, key === 'password') : undefined;
+    if (!e || !s) return { value: undefined, from };
+    if (key === 'password' && !s.wholeVar && s.raw !== '') ctx.warn(valueOffset(ctx, e), PLAIN_PASSWORD_WARNING);
+    const vars = [...s.raw.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => `'${m[1]}'`);
+    const via = vars.length ? ` (from environment variable${vars.length > 1 ? 's' : ''} ${vars.join(', ')})` : '';
+    return { value: s.value, from: from + via, at: { file: ctx.file, ...ctx.at(valueOffset(ctx, e)) } };
+  };
+  const user = credential('user');
+  const password = credential('password');
+  const account = credential('account');
   const tls = keys.has('tls') ? readEnum(ctx, keys.get('tls')!, 'tls', SERVER_KEYS.tls.values as readonly ServerOptions['tls'][]) : undefined;
   const verify = keys.has('verify') ? readBoolean(ctx, keys.get('verify')!, 'verify') : undefined;
   const ca = str('ca');
+  const caProblem = ca !== undefined ? ctx.checkCaFile?.(ca) : undefined;
+  if (caProblem) ctx.error(valueOffset(ctx, keys.get('ca')!), `cannot use CA file '${ca}': ${caProblem}`);
   let fingerprint: string | undefined;
   const fpEntry = keys.get('fingerprint');
   if (fpEntry) {
@@ -548,50 +561,41 @@ function readServer(ctx: Ctx, name: string, nameOffset: number, node: Node | nul
 
   if (ctx.errorCount() > before || !url) return {};
 
-  // Credentials: explicit password, then the URL's, then ~/.netrc (machine =
-  // host, login = user); with no user anywhere, netrc may supply one, else
-  // anonymous (RFC 1635: user "anonymous", an e-mail-like password).
-  let login = user ?? url.user;
-  let secret = password ?? url.password;
-  let acct = account;
-  if (login !== undefined) {
-    if (secret === undefined) {
-      const entry = findNetrc(ctx.netrc, url.host, login);
-      secret = entry?.password;
-      acct ??= entry?.account;
-    }
-    if (secret === undefined) {
-      ctx.warn(nameOffset, `no password for user '${login}' on server '${name}' (not in the job file, the URL or ~/.netrc): logging in without one`);
-      secret = '';
-    }
-  } else if (secret === undefined) {
-    const entry = findNetrc(ctx.netrc, url.host);
-    if (entry?.login !== undefined) {
-      login = entry.login;
-      secret = entry.password ?? '';
-      acct ??= entry.account;
-    }
+  // Credentials: the job's keys, then the URL's, then ~/.netrc (one module
+  // decides for the command line and job files alike: src/ftp/credentials.ts).
+  const urlAt = urlEntry ? { file: ctx.file, ...ctx.at(valueOffset(ctx, urlEntry)) } : undefined;
+  let credentials;
+  try {
+    credentials = resolveCredentials({
+      server: `server '${name}'`,
+      host: url.host,
+      user: user.value !== undefined ? user : { value: url.user, from: "the 'url' key", at: urlAt },
+      passwords: [password, { value: url.password, from: "the 'url' key", at: urlAt }],
+      account,
+      netrc: ctx.netrc,
+      warn: (message, at) => (at ? ctx.diagnostics.push({ ...at, message, severity: 'warning' }) : ctx.warn(nameOffset, message)),
+    });
+  } catch (err) {
+    if (!(err instanceof CredentialError)) throw err;
+    // A bad value is reported where it was written (this file or the netrc); a netrc that cannot be read, at the server.
+    if (err.at) ctx.diagnostics.push({ ...err.at, message: err.reason, severity: 'error' });
+    else ctx.error(nameOffset, `server '${name}': ${err.reason}`);
+    return {};
   }
-  if (login === undefined) {
-    login = 'anonymous';
-    secret ??= 'anonymous@';
-  }
-  // The logger masks every resolved password from here on (not the anonymous convention).
-  if (secret && secret !== 'anonymous@') addSecret(secret);
 
   const server: JobServer = {
     name,
     host: url.host,
     port: url.port,
-    user: login,
-    password: secret ?? '',
+    user: credentials.user,
+    password: credentials.password,
     tls: tls ?? url.tls,
     tlsOptions: { verify: verify ?? true, ...(ca !== undefined ? { ca } : {}), ...(fingerprint !== undefined ? { fingerprint } : {}) },
     timeouts: timeouts ?? { ...DEFAULT_TIMEOUTS },
     trustPasvAddress: trustPasvAddress ?? false,
     maxConnections: maxConnections ?? DEFAULT_MAX_CONNECTIONS,
   };
-  if (acct !== undefined) server.account = acct;
+  if (credentials.account !== undefined) server.account = credentials.account;
   if (fxp !== undefined) server.fxp = fxp;
   if (passive !== undefined) server.passive = passive;
   if (dataMode !== undefined) server.dataMode = dataMode;
@@ -805,14 +809,33 @@ interface LoadedJob {
   pos: Position;
 }
 
+/** What loadJobText needs besides the text: all of it injectable, none of it read here. */
+export interface LoadOptions {
+  /** Anchors ages like newerThan: "7d". Default: now. */
+  now?: Date;
+  /** The netrc, consulted only for a server without a password. Default: none. */
+  netrc?: NetrcSource;
+  /** What is wrong with a server's 'ca' file, or undefined. Default: not checked. */
+  checkCaFile?: (path: string) => string | undefined;
+}
+
 function loadInternal(
   text: string,
   file: string,
   env: Record<string, string | undefined>,
-  netrc: NetrcEntry[],
-  now: Date,
+  opts: LoadOptions,
 ): { loaded: LoadedJob[]; diagnostics: JobDiagnostic[] } {
-  const ctx = new Ctx(text, file, env, netrc, now);
+  const ctx = new Ctx(text, file, env, opts.netrc ?? NO_NETRC, opts.now ?? new Date(), opts.checkCaFile);
+  // Bounds before the parser: it recurses per level and holds the whole tree (src/job/limits.ts).
+  if (text.length > JOB_FILE_MAX_BYTES) {
+    ctx.error(0, `the job file is larger than ${JOB_FILE_MAX_BYTES / (1024 * 1024)} MiB: is it the right file?`);
+    return { loaded: [], diagnostics: ctx.diagnostics };
+  }
+  const tooDeep = excessiveNesting(text, JOB_FILE_MAX_DEPTH);
+  if (tooDeep !== undefined) {
+    ctx.error(tooDeep, `mappings and lists nested more than ${JOB_FILE_MAX_DEPTH} levels deep (a job file needs fewer than 10): is it the right file?`);
+    return { loaded: [], diagnostics: ctx.diagnostics };
+  }
   const doc = ctx.parse();
   for (const err of doc.errors) {
     // The library's advice here names its own API; say what it means for a job file.
@@ -900,26 +923,20 @@ function loadInternal(
   // Checks run key by key, not line by line; report in reading order.
   // A mapping merged with "<<" is checked where it is defined and again where
   // it is merged: report each problem once.
-  const unique = new Map(ctx.diagnostics.map((d) => [`${d.line}:${d.col}:${d.severity}:${d.message}`, d]));
+  const unique = new Map(ctx.diagnostics.map((d) => [`${d.file}:${d.line}:${d.col}:${d.severity}:${d.message}`, d]));
   const diagnostics = [...unique.values()].sort((x, y) => x.line - y.line || x.col - y.col);
   // A file with any error yields no jobs: half of a broken file must not run from cron.
   return { loaded: ctx.errorCount() > 0 ? [] : loaded, diagnostics };
 }
 
 /**
- * Pure: no fs, no process.env: everything comes in as arguments. A file with
- * any error diagnostic yields no jobs (warnings do not matter). `now`
- * anchors ages like newerThan: "7d". Passwords resolved here are registered
- * with the logger's redaction (addSecret).
+ * No fs, no process.env: everything comes in as arguments (the netrc and the
+ * CA file check as functions, called only when needed). A file with any
+ * error diagnostic yields no jobs (warnings do not matter). Passwords
+ * resolved here are registered as secrets (src/ftp/secrets.ts).
  */
-export function loadJobText(
-  text: string,
-  file: string,
-  env: Record<string, string | undefined>,
-  netrc: NetrcEntry[],
-  opts: { now?: Date } = {},
-): LoadResult {
-  const { loaded, diagnostics } = loadInternal(text, file, env, netrc, opts.now ?? new Date());
+export function loadJobText(text: string, file: string, env: Record<string, string | undefined>, opts: LoadOptions = {}): LoadResult {
+  const { loaded, diagnostics } = loadInternal(text, file, env, opts);
   return { jobs: loaded.map((l) => l.job), diagnostics };
 }
 
@@ -930,7 +947,7 @@ async function expandPaths(paths: string[], diagnostics: JobDiagnostic[]): Promi
     try {
       isDir = (await fs.stat(p)).isDirectory();
     } catch (err) {
-      diagnostics.push({ file: p, line: 1, col: 1, severity: 'error', message: `cannot read job file: ${ioMessage(err)}` });
+      diagnostics.push({ file: p, line: 1, col: 1, severity: 'error', message: `cannot read job file: ${fileProblem(err)}` });
       continue;
     }
     if (!isDir) {
@@ -946,45 +963,33 @@ async function expandPaths(paths: string[], diagnostics: JobDiagnostic[]): Promi
   return files;
 }
 
-function ioMessage(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES') return 'permission denied';
-  return (err as Error).message;
-}
-
-async function readNetrc(env: Record<string, string | undefined>): Promise<NetrcEntry[]> {
-  const path = env.NETRC || join(homedir(), '.netrc');
-  try {
-    return parseNetrc(await fs.readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
 /**
- * Reads files and directories (*.yaml, *.yml in a directory, sorted),
- * process.env and ~/.netrc ($NETRC overrides the path; a missing file is
- * fine). Each file is self-contained (its jobs use its own servers); job names
+ * Reads files and directories (*.yaml, *.yml in a directory, sorted; each at
+ * most 1 MiB), process.env and ~/.netrc (only when a server needs it; see
+ * src/ftp/credentials.ts). Each file is self-contained (its jobs use its own servers); job names
  * must be unique across all of them because locks and metrics are keyed by name.
  */
 export async function loadJobFiles(paths: string[]): Promise<LoadResult> {
   const diagnostics: JobDiagnostic[] = [];
   const files = await expandPaths(paths, diagnostics);
-  const netrc = await readNetrc(process.env);
-  const now = new Date();
+  const opts: LoadOptions = {
+    now: new Date(),
+    netrc: netrcFromEnv(process.env, (message, at) => diagnostics.push({ file: at?.file ?? '~/.netrc', line: at?.line ?? 1, col: at?.col ?? 1, message, severity: 'warning' })),
+    checkCaFile: caFileProblem,
+  };
   const jobs: Job[] = [];
   const seen = new Map<string, { file: string; pos: Position }>();
   for (const file of files) {
     let text: string;
     try {
-      text = await fs.readFile(file, 'utf8');
+      // Bounded: a 50 MB file (or /dev/zero) is refused after a stat, not parsed for minutes.
+      text = readTextFileBounded(file, JOB_FILE_MAX_BYTES);
     } catch (err) {
-      diagnostics.push({ file, line: 1, col: 1, severity: 'error', message: `cannot read job file: ${ioMessage(err)}` });
+      const message = (err as NodeJS.ErrnoException).code === 'EFBIG' ? `the job file is ${fileProblem(err)}: is it the right file?` : `cannot read job file: ${fileProblem(err)}`;
+      diagnostics.push({ file, line: 1, col: 1, severity: 'error', message });
       continue;
     }
-    const r = loadInternal(text, file, process.env, netrc, now);
+    const r = loadInternal(text, file, process.env, opts);
     diagnostics.push(...r.diagnostics);
     let clash = false;
     for (const { job, pos } of r.loaded) {

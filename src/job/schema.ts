@@ -10,6 +10,8 @@
  * The value parsers (durations, sizes, dates) live here too because they define
  * what the rules accept.
  */
+import { MAX_TIMER_MS } from '../ftp/options.js';
+import { FINGERPRINT_RE } from '../ftp/tls-policy.js';
 import type { MirrorOptions } from '../tree/options.js';
 
 export type ValueKind =
@@ -263,14 +265,20 @@ const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/;
 export function parseDuration(value: string | number): Parsed<number> {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) return { ok: false, message: 'must not be negative' };
-    return { ok: true, value: Math.round(value * 1000) };
+    return withinTimer(Math.round(value * 1000));
   }
   const m = DURATION_RE.exec(value.trim());
   if (!m) {
     if (/^-/.test(value.trim())) return { ok: false, message: 'must not be negative' };
     return { ok: false, message: `is not a duration: '${value}' (use seconds or "500ms", "10s", "2m", "1h", "7d")` };
   }
-  return { ok: true, value: Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']) };
+  return withinTimer(Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']));
+}
+
+/** Every duration ends up in a timer: refuse what setTimeout would turn into "now". */
+function withinTimer(ms: number): Parsed<number> {
+  if (ms > MAX_TIMER_MS) return { ok: false, message: `must be at most ${MAX_TIMER_MS} ms (about 24 days, the longest timer Node.js can set)` };
+  return { ok: true, value: ms };
 }
 
 /*
@@ -315,11 +323,6 @@ export function parseDateOrAge(value: string, now: Date): Parsed<Date> {
   const d = DURATION_RE.exec(text);
   if (d && d[2]) return { ok: true, value: new Date(now.getTime() - Number(d[1]) * DURATION_UNITS[d[2]]) };
   return { ok: false, message: `is not an ISO date or an age: '${value}' (use "2024-05-01" or "7d")` };
-}
-
-const FINGERPRINT_RE = /^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/;
-export function isSha256Fingerprint(value: string): boolean {
-  return FINGERPRINT_RE.test(value.trim());
 }
 
 // ---------------------------------------------------------------------------

@@ -63,6 +63,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with every chunk as it arrives (the demo echoes the CLI's output live). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** Run as this user (needs root): a directory the CLI may not write, which root always may. */
+  user?: { uid: number; gid: number };
 }
 
 /**
@@ -79,7 +81,7 @@ export function runNode(args: string[], opts: RunOptions = {}): Promise<CliRun> 
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}) });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -33,6 +33,8 @@ export interface StartOptions {
   tls?: boolean;
   /** vsftpd only: implicit TLS (implicit_ssl=YES): TLS from the first byte, URL scheme ftps://. Implies tls. */
   implicitTls?: boolean;
+  /** TLS with this certificate instead of the lab's (expired, wrong name...: the pinning tests). Implies tls. */
+  cert?: LabCert;
   /** vsftpd only: set port_promiscuous / pasv_promiscuous independently (half-promiscuous tests). */
   vsftpdPromiscuous?: { port: boolean; pasv: boolean };
   /** Connection cap per client address. Default: unlimited (pure-ftpd: its own default). */
@@ -857,7 +859,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   }
 
   if (opts.implicitTls && kind !== 'vsftpd') throw new Error('lab: implicitTls only applies to vsftpd');
-  const tls = opts.tls || opts.implicitTls ? await ensureLabCert() : null;
+  const tls = opts.cert ?? (opts.tls || opts.implicitTls ? await ensureLabCert() : null);
   const dir = path.join(labStateDir(), name);
   // Every start gets a fresh, empty root and fresh logs.
   fs.rmSync(dir, { recursive: true, force: true });

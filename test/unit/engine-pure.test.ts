@@ -13,7 +13,7 @@ import { emptyFeatures } from '../../src/ftp/feat.js';
 import { buildLadder, type TransferPolicy } from '../../src/fxp/engine.js';
 import { advise } from '../../src/fxp/probe.js';
 import { exitCodeFor, EXIT } from '../../src/cli/exit.js';
-import { FtpConnectError, FtpReplyError, FxpRefusedError, FtpUrlError, FtpLoginError } from '../../src/ftp/errors.js';
+import { FtpConnectError, FtpReplyError, FxpRefusedError, FtpUrlError, FtpLoginError, FtpBadReplyError, FtpProtocolError, CredentialError } from '../../src/ftp/errors.js';
 
 test('RFC 3659 time-val round trip, with and without fractions', () => {
   assert.equal(parseTimeVal('20200102030405')?.date.toISOString(), '2020-01-02T03:04:05.000Z');
@@ -137,4 +137,8 @@ test('exit codes: one mapping from typed errors', () => {
   assert.equal(exitCodeFor(new FtpUrlError('bad')), EXIT.USAGE);
   assert.equal(exitCodeFor(Object.assign(new Error('held'), { code: 'ELOCKED' })), EXIT.LOCKED);
   assert.equal(exitCodeFor(new TypeError('bug')), EXIT.INTERNAL);
+  // A server that stops speaking FTP fails the connection; a credential that cannot be sent is a usage error.
+  assert.equal(exitCodeFor(new FtpBadReplyError('garbage')), EXIT.CONNECT);
+  assert.equal(exitCodeFor(new CredentialError('the value ends with a carriage return')), EXIT.USAGE);
+  assert.equal(exitCodeFor(new FtpProtocolError('bad SIZE reply')), EXIT.REMOTE);
 });

@@ -21,7 +21,7 @@ test('the table covers every fixture file, and there are at least 20', () => {
 for (const [name, expected] of Object.entries(EXPECTED)) {
   test(`bad job file ${name}`, () => {
     const file = `test/fixtures/bad-jobs/${name}`;
-    const r = loadJobText(readFileSync(new URL(name, DIR), 'utf8'), file, ENV, [], { now: NOW });
+    const r = loadJobText(readFileSync(new URL(name, DIR), 'utf8'), file, ENV, { now: NOW });
     assert.deepEqual(r.diagnostics.map(formatDiagnostic), expected);
     assert.ok(r.diagnostics.some((d) => d.severity === 'error'), 'a bad file must have at least one error');
     assert.deepEqual(r.jobs, [], 'a file with errors yields no jobs');
@@ -29,7 +29,7 @@ for (const [name, expected] of Object.entries(EXPECTED)) {
 }
 
 test('a URL error never shows the password from the URL', () => {
-  const r = loadJobText(readFileSync(new URL('bad-url.yaml', DIR), 'utf8'), 'bad-url.yaml', ENV, []);
+  const r = loadJobText(readFileSync(new URL('bad-url.yaml', DIR), 'utf8'), 'bad-url.yaml', ENV);
   assert.ok(r.diagnostics.length > 0);
   for (const d of r.diagnostics) assert.doesNotMatch(d.message, /hunter2/);
 });

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TIMEOUTS } from '../../src/ftp/options.js';
-import { parseNetrc } from '../../src/ftp/url.js';
-import { redactSecrets } from '../../src/cli/log.js';
+import { netrcFromText } from '../../src/ftp/credentials.js';
+import { redactSecrets } from '../../src/ftp/secrets.js';
 import { formatDiagnostic, loadJobFiles, loadJobText, suggest } from '../../src/job/load.js';
 import type { Job } from '../../src/job/load.js';
 import {
@@ -85,10 +85,10 @@ jobs:
 `;
 
 const ENV = { UPSTREAM_PASSWORD: 'env-secret-1', SITE: 'debian', PAR: '3' };
-const NETRC = parseNetrc('machine local.example login backup password netrc-secret-2 account acct1\n');
+const NETRC = netrcFromText('machine local.example login backup password netrc-secret-2 account acct1\n');
 
 test('a full job file becomes the expected Job objects', () => {
-  const r = loadJobText(FULL, 'jobs/full.yaml', ENV, NETRC, { now: NOW });
+  const r = loadJobText(FULL, 'jobs/full.yaml', ENV, { netrc: NETRC, now: NOW });
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
     'jobs/full.yaml:24:15: warning: password is stored in plain text; use ${ENV_VAR} or ~/.netrc',
   ]);
@@ -189,7 +189,7 @@ test('a full job file becomes the expected Job objects', () => {
 });
 
 test('resolved passwords are registered with the logger redaction', () => {
-  loadJobText(FULL, 'jobs/full.yaml', ENV, NETRC, { now: NOW });
+  loadJobText(FULL, 'jobs/full.yaml', ENV, { netrc: NETRC, now: NOW });
   assert.equal(redactSecrets('a env-secret-1 b netrc-secret-2 c hunter2-plain'), 'a *** b *** c ***');
   // The anonymous convention is not a secret.
   assert.equal(redactSecrets('anonymous@'), 'anonymous@');
@@ -210,7 +210,7 @@ ${extra.job ?? ''}`;
 }
 
 function passiveOf(extra: { a?: string; b?: string; job?: string }): string {
-  const r = loadJobText(twoServers(extra), 'p.yaml', {}, []);
+  const r = loadJobText(twoServers(extra), 'p.yaml', {});
   assert.deepEqual(r.diagnostics, []);
   return r.jobs[0].options.passive;
 }
@@ -228,11 +228,11 @@ test('passive side: job setting, then server preferences, then source', () => {
 });
 
 test('credentials: explicit, URL, netrc by host and user, netrc login, anonymous', () => {
-  const netrc = parseNetrc(
+  const netrc = netrcFromText(
     'machine a.example login alice password from-netrc-a\nmachine b.example login carol password from-netrc-b\n',
   );
   const load = (a: string, b = ''): { a: [string, string]; b: [string, string]; warnings: number } => {
-    const r = loadJobText(twoServers({ a, b }), 'c.yaml', { PW: 'env-pw' }, netrc);
+    const r = loadJobText(twoServers({ a, b }), 'c.yaml', { PW: 'env-pw' }, { netrc });
     assert.equal(r.jobs.length, 1, r.diagnostics.map(formatDiagnostic).join('\n'));
     const j = r.jobs[0];
     return {
@@ -252,14 +252,14 @@ test('credentials: explicit, URL, netrc by host and user, netrc login, anonymous
   assert.deepEqual(other.a, ['dave', '']);
   assert.equal(other.warnings, 1);
   // Without netrc and user: anonymous.
-  const r = loadJobText(twoServers(), 'c.yaml', {}, []);
+  const r = loadJobText(twoServers(), 'c.yaml', {});
   assert.equal(r.jobs[0].from.server.user, 'anonymous');
   assert.equal(r.jobs[0].from.server.password, 'anonymous@');
 });
 
 test('a password in the URL is used and warned about unless it came from ${VAR}', () => {
   const text = twoServers().replace('ftp://a.example/', 'ftp://u:p%40ss@a.example/').replace('ftp://b.example/', '${B_URL}');
-  const r = loadJobText(text, 'u.yaml', { B_URL: 'ftp://v:envpass@b.example/' }, []);
+  const r = loadJobText(text, 'u.yaml', { B_URL: 'ftp://v:envpass@b.example/' });
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
     'u.yaml:4:10: warning: password is stored in plain text; use ${ENV_VAR} or ~/.netrc',
   ]);
@@ -273,7 +273,6 @@ test('interpolation: $${ is a literal, values from env may stand for numbers and
     twoServers({ job: '    exclude: ["$${HOME}/x", "${E}"]\n    delete: ${DEL}\n    retries: ${R}\n' }),
     'i.yaml',
     { E: 'env-pattern', DEL: 'true', R: '7' },
-    [],
   );
   assert.deepEqual(r.diagnostics, []);
   assert.deepEqual(r.jobs[0].options.exclude, ['${HOME}/x', 'env-pattern']);
@@ -300,19 +299,19 @@ jobs:
     to: a:/s
     exclude: *ex
 `;
-  const r = loadJobText(text, 'm.yaml', {}, []);
+  const r = loadJobText(text, 'm.yaml', {});
   assert.deepEqual(r.diagnostics, []);
   assert.equal(r.jobs[0].to[0].server.host, 'b.example');
   assert.equal(r.jobs[0].to[0].server.maxConnections, 2);
   assert.deepEqual(r.jobs[1].options.exclude, ['*.tmp']);
 
-  const bad = loadJobText(text.replace('maxConnections: 2', 'maxConections: 2'), 'm.yaml', {}, []);
+  const bad = loadJobText(text.replace('maxConnections: 2', 'maxConections: 2'), 'm.yaml', {});
   assert.deepEqual(bad.diagnostics.map(formatDiagnostic), ["m.yaml:5:5: unknown key 'maxConections' (did you mean 'maxConnections'?)"]);
 });
 
 test('the example job files load without diagnostics given their env vars', () => {
   const env = { UPSTREAM_PASSWORD: 'u', MIRROR_PASSWORD: 'm', SOURCE_PASSWORD: 's', EU_PASSWORD: 'e', US_PASSWORD: 'x' };
-  const nightly = loadJobText(readFileSync(new URL('jobs/nightly.yaml', ROOT), 'utf8'), 'jobs/nightly.yaml', env, []);
+  const nightly = loadJobText(readFileSync(new URL('jobs/nightly.yaml', ROOT), 'utf8'), 'jobs/nightly.yaml', env);
   assert.deepEqual(nightly.diagnostics, []);
   assert.deepEqual(
     nightly.jobs.map((j) => [j.name, j.options.delete, j.options.maxDelete, j.remoteLock]),
@@ -321,7 +320,7 @@ test('the example job files load without diagnostics given their env vars', () =
       ['debian-cd', true, { count: 50 }, true],
     ],
   );
-  const fan = loadJobText(readFileSync(new URL('jobs/fan-out.yaml', ROOT), 'utf8'), 'jobs/fan-out.yaml', env, []);
+  const fan = loadJobText(readFileSync(new URL('jobs/fan-out.yaml', ROOT), 'utf8'), 'jobs/fan-out.yaml', env);
   assert.deepEqual(fan.diagnostics, []);
   assert.equal(fan.jobs.length, 1);
   assert.deepEqual(
@@ -338,7 +337,7 @@ test('loadJobFiles: directories sorted, $NETRC, duplicate names across files', a
   const dir = mkdtempSync(join(tmpdir(), 'fxpm-jobs-'));
   const saved = process.env.NETRC;
   try {
-    writeFileSync(join(dir, 'netrc'), 'machine a.example login nuser password npass\n');
+    writeFileSync(join(dir, 'netrc'), 'machine a.example login nuser password npass\n', { mode: 0o600 });
     process.env.NETRC = join(dir, 'netrc');
     const file = (name: string): string => twoServers().replace('name: j', `name: ${name}`);
     writeFileSync(join(dir, 'b.yaml'), file('second'));

@@ -66,7 +66,7 @@ function errorLine(doc: ReturnType<typeof parseDocument>, lines: LineCounter, e:
 
 /** Lines flagged by validate (errors only) and by ajv, or undefined for ajv when the YAML does not parse. */
 function compare(text: string, file: string, env: Record<string, string>): { validate: number[]; ajv?: number[] } {
-  const validate = [...new Set(loadJobText(text, file, env, [], { now: NOW }).diagnostics.filter((d) => d.severity === 'error').map((d) => d.line))];
+  const validate = [...new Set(loadJobText(text, file, env, { now: NOW }).diagnostics.filter((d) => d.severity === 'error').map((d) => d.line))];
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) return { validate: validate.sort((a, b) => a - b) };

@@ -150,13 +150,13 @@ test('mirror: a source directory past the limit is unsynced, nothing under it is
 test('job file: maxListingEntries and maxListingLine per server; the other limit keeps its default; bad values are errors', () => {
   const job = (server: string) =>
     `version: 1\nservers:\n  a:\n    url: ftp://a.example/\n${server}  b:\n    url: ftp://b.example/\njobs:\n  - name: j\n    from: a:/x\n    to: b:/y\n`;
-  const ok = loadJobText(job('    maxListingEntries: 5000\n    maxListingLine: 16K\n'), 'j.yaml', {}, []);
+  const ok = loadJobText(job('    maxListingEntries: 5000\n    maxListingLine: 16K\n'), 'j.yaml', {});
   assert.deepEqual(ok.diagnostics.filter((d) => d.severity === 'error'), []);
   assert.deepEqual(ok.jobs[0].from.server.listingLimits, { maxEntries: 5000, maxLineBytes: 16384 });
   assert.equal(ok.jobs[0].to[0].server.listingLimits, undefined, 'unset: the defaults apply');
-  const one = loadJobText(job('    maxListingEntries: 10\n'), 'j.yaml', {}, []);
+  const one = loadJobText(job('    maxListingEntries: 10\n'), 'j.yaml', {});
   assert.deepEqual(one.jobs[0].from.server.listingLimits, { maxEntries: 10, maxLineBytes: DEFAULT_LISTING_LIMITS.maxLineBytes });
-  const bad = loadJobText(job('    maxListingEntries: 0\n    maxListingLine: 0\n'), 'j.yaml', {}, []);
+  const bad = loadJobText(job('    maxListingEntries: 0\n    maxListingLine: 0\n'), 'j.yaml', {});
   assert.deepEqual(
     bad.diagnostics.map((d) => formatDiagnostic(d).replace(/^j\.yaml:\d+:\d+: /, '')),
     ["'maxListingEntries' must be at least 1, got 0", "'maxListingLine' must be greater than 0"],

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseReplies, MAX_REPLY_BYTES, type FtpReply } from '../../src/ftp/reply.js';
-import { FtpProtocolError } from '../../src/ftp/errors.js';
+import { FtpBadReplyError } from '../../src/ftp/errors.js';
 
 interface Fixture {
   name: string;
@@ -198,12 +198,12 @@ test('blank lines inside a group are text', () => {
   assert.deepEqual(r.replies, [{ code: 220, lines: ['220-a', '', '220 b'], message: 'a\n\nb' }]);
 });
 
-test('garbage outside a group throws FtpProtocolError', () => {
+test('garbage outside a group throws FtpBadReplyError', () => {
   for (const bad of ['hello\r\n', 'SSH-2.0-OpenSSH_9.6\r\n', '22 short\r\n', '220x\r\n', ' 220 leading space\r\n', '2200 four\r\n']) {
-    assert.throws(() => parseReplies(bad), (e: unknown) => e instanceof FtpProtocolError && e.code === 'EPROTOCOL', bad);
+    assert.throws(() => parseReplies(bad), (e: unknown) => e instanceof FtpBadReplyError && e.code === 'EBADREPLY', bad);
   }
   // Garbage after a good reply still throws: the connection is out of sync.
-  assert.throws(() => parseReplies('220 ok\r\n<html>\r\n'), FtpProtocolError);
+  assert.throws(() => parseReplies('220 ok\r\n<html>\r\n'), FtpBadReplyError);
 });
 
 test('garbage without a LF yet waits (it might still be nothing)', () => {
@@ -212,27 +212,35 @@ test('garbage without a LF yet waits (it might still be nothing)', () => {
 
 test('cap: an endless line throws', () => {
   const big = '220 ' + 'x'.repeat(MAX_REPLY_BYTES);
-  assert.throws(() => parseReplies(big), FtpProtocolError);
-  assert.throws(() => parseReplies('x'.repeat(200), 100), FtpProtocolError);
+  assert.throws(() => parseReplies(big), FtpBadReplyError);
+  assert.throws(() => parseReplies('x'.repeat(200), 100), FtpBadReplyError);
 });
 
 test('cap: an endless group throws, whether finished or not', () => {
   const lines = Array.from({ length: 50 }, (_, i) => ` line ${i}\r\n`).join('');
   const open = '211-Features:\r\n' + lines;
-  assert.throws(() => parseReplies(open, 200), FtpProtocolError);
-  assert.throws(() => parseReplies(open + '211 End\r\n', 200), FtpProtocolError);
+  assert.throws(() => parseReplies(open, 200), FtpBadReplyError);
+  assert.throws(() => parseReplies(open + '211 End\r\n', 200), FtpBadReplyError);
   // The same group fits under the default cap.
   assert.equal(parseReplies(open + '211 End\r\n').replies[0].lines.length, 52);
 });
 
 test('cap: counts UTF-8 bytes, not characters', () => {
   const line = '257 ' + 'é'.repeat(60) + '\r\n'; // 66 chars, 126 bytes
-  assert.throws(() => parseReplies(line, 100), FtpProtocolError);
+  assert.throws(() => parseReplies(line, 100), FtpBadReplyError);
   assert.equal(parseReplies(line, 200).replies.length, 1);
 });
 
 test('cap: a reply exactly at the limit is accepted', () => {
   const line = '200 ' + 'a'.repeat(94) + '\r\n'; // 100 bytes
   assert.equal(parseReplies(line, 100).replies[0].code, 200);
-  assert.throws(() => parseReplies('200 ' + 'a'.repeat(95) + '\r\n', 100), FtpProtocolError);
+  assert.throws(() => parseReplies('200 ' + 'a'.repeat(95) + '\r\n', 100), FtpBadReplyError);
+});
+
+test('a reply code outside 100-599 is a broken connection, in a single line, a group opening or a group closing', () => {
+  for (const bad of ['000 hello\r\n', '999 hello\r\n', '099 x\r\n', '600 x\r\n', '999-opening\r\n', '220-ok\r\n999 closing\r\n']) {
+    assert.throws(() => parseReplies(bad), (e: unknown) => e instanceof FtpBadReplyError && e.code === 'EBADREPLY' && /outside 100-599/.test(e.message), bad);
+  }
+  // The edges are fine.
+  assert.deepEqual(parseReplies('100 a\r\n599 b\r\n').replies.map((r) => r.code), [100, 599]);
 });

@@ -98,7 +98,7 @@ test('garbage greetings: a 999 code, a 000 code and text that is no reply reach 
     });
   }
   await withServer({ greeting: Buffer.from('SSH-2.0-OpenSSH_9.2\r\n') }, async (srv) => {
-    await assert.rejects(FtpConnection.connect(srv.clientOptions()), { code: 'EPROTOCOL' });
+    await assert.rejects(FtpConnection.connect(srv.clientOptions()), { code: 'EBADREPLY' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findNetrc, parseFtpUrl, parseNetrc, redactUrls } from '../../src/ftp/url.js';
+import { parseFtpUrl, redactUrls } from '../../src/ftp/url.js';
 import { FtpUrlError } from '../../src/ftp/errors.js';
 
 test('parseFtpUrl: schemes, default ports and TLS modes', () => {
@@ -142,72 +142,19 @@ test('redactUrls', () => {
   assert.ok(!redactUrls(`error for ${url}: refused`).includes('top%2Fsecret'));
 });
 
-test('parseNetrc: machines, default, account, quoted tokens, comments', () => {
-  const text = `
-# comment line
-machine ftp.example.com login alice password "s3cret with spaces"
-machine ftp.example.com
-  login bob
-  password b0b
-  account acct1
-machine other.example.org login carol password "quo\\"ted"
-default login anonymous password guest@example.com
-`;
-  assert.deepEqual(parseNetrc(text), [
-    { machine: 'ftp.example.com', login: 'alice', password: 's3cret with spaces' },
-    { machine: 'ftp.example.com', login: 'bob', password: 'b0b', account: 'acct1' },
-    { machine: 'other.example.org', login: 'carol', password: 'quo"ted' },
-    { machine: null, login: 'anonymous', password: 'guest@example.com' },
-  ]);
+test('an unencoded "/" in the password: the port error says to percent-encode it, and quotes nothing', () => {
+  assert.throws(
+    () => parseFtpUrl('ftp://user:pa/Url-Secret-1@host.example/dir'),
+    (e: unknown) =>
+      e instanceof FtpUrlError &&
+      e.message === 'FTP URL has an invalid port (must be 1-65535) (if the password contains "/", write it percent-encoded as %2F)',
+  );
+  // Encoded, it works; a plain bad port gets no such hint.
+  assert.equal(parseFtpUrl('ftp://user:pa%2FUrl-Secret-1@host.example/dir').password, 'pa/Url-Secret-1');
+  assert.throws(() => parseFtpUrl('ftp://host.example:99999/'), (e: Error) => e.message === 'FTP URL has an invalid port (must be 1-65535)');
 });
 
-test('parseNetrc: macdef blocks are skipped up to the blank line', () => {
-  const text = [
-    'machine a login u1 password p1',
-    'macdef init',
-    'cd /pub',
-    'machine evil login x password y',
-    'bin',
-    '',
-    'machine b login u2 password p2',
-    '',
-  ].join('\n');
-  assert.deepEqual(parseNetrc(text), [
-    { machine: 'a', login: 'u1', password: 'p1' },
-    { machine: 'b', login: 'u2', password: 'p2' },
-  ]);
-  // A macdef running to the end of the file.
-  assert.deepEqual(parseNetrc('machine a login u\nmacdef m\nls\nmachine z login q'), [{ machine: 'a', login: 'u' }]);
-  // A whitespace-only line ends the macro too; CRLF files work.
-  assert.deepEqual(parseNetrc('macdef m\r\nls\r\n  \r\nmachine c login w\r\n'), [{ machine: 'c', login: 'w' }]);
-});
-
-test('parseNetrc: tolerant of junk', () => {
-  assert.deepEqual(parseNetrc(''), []);
-  assert.deepEqual(parseNetrc('login orphan password x'), []); // before any machine: ignored
-  assert.deepEqual(parseNetrc('machine'), []); // truncated
-  assert.deepEqual(parseNetrc('machine h login'), [{ machine: 'h' }]);
-  assert.deepEqual(parseNetrc('machine h port 21 login u'), [{ machine: 'h', login: 'u' }]); // unknown keyword "port"; its value too
-  assert.deepEqual(parseNetrc('machine h password "unterminated'), [{ machine: 'h', password: 'unterminated' }]);
-  // "#" in a value is not a comment.
-  assert.deepEqual(parseNetrc('machine h password #notacomment'), [{ machine: 'h', password: '#notacomment' }]);
-});
-
-test('findNetrc', () => {
-  const entries = parseNetrc(`
-machine ftp.example.com login alice password a
-machine FTP.example.com login bob password b
-machine nologin.example.com password n
-default login anonymous password guest
-`);
-  assert.equal(findNetrc(entries, 'ftp.example.com')?.password, 'a'); // first match
-  assert.equal(findNetrc(entries, 'ftp.example.com', 'bob')?.password, 'b');
-  assert.equal(findNetrc(entries, 'Ftp.Example.Com', 'alice')?.password, 'a'); // host names are case-insensitive
-  assert.equal(findNetrc(entries, 'nologin.example.com', 'anyone')?.password, 'n');
-  assert.equal(findNetrc(entries, 'unknown.example.com')?.login, 'anonymous');
-  assert.equal(findNetrc(entries, 'unknown.example.com', 'anonymous')?.password, 'guest');
-  // A login mismatch never hands out someone else's password.
-  assert.equal(findNetrc(entries, 'ftp.example.com', 'mallory'), undefined);
-  assert.equal(findNetrc([{ machine: 'h', login: 'x', password: 'p' }], 'other'), undefined);
-  assert.equal(findNetrc([], 'h'), undefined);
+test('CR, LF or NUL in a URL (a secrets file with CRLF endings): refused with the reason, not the value', () => {
+  assert.throws(() => parseFtpUrl('ftp://u:Url-Secret-2@h/\r'), (e: Error) => e.message === 'FTP URL contains CR, LF or NUL (the value ends with a carriage return (CR); was the file saved with CRLF line endings?)');
+  assert.throws(() => parseFtpUrl('ftp://u:Url-Secret-2%0d@h/'), (e: Error) => e.message === 'FTP URL has CR, LF or NUL in the password (the value ends with a carriage return (CR); was the file saved with CRLF line endings?)');
 });
