@@ -16,6 +16,8 @@ export interface MirrorEndpoint {
   root: string;
   /** For summaries: "server:/path" or a redacted URL. */
   display: string;
+  /** The engine for this target's transfers (its events name the target); default: the run's. */
+  engine?: FxpEngine;
 }
 
 export interface MirrorEvents {
@@ -25,16 +27,24 @@ export interface MirrorEvents {
   done?(target: number, a: PlanAction, result?: CopyResult): void;
   /** A side effect failed for good (after retries). */
   failed?(target: number, a: PlanAction | { kind: 'list'; path: string }, err: Error): void;
-  warn?(message: string): void;
+  /** `target` is set when the warning is about one target. */
+  warn?(message: string, target?: number): void;
+  /** A transfer was found and queued; it runs (and passes the gate) later (progress totals). */
+  queued?(target: number, a: Extract<PlanAction, { kind: 'transfer' }>): void;
   /** A transfer started (progress display). */
   started?(target: number, a: PlanAction): void;
+  /** The walk has ended: every transfer it found has been reported by queued() (progress totals). */
+  walked?(): void;
 }
 
 export interface MirrorRun {
   src: MirrorEndpoint;
   targets: MirrorEndpoint[];
   options: MirrorOptions;
-  engine: FxpEngine;
+  /** Default engine for targets without one of their own (default: one built from the options). */
+  engine?: FxpEngine;
+  /** The source root's entries when the caller read them already (readSourceRoot), so they are not listed twice. */
+  sourceEntries?: ListEntry[];
   excludeFromText?: string;
   events?: MirrorEvents;
   signal?: AbortSignal;
@@ -64,7 +74,7 @@ function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary 
     source: src,
     destination: dst,
     dryRun,
-    files: { transferred: 0, skipped: 0, deleted: 0, failed: 0, unchanged: 0 },
+    files: { transferred: 0, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 0 },
     bytes: { transferred: 0 },
     dirs: { created: 0, deleted: 0 },
     touched: 0,
@@ -79,6 +89,38 @@ function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary 
 function describe(err: unknown): { code: string; message: string } {
   if (err instanceof FtpError) return { code: err.code, message: err.message };
   return { code: 'EINTERNAL', message: (err as Error)?.message ?? String(err) };
+}
+
+/**
+ * The source root could not be listed: it does not exist, is not readable, or
+ * the server failed. Nothing can be compared, so nothing is done on any
+ * target (not even creating its root). Keeps the cause's code, so a 550 is
+ * still a refusal and a dropped connection still a connection failure.
+ */
+export class SourceRootError extends Error {
+  readonly code: string;
+  constructor(display: string, address: string, err: unknown) {
+    const { code, message } = describe(err);
+    super(`source directory ${display}${display.includes(address) ? '' : ` (${address})`} cannot be listed: ${message}`, { cause: err });
+    this.name = 'SourceRootError';
+    this.code = code;
+  }
+}
+
+/**
+ * List the source root (links resolved under --symlinks follow), or throw
+ * SourceRootError. Callers that must not touch a target before they know the
+ * source is there (a remote lock creates the target root) call it first and
+ * pass the entries to mirror() as `sourceEntries`.
+ */
+export async function readSourceRoot(src: MirrorEndpoint, opts: MirrorOptions): Promise<ListEntry[]> {
+  try {
+    const entries = await withRetries(opts.retries, () => src.pool.use((c) => c.list(src.root)));
+    return opts.symlinks === 'follow' ? await resolveLinks(src.pool, src.root, entries) : entries;
+  } catch (err) {
+    const { host, port } = src.pool.server;
+    throw new SourceRootError(src.display, `${host.includes(':') ? `[${host}]` : host}:${port}`, err);
+  }
 }
 
 /** Retry transient failures (4xx, resets, timeouts) with exponential backoff: 0.25 s, 0.5 s, 1 s, … */
@@ -122,6 +164,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const opts = run.options;
   const filter = PathFilter.fromOptions(opts, run.excludeFromText);
   const events = run.events ?? {};
+  const defaultEngine = run.engine ?? new FxpEngine(opts);
   const targets: TargetState[] = run.targets.map((ep, index) => {
     const summary = emptySummary(run.src.display, ep.display, opts.dryRun);
     return {
@@ -191,7 +234,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         mtime = (await withRetries(opts.retries, async () => (await src.live()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
       }
       const result = await withRetries(opts.retries, () =>
-        run.engine.copy(src, dst, {
+        (t.ep.engine ?? defaultEngine).copy(src, dst, {
           srcPath: abs(run.src.root, a.path),
           dstPath: abs(t.ep.root, a.path),
           size: a.src.size,
@@ -224,8 +267,12 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       case 'verify': {
         // --compare checksum with equal sizes: hash both sides (reads only), then transfer or touch.
         const same = await sameChecksum(run.src.pool, t.ep.pool, abs(run.src.root, a.path), abs(t.ep.root, a.path));
-        if (same === false) return execute(t, { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst });
-        if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`);
+        if (same === false) {
+          const transfer = { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst } as const;
+          events.queued?.(t.index, transfer);
+          return execute(t, transfer);
+        }
+        if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`, t.index);
         if (a.src.mtime && a.dst.mtime && Math.abs(a.src.mtime.getTime() - a.dst.mtime.getTime()) >= 1000) {
           const mtime = a.src.mtime;
           await t.gate.pass({ kind: 'touch', path: a.path, mtime }, () =>
@@ -260,15 +307,21 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     t.unsyncedRoots.push(rel);
   };
 
-  /** Walk one directory pair; `exists[i]` says whether target `ts[i]` has this directory. */
-  const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets): Promise<void> => {
+  /**
+   * Walk one directory pair; `exists[i]` says whether target `ts[i]` has this
+   * directory. `listed`: the source directory's entries, when already read.
+   */
+  const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets, listed?: ListEntry[]): Promise<void> => {
     if (stopped) return;
     let srcEntries: ListEntry[];
     const dstListings = exists.map((e, i) => (e ? listing(ts[i].ep.pool, abs(ts[i].ep.root, rel)) : Promise.resolve(null)));
     for (const p of dstListings) p.catch(() => undefined);
     try {
-      srcEntries = await listing(run.src.pool, abs(run.src.root, rel));
-      if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), srcEntries);
+      if (listed) srcEntries = listed;
+      else {
+        srcEntries = await listing(run.src.pool, abs(run.src.root, rel));
+        if (opts.symlinks === 'follow') srcEntries = await resolveLinks(run.src.pool, abs(run.src.root, rel), srcEntries);
+      }
     } catch (err) {
       // Never delete on the destination because a listing failed: the whole
       // subtree is reported unsynced and nothing under it is touched.
@@ -290,6 +343,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         t.seen += dstEntries?.length ?? 0;
         const diff = diffDirectory(rel, srcEntries, dstEntries, opts, filter);
         t.summary.files.unchanged += diff.unchanged;
+        t.summary.files.skipped += diff.excluded;
+        t.summary.files.excluded += diff.excluded;
         t.deletes.push(...diff.deletes);
         const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
         for (const a of diff.actions) {
@@ -306,6 +361,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
             }
           } else if (a.kind === 'transfer' || a.kind === 'verify') {
             while (work.size >= HIGH_WATER) await new Promise<void>((r) => slotWaiters.push(r));
+            if (a.kind === 'transfer') events.queued?.(t.index, a);
             schedule(() => execute(t, a).catch((err) => fail(t, a, err)));
           } else {
             await execute(t, a);
@@ -329,31 +385,38 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     );
   };
 
+  // The source root first: when it cannot be listed (missing, refused, server
+  // gone) there is nothing to compare, and no target is touched at all.
+  const sourceEntries = run.sourceEntries ?? (await readSourceRoot(run.src, opts));
+
   // Every target root must exist before anything goes into it. A target whose
-  // root cannot be created is not walked at all (undefined below).
+  // root cannot be read or created (server down, refused) fails on its own:
+  // it is not walked (undefined below), the other targets go on.
   const rootExists = await Promise.all(
     targets.map(async (t): Promise<boolean | undefined> => {
-      const exists = await t.ep.pool.use((c) => c.isDirectory(t.ep.root));
-      if (exists) return true;
       const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
       try {
+        const exists = await withRetries(opts.retries, () => t.ep.pool.use((c) => c.isDirectory(t.ep.root)));
+        if (exists) return true;
         await t.gate.pass(a, () => t.ep.pool.use((c) => c.mkdir(t.ep.root, true)));
         t.summary.dirs.created++;
         return false;
       } catch (err) {
+        t.summary.error = describe(err);
         fail(t, a, err);
         return undefined;
       }
     }),
   );
   const reachable = targets.filter((_, i) => rootExists[i] !== undefined);
-  await walk('', rootExists.filter((e) => e !== undefined) as boolean[], reachable);
+  await walk('', rootExists.filter((e) => e !== undefined) as boolean[], reachable, sourceEntries);
+  events.walked?.();
   await Promise.all(work);
 
   // Delete phase, per target.
   for (const t of targets) {
     if (stopped) break;
-    await deletePhase(t);
+    if (!t.summary.error) await deletePhase(t);
   }
   const durationMs = Date.now() - started;
   for (const t of targets) t.summary.durationMs = durationMs;
@@ -380,7 +443,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const why = checkDeleteLimit(expanded.length, t.seen + expanded.length - candidates.length, opts.maxDelete);
       if (why) {
         t.summary.deleteLimit = { planned: expanded.length, limit: formatMaxDelete(opts.maxDelete!) };
-        events.warn?.(why);
+        events.warn?.(why, t.index);
         for (const a of t.deferred) {
           t.summary.files.skipped++;
           t.summary.skippedEntries.push({ path: a.path, reason: 'conflict' });
@@ -404,6 +467,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     // Replacements for type conflicts, now that the old entries are gone.
     for (const a of t.deferred) {
       try {
+        if (a.kind === 'transfer') events.queued?.(t.index, a);
         await execute(t, a);
         if (a.kind === 'mkdir') await walk(a.path, [false], [t]);
       } catch (err) {
