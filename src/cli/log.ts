@@ -145,7 +145,9 @@ function renderText(e: Record<string, unknown>, time: Date, clock: boolean): str
   if (e.mode !== undefined) parts.push(String(e.mode));
   if (e.message !== undefined && e.message !== '') parts.push(String(e.message));
   for (const [k, v] of Object.entries(e)) {
-    if (FIXED.has(k) || v === undefined) continue;
+    // Structured values (a summary's counts by kind, its modes) are for
+    // machines: the JSON format has them; a text line says it in its message.
+    if (FIXED.has(k) || v === undefined || (typeof v === 'object' && v !== null)) continue;
     parts.push(`${k}=${textValue(v)}`);
   }
   // One event, one line: a multi-line server message must not forge extra lines.

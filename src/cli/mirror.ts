@@ -24,8 +24,9 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   const output = openOutput(o, 1);
   const { log, screen } = output;
   const target = { target: redactUrls(dstUrl), path: dst.url.path };
-  const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name));
-  const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name));
+  const wire = (t: string) => screen.err(t);
+  const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name, wire));
+  const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name, wire));
   for (const p of [srcPool, dstPool]) p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
   let release: (() => Promise<void>) | undefined;
   try {

@@ -207,10 +207,13 @@ export function mirrorOptionsOf(o: MirrorFlags): MirrorOptions {
   };
 }
 
-/** -v for ls/copy/probe: the FTP conversation on stderr, passwords masked. */
-export function wireLog(verbose: boolean | undefined, label: string) {
+/**
+ * -v for ls/copy/mirror: the FTP conversation on stderr ("host:port > CMD"),
+ * passwords masked; `write` puts it above a progress line (mirror).
+ */
+export function wireLog(verbose: boolean | undefined, label: string, write: (text: string) => void = (t) => void process.stderr.write(t)) {
   if (!verbose) return undefined;
-  return (dir: '>' | '<', line: string) => process.stderr.write(redactSecrets(`${label} ${dir} ${line}`) + '\n');
+  return (dir: '>' | '<', line: string) => write(redactSecrets(`${label} ${dir} ${line}`) + '\n');
 }
 
 /** The text of --exclude-from (or a job's excludeFrom): one glob per line. */

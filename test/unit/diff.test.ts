@@ -335,6 +335,9 @@ test('diffDirectory: excluded entries are neither transferred nor deleted', () =
   assert.deepEqual(r.actions, []);
   assert.deepEqual(r.descend, [], 'excluded dir is pruned');
   assert.deepEqual(r.deletes, [{ path: 'gone', type: 'dir' }], 'excluded destination entries are kept');
+  // Counted (as skipped in the summary): the source's a.tmp and cache/, not the destination-only entries.
+  assert.equal(r.excluded, 2);
+  assert.equal(r.unchanged, 1);
 });
 
 test('diffDirectory: a source file filtered out by size protects its destination namesake', () => {

@@ -36,10 +36,13 @@ test('text: human lines, one per event; clock time on a terminal, ISO 8601 with 
   log.log({ level: 'info', event: 'transfer', path: 'docs/a.txt', bytes: 4096, mode: 'fxp' });
   log.child({ job: 'j' }).log({ level: 'error', event: 'failed', path: 'x', message: 'boom\r\nforged line', code: 'EFTPREPLY' });
   log.child({ job: 'j', target: 'eu:/pub' }).log({ level: 'info', event: 'delete', path: 'y' });
+  log.log({ level: 'info', event: 'summary', message: 'ok: 3 transferred', files: { transferred: 3 }, modes: { fxp: 3 }, durationMs: 5 });
   assert.deepEqual(out.lines(), [
     '12:00:01 info  transfer docs/a.txt 4.0 KiB fxp',
     '12:00:01 error [j] failed x boom forged line code=EFTPREPLY',
     '12:00:01 info  [j eu:/pub] delete y',
+    // Structured values stay in the JSON format; a text line says it in its message.
+    '12:00:01 info  summary ok: 3 transferred durationMs=5',
   ]);
   const file = capture();
   createLogger({ sinks: [streamSink(file.stream, 'text', 'info')], now: () => T }).log({ level: 'warn', event: 'x' });
