@@ -72,6 +72,8 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
   }
   const output = openOutput(flags, selected.length);
   const { screen } = output;
+  // The job files' warnings (printed above unless -q) belong to the full record too.
+  for (const d of diagnostics.filter((x) => x.severity === 'warning')) output.fileLog.log({ level: 'warn', event: 'job-file', message: formatDiagnostic(d) });
   // Text on stdout for people: each job's header, then its plan (dry run) and
   // its summaries. -q prints nothing there; --json prints one result at the end.
   const human = !flags.quiet && !flags.json;
@@ -103,9 +105,11 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
             const summaries = o.targets.flatMap((t) => (t.summary ? [t.summary] : []));
             for (const [i, s] of summaries.entries()) print(`${i > 0 ? '\n' : ''}${renderSummary(s)}\n`);
           }
-          if (failureLines) for (const t of o.targets) {
-            const line = failureLine(t, job.name);
-            if (line) screen.err(`${line}\n`);
+          if (failureLines) {
+            for (const t of o.targets) {
+              const line = failureLine(t, job.name);
+              if (line) screen.err(`${line}\n`);
+            }
           }
           return o;
         }),
