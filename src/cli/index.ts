@@ -4,7 +4,9 @@ import { FtpUrlError } from '../ftp/errors.js';
 import { redactUrls } from '../ftp/url.js';
 import { EXIT, EXIT_TABLE, exitCodeFor } from './exit.js';
 import { redactSecrets } from './log.js';
-import { collect, connectionOptions, intArg, mirrorOptions, outputOptions, transferOptions } from './options.js';
+import { collect, connectionOptions, intArg, mirrorOptions, outputOptions, transferOptions, type CommonOpts, type MirrorFlags, type TransferFlags } from './options.js';
+import type { LsFlags } from './ls.js';
+import type { RunFlags } from './run.js';
 
 /**
  * The command line: commander wiring only. Each command lives in a module of
@@ -14,7 +16,7 @@ import { collect, connectionOptions, intArg, mirrorOptions, outputOptions, trans
  * see test/bench).
  */
 
-const VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function exitHelp(): string {
   return '\nExit codes:\n' + EXIT_TABLE.map(([c, d]) => `  ${c}  ${d}`).join('\n') + '\n';
@@ -40,17 +42,17 @@ export function buildProgram(): Command {
   connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>'))
     .option('-R, --recursive', 'list subdirectories too')
     .option('--json', 'print entries as JSON')
-    .action(async (url: string, o) => setExit(await (await import('./ls.js')).lsCommand(url, o)));
+    .action(async (url: string, o: LsFlags) => setExit(await (await import('./ls.js')).lsCommand(url, o)));
 
   transferOptions(connectionOptions(program.command('copy').description('copy one file from server to server').argument('<src-url>').argument('<dst-url>', 'a file, or a directory (ending in / or existing)')))
-    .action(async (a: string, b: string, o, cmd: Command) => setExit(await (await import('./copy.js')).copyCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
+    .action(async (a: string, b: string, o: CommonOpts & TransferFlags, cmd: Command) => setExit(await (await import('./copy.js')).copyCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
 
   outputOptions(mirrorOptions(transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>')))))
-    .action(async (a: string, b: string, o, cmd: Command) => setExit(await (await import('./mirror.js')).mirrorCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
+    .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await (await import('./mirror.js')).mirrorCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
 
   connectionOptions(program.command('probe').description('find which FXP modes two servers accept, and why the others fail').argument('<url-a>').argument('<url-b>'))
     .option('--json', 'print the results as JSON')
-    .action(async (a: string, b: string, o) => setExit(await (await import('./probe.js')).probeCommand(a, b, o)));
+    .action(async (a: string, b: string, o: CommonOpts & { json?: boolean }) => setExit(await (await import('./probe.js')).probeCommand(a, b, o)));
 
   outputOptions(
     program
@@ -64,7 +66,7 @@ export function buildProgram(): Command {
     .option('--metrics-file <file>', 'write a Prometheus textfile (node_exporter) after the run')
     .option('--jobs <n>', 'run up to N jobs at once', intArg(1), 1)
     .option('-v, --verbose', 'log the FTP conversation (passwords masked)')
-    .action(async (files: string[], o) => setExit(await (await import('./run.js')).runJobsCommand(files, o)));
+    .action(async (files: string[], o: RunFlags) => setExit(await (await import('./run.js')).runJobsCommand(files, o)));
 
   program
     .command('validate')

@@ -215,6 +215,9 @@ function makeRelease(path: string, content: string): () => Promise<void> {
     if (released) return;
     released = true;
     const now = await readOrUndefined(path);
-    if (now === content) await fs.unlink(path).catch((err) => (isCode(err, 'ENOENT') ? undefined : Promise.reject(err)));
+    if (now === content)
+      await fs.unlink(path).catch((err: unknown) => {
+        if (!isCode(err, 'ENOENT')) throw err;
+      });
   };
 }

@@ -168,7 +168,7 @@ describe('cron and operators: the README cron line against real servers', { skip
       assert.equal(events(r.log, 'transfer', 'dst:/cron-fine').length, KEPT.length);
       assert.equal(events(r.log, 'transfer', 'dst:/cron-fan').length, KEPT.length);
       assert.equal(events(r.log, 'failed', 'dead:/cron-fan')[0].level, 'error');
-      const summaries = events(r.log, 'summary').map((e) => `${e.job} ${e.target} ${e.level}`).sort();
+      const summaries = events(r.log, 'summary').map((e) => [e.job, e.target, e.level].map(String).join(' ')).sort();
       assert.deepEqual(summaries, ['c-fan dst:/cron-fan info', 'c-fine dst:/cron-fine info', 'c-partial dst:/cron-partial warn']);
     } finally {
       fs.chmodSync(closed, 0o755);
@@ -247,7 +247,7 @@ describe('cron and operators: the README cron line against real servers', { skip
     const args = (dst: string) => ['mirror', urlOf(S.strictA, 'relay'), urlOf(S.strictB, dst), '--lock-dir', path.join(TMP, 'locks'), '--retries', '0'];
     const r = await runCli(args('relay-auto'));
     assert.equal(r.code, EXIT.OK, show(r));
-    assert.match(r.stderr, /^\S+ warn  relay r\.bin every FXP mode was refused: files go through this machine \(relay\); see the fallback events$/m, show(r));
+    assert.match(r.stderr, /^\S+ warn {2}relay r\.bin every FXP mode was refused: files go through this machine \(relay\); see the fallback events$/m, show(r));
     assert.match(r.stdout, /^modes:\s+relay 1$/m);
     const never = await runCli([...args('relay-never'), '--fxp', 'never']);
     assert.equal(never.code, EXIT.OK, show(never));
