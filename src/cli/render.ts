@@ -207,7 +207,7 @@ export function renderSummary(s: MirrorSummary): string {
   out.push(label(verb, `${plural(s.files.transferred, 'file')}, ${formatBytes(s.bytes.transferred)}`));
   out.push(label('unchanged', plural(s.files.unchanged, 'file')));
   if (s.touched > 0) out.push(label(s.dryRun ? 'to touch' : 'touched', plural(s.touched, 'file')));
-  out.push(label('skipped', plural(s.files.skipped, 'entry', 'entries')));
+  out.push(label('skipped', `${plural(s.files.skipped, 'entry', 'entries')}${s.files.excluded ? ` (${s.files.excluded} excluded)` : ''}`));
   out.push(
     label(
       s.dryRun ? 'to delete' : 'deleted',

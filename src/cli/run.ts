@@ -1,40 +1,26 @@
-import { createWriteStream } from 'node:fs';
 import pLimit from 'p-limit';
-import { loadJobFiles, formatDiagnostic, type Job } from '../job/load.js';
-import { acquireLocalLock, defaultLockDir, LockHeldError } from '../job/lock.js';
-import { acquireRemoteLock, type RemoteLock } from '../job/remote-lock.js';
+import { loadJobFiles, formatDiagnostic } from '../job/load.js';
 import { writeMetricsFile, type JobMetrics } from '../job/metrics.js';
-import { ConnectionPool } from '../ftp/pool.js';
-import { FtpConnection } from '../ftp/connection.js';
-import type { ServerOptions } from '../ftp/options.js';
-import { FxpEngine } from '../fxp/engine.js';
-import type { MirrorSummary } from '../tree/plan.js';
-import { EXIT, UsageError, exitCodeFor } from './exit.js';
-import { createLogger, redactSecrets, type Logger } from './log.js';
-import { renderSummary, renderSummaryLine } from './render.js';
-import { readExcludeFrom, runMirrorWithOutput, summaryExit } from './index.js';
+import { EXIT, UsageError } from './exit.js';
+import type { OutputFlags } from './options.js';
+import { openOutput } from './output.js';
 import { checkRunPaths } from './preflight.js';
+import { defaultLockDir } from '../job/lock.js';
+import { runJob, type JobOutcome } from './job-run.js';
+import { failureLine } from './outcome.js';
+import { displayText, renderSummary } from './render.js';
 
-export interface RunFlags {
+/**
+ * `fxpmirror run`: the jobs of job files, in order (or N at once), each target
+ * under its own lock (job-run.ts). Output follows the cron contract (README):
+ * with -q nothing on success and one line per failed job and target on
+ * stderr; --log-file always gets the whole record.
+ */
+
+export interface RunFlags extends OutputFlags {
   job?: string[];
-  dryRun?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  logFormat: 'text' | 'json';
-  logFile?: string;
-  lockDir?: string;
-  metricsFile?: string;
   jobs: number;
-  verbose?: boolean;
-}
-
-/** `fxpmirror validate`: every diagnostic, exit 2 when any is an error. */
-export async function validateCommand(files: string[]): Promise<number> {
-  const { jobs, diagnostics } = await loadJobFiles(files);
-  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-  if (diagnostics.some((d) => d.severity === 'error')) return EXIT.USAGE;
-  process.stdout.write(`ok: ${jobs.length} job${jobs.length === 1 ? '' : 's'} in ${files.join(', ')}\n`);
-  return EXIT.OK;
+  metricsFile?: string;
 }
 
 /** Order of precedence when jobs end differently: the most urgent code wins. */
@@ -45,106 +31,33 @@ function worst(codes: number[]): number {
   return EXIT.OK;
 }
 
-/** A server's own fxp policy narrows the job's: never beats force beats auto. */
-function effectiveFxp(job: Job): Job['options']['fxp'] {
-  const policies = [job.from, ...job.to].map((e) => e.server.fxp).filter(Boolean);
-  if (job.options.fxp !== 'auto') return job.options.fxp;
-  if (policies.includes('never')) return 'never';
-  if (policies.includes('force')) return 'force';
-  return 'auto';
-}
-
-interface JobOutcome {
-  job: Job;
-  code: number;
-  summaries: MirrorSummary[];
-  error?: string;
-  durationMs: number;
-}
-
-async function runJob(job: Job, flags: RunFlags, log: Logger): Promise<JobOutcome> {
-  const started = Date.now();
-  const jlog = log.child({ job: job.name });
-  const options = { ...job.options, fxp: effectiveFxp(job), dryRun: job.options.dryRun || !!flags.dryRun };
-  let releaseLocal: (() => Promise<void>) | undefined;
-  const remoteLocks: RemoteLock[] = [];
-  const pools = new Map<string, ConnectionPool>();
-  const poolFor = (name: string, server: ServerOptions) => {
-    let p = pools.get(name);
-    if (!p) {
-      const wire = flags.verbose ? (dir: '>' | '<', line: string) => jlog.log({ level: 'debug', event: 'ftp', server: name, message: `${dir} ${line}` }) : undefined;
-      p = new ConnectionPool(server, options.parallel, wire);
-      p.onShrink = (n, why) => jlog.log({ level: 'warn', event: 'pool-shrink', server: name, message: `too many connections (${why}): using ${n}` });
-      p.onNote = (n) => jlog.log(n);
-      pools.set(name, p);
-    }
-    return p;
+/** The JSON result: one object per job, each naming its targets. */
+function jobJson(o: JobOutcome): object {
+  return {
+    job: o.job.name,
+    exitCode: o.code,
+    error: o.error,
+    targets: o.targets.map((t) => ({ target: t.target, server: t.server, path: t.path, exitCode: t.code, error: t.error, summary: t.summary })),
   };
-  try {
-    // A local file the job needs is read before anything connects (a usage error, exit 2).
-    const excludeFromText = readExcludeFrom(options.excludeFrom);
-    releaseLocal = await acquireLocalLock(flags.lockDir ?? defaultLockDir(), job.name, (info) =>
-      jlog.log({ level: 'warn', event: 'stale-lock', message: `took over a stale lock of pid ${info.pid} (started ${info.startedAt})` }),
-    );
-    const src = poolFor(job.from.serverName, job.from.server);
-    const targets = job.to.map((t) => ({ pool: poolFor(t.serverName, t.server), root: t.path, display: `${t.serverName}:${t.path}` }));
-    // allSettled, not all: when one server fails, the finally below must not
-    // close the pools while another connect is still in flight (that
-    // connection would land in a closed pool, stay open and keep the process alive).
-    const connected = await Promise.allSettled([src, ...targets.map((t) => t.pool)].map((p) => p.use(async () => undefined)));
-    for (const c of connected) if (c.status === 'rejected') throw c.reason;
-    if (job.remoteLock && !options.dryRun) {
-      for (const t of job.to) {
-        remoteLocks.push(
-          await acquireRemoteLock(() => FtpConnection.connect(t.server, { state: poolFor(t.serverName, t.server).state, onNote: (n) => jlog.log(n) }), t.path, job.remoteLockTtlMs, (owner) =>
-            jlog.log({ level: 'warn', event: 'stale-remote-lock', server: t.serverName, message: `took over an expired remote lock (${owner || 'owner unknown'})` }),
-          ),
-        );
-      }
-    }
-    // Logged once connected and locked, so a run that is locked out or cannot
-    // connect says so in one line.
-    jlog.log({ level: 'info', event: 'start', message: `${job.from.serverName}:${job.from.path} -> ${job.to.map((t) => `${t.serverName}:${t.path}`).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
-    const engine = new FxpEngine({ ...options, passiveExplicit: job.passiveExplicit }, {
-      warn: (m) => jlog.log({ level: 'warn', event: 'warning', message: m }),
-      fallback: (mode, err) => jlog.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
-    });
-    const summaries = await runMirrorWithOutput(
-      {
-        src: { pool: src, root: job.from.path, display: `${job.from.serverName}:${job.from.path}` },
-        targets,
-        options,
-        engine,
-        excludeFromText,
-      },
-      { json: !!flags.json, quiet: !!flags.quiet, log: jlog },
-    );
-    for (const s of summaries) {
-      jlog.log({
-        level: s.failures.length || s.unsynced.length || s.unusable.length || s.deleteLimit ? 'warn' : 'info',
-        event: 'summary',
-        path: s.destination,
-        bytes: s.bytes.transferred,
-        message: renderSummaryLine(s),
-        files: s.files,
-        modes: s.modes,
-        durationMs: s.durationMs,
-      });
-    }
-    return { job, code: summaryExit(summaries), summaries, durationMs: Date.now() - started };
-  } catch (err) {
-    const code = err instanceof LockHeldError ? EXIT.LOCKED : exitCodeFor(err);
-    const message = redactSecrets((err as Error).message);
-    jlog.log({ level: 'error', event: code === EXIT.LOCKED ? 'locked' : 'failed', message, code: (err as { code?: string }).code });
-    return { job, code, summaries: [], error: message, durationMs: Date.now() - started };
-  } finally {
-    for (const l of remoteLocks) await l.release().catch(() => undefined);
-    await Promise.all([...pools.values()].map((p) => p.close()));
-    await releaseLocal?.();
-  }
 }
 
-/** `fxpmirror run`: jobs in order (or N at once), each under its lock. */
+function jobMetrics(o: JobOutcome, now: number): JobMetrics {
+  const ok = o.code === EXIT.OK;
+  const summaries = o.targets.flatMap((t) => (t.summary ? [t.summary] : []));
+  return {
+    job: o.job.name,
+    lastRunTimestamp: now,
+    lastSuccessTimestamp: ok ? now : undefined,
+    files: summaries.reduce((n, s) => n + s.files.transferred, 0),
+    bytes: summaries.reduce((n, s) => n + s.bytes.transferred, 0),
+    // A target that could not be synced at all counts as one failure.
+    failures: o.targets.reduce((n, t) => n + (t.summary ? t.summary.failures.length : 1), 0),
+    durationSeconds: o.durationMs / 1000,
+    success: ok,
+  };
+}
+
+/** `fxpmirror run`: jobs in order (or N at once), each target under its lock. */
 export async function runJobsCommand(files: string[], flags: RunFlags): Promise<number> {
   const { jobs, diagnostics } = await loadJobFiles(files);
   const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -160,47 +73,58 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
     selected = jobs.filter((j) => flags.job!.includes(j.name));
   }
   checkRunPaths({ lockDir: flags.lockDir ?? defaultLockDir(), lockDirFromOption: flags.lockDir !== undefined, metricsFile: flags.metricsFile, logFile: flags.logFile });
-  const stream = flags.logFile ? createWriteStream(flags.logFile, { flags: 'a' }) : process.stderr;
-  const log = createLogger({ format: flags.logFormat, stream, quiet: !!flags.quiet, verbose: !!flags.verbose });
+  const output = openOutput(flags, selected.length);
+  const { screen } = output;
+  // The job files' warnings (printed above unless -q) belong to the full record too.
+  for (const d of diagnostics.filter((x) => x.severity === 'warning')) output.fileLog.log({ level: 'warn', event: 'job-file', message: formatDiagnostic(d) });
+  // Text on stdout for people: each job's header, then its plan (dry run) and
+  // its summaries. -q prints nothing there; --json prints one result at the end.
+  const human = !flags.quiet && !flags.json;
+  // The failure lines go to stderr unless the log is there already (it said it).
+  const failureLines = !output.logOnStderr;
   const limit = pLimit(Math.max(1, flags.jobs));
-  const outcomes = await Promise.all(selected.map((job) => limit(() => runJob(job, flags, log))));
-  if (flags.json) {
-    process.stdout.write(
-      JSON.stringify(outcomes.map((o) => ({ job: o.job.name, exitCode: o.code, error: o.error, targets: o.summaries })), null, 2) + '\n',
+  let outcomes: JobOutcome[];
+  try {
+    outcomes = await Promise.all(
+      selected.map((job) =>
+        limit(async () => {
+          let headed = false;
+          const print = (text: string) => {
+            if (human && !headed) screen.out(`== ${displayText(job.name)}: ${job.from.serverName}:${job.from.path} -> ${job.to.map((t) => `${t.serverName}:${t.path}`).join(', ')}\n`);
+            headed = true;
+            screen.out(text);
+          };
+          const o = await runJob(job, {
+            output,
+            lockDir: flags.lockDir,
+            dryRun: !!flags.dryRun,
+            verbose: !!flags.verbose,
+            printPlan: !flags.quiet || !!flags.json,
+            json: !!flags.json,
+            print,
+            worst,
+          });
+          if (human) {
+            const summaries = o.targets.flatMap((t) => (t.summary ? [t.summary] : []));
+            for (const [i, s] of summaries.entries()) print(`${i > 0 ? '\n' : ''}${renderSummary(s)}\n`);
+          }
+          if (failureLines) {
+            for (const t of o.targets) {
+              const line = failureLine(t, job.name);
+              if (line) screen.err(`${line}\n`);
+            }
+          }
+          return o;
+        }),
+      ),
     );
-  } else {
-    // A job that ended in an error was already logged as one 'locked'/'failed'
-    // line; when that line went to the terminal as text, repeating it on stdout
-    // would double every error in a cron mail. With --log-file or JSON logs the
-    // human-readable line goes to stdout instead.
-    const errorsShown = !flags.logFile && flags.logFormat === 'text';
-    for (const o of outcomes) {
-      if (o.error) {
-        if (!errorsShown) process.stdout.write(`${o.job.name}: ${o.code === EXIT.LOCKED ? 'locked' : 'failed'}: ${o.error}\n`);
-        continue;
-      }
-      for (const s of o.summaries) {
-        process.stdout.write(flags.quiet ? `${o.job.name}: ${renderSummaryLine(s)}\n` : `== ${o.job.name}: ${s.source} -> ${s.destination}\n${renderSummary(s)}\n`);
-      }
-    }
+  } finally {
+    output.close();
   }
+  if (flags.json) screen.out(JSON.stringify(outcomes.map(jobJson), null, 2) + '\n');
   if (flags.metricsFile && !flags.dryRun) {
     const now = Date.now() / 1000;
-    const metrics: JobMetrics[] = outcomes.map((o) => {
-      const ok = o.code === EXIT.OK;
-      return {
-        job: o.job.name,
-        lastRunTimestamp: now,
-        lastSuccessTimestamp: ok ? now : undefined,
-        files: o.summaries.reduce((n, s) => n + s.files.transferred, 0),
-        bytes: o.summaries.reduce((n, s) => n + s.bytes.transferred, 0),
-        failures: o.summaries.reduce((n, s) => n + s.failures.length, 0) + (o.error ? 1 : 0),
-        durationSeconds: o.durationMs / 1000,
-        success: ok,
-      };
-    });
-    await writeMetricsFile(flags.metricsFile, metrics);
+    await writeMetricsFile(flags.metricsFile, outcomes.map((o) => jobMetrics(o, now)));
   }
-  if (stream !== process.stderr) await new Promise<void>((r) => (stream as NodeJS.WritableStream).end(() => r()));
   return worst(outcomes.map((o) => o.code));
 }

@@ -1,34 +1,48 @@
 /**
- * A local lock per job, so a cron run that is still going when the next one
- * starts makes the new one stop with ELOCKED instead of racing it.
+ * Local locks keyed by what they protect: the destination, a server
+ * (host:port) and an absolute directory on it. Two runs that would write the
+ * same target exclude each other whatever their job names or job files; runs
+ * writing different targets never do. A fan-out job takes one lock per target.
  *
- * Default directory (see defaultLockDir): `$XDG_RUNTIME_DIR/fxpmirror` when
- * set (per-user tmpfs, cleared at logout/reboot, so locks do not outlive a
- * crash across reboots), otherwise `/tmp/fxpmirror-locks-<uid>` (per user, so
- * one user cannot block or spoof another's jobs).
+ * Default directory (see defaultLockDir): the same for cron and for a login
+ * shell of the same user, so a nightly run and a manual run of one job do see
+ * each other. XDG_RUNTIME_DIR is not used: cron leaves it unset while a login
+ * shell sets it. root uses the system lock directory (/run/lock, a tmpfs
+ * cleared at boot, so no lock outlives a reboot); other users a directory
+ * under their home. A lock whose pid is dead is taken over (see below), so a
+ * crash never leaves a target locked for good.
  *
- * The lock file holds JSON {pid, startedAt, host}. It is written to a private
- * temp file and then hard-linked into place: link(2) fails with EEXIST like an
- * 'wx' open, but the file never exists half-written, so a competing process
- * can never read an empty lock and mistake it for a stale one.
+ * The lock file holds JSON {pid, startedAt, host, job, target}. It is written
+ * to a private temp file and then hard-linked into place: link(2) fails with
+ * EEXIST like an 'wx' open, but the file never exists half-written, so a
+ * competing process can never read an empty lock and mistake it for a stale one.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, promises as fs } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, posix } from 'node:path';
+
+/** Who holds (or wants) a lock: shown to the run that is locked out. */
+export interface LockOwner {
+  /** The job name, when the run is a job of a job file. */
+  job?: string;
+  /** The target as the user wrote it ("mirror:/pub" or a URL without password). */
+  target: string;
+}
 
 export class LockHeldError extends Error {
   readonly code = 'ELOCKED';
-  readonly job: string;
   readonly pid: number;
   readonly since: Date;
-  constructor(job: string, pid: number, since: Date) {
+  readonly holder: LockOwner | undefined;
+  constructor(what: string, pid: number, since: Date, holder?: LockOwner) {
     const when = Number.isNaN(since.getTime()) ? 'an unknown time' : since.toISOString();
-    super(`job '${job}' is already running (pid ${pid}, since ${when})`);
+    const who = holder?.job !== undefined ? `job '${holder.job}' (${holder.target})` : holder ? holder.target : 'another run';
+    super(`${what} is locked by ${who}, pid ${pid}, running since ${when}`);
     this.name = 'LockHeldError';
-    this.job = job;
     this.pid = pid;
     this.since = since;
+    this.holder = holder;
   }
 }
 
@@ -36,23 +50,47 @@ interface LockInfo {
   pid: number;
   startedAt: string;
   host: string;
-}
-
-export function defaultLockDir(env: Record<string, string | undefined> = process.env): string {
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'fxpmirror');
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return join('/tmp', `fxpmirror-locks-${uid}`);
+  job?: string;
+  target?: string;
 }
 
 /**
- * Job names are free text; file names are not. Keep [A-Za-z0-9._-], replace
- * the rest, and when anything was replaced add a hash of the real name so
+ * root: /run/lock/fxpmirror (/var/lock/fxpmirror where /run/lock does not
+ * exist); anyone else: ~/.local/state/fxpmirror/locks. Only the uid and the
+ * home directory decide, both the same under cron and in a login shell.
+ */
+export function defaultLockDir(
+  uid: number | undefined = typeof process.getuid === 'function' ? process.getuid() : undefined,
+  home: string = homedir(),
+  exists: (p: string) => boolean = existsSync,
+): string {
+  if (uid === 0) return exists('/run/lock') ? '/run/lock/fxpmirror' : '/var/lock/fxpmirror';
+  return join(home, '.local', 'state', 'fxpmirror', 'locks');
+}
+
+/**
+ * The lock key of a destination: "host:port/absolute/path", host in lower
+ * case (IPv6 in brackets), the path normalised ("//pub/./x/" is "/pub/x"), so
+ * every spelling of one target gives one key. Names are not resolved: a
+ * target reached once by name and once by address is two keys.
+ */
+export function targetLockKey(host: string, port: number, path: string): string {
+  const h = host.toLowerCase();
+  const hostPart = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+  let p = posix.normalize(`/${path}`);
+  if (p.length > 1) p = p.replace(/\/+$/, '');
+  return `${hostPart}:${port}${p}`;
+}
+
+/**
+ * Keys are free text; file names are not. Keep [A-Za-z0-9._-], replace the
+ * rest, and when anything was replaced add a hash of the real key so
  * "a/b" and "a_b" do not share a lock.
  */
-export function lockFileName(job: string): string {
-  let safe = job.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100);
-  if (safe !== job || safe === '') {
-    const hash = createHash('sha256').update(job).digest('hex').slice(0, 8);
+export function lockFileName(key: string): string {
+  let safe = key.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100);
+  if (safe !== key || safe === '') {
+    const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
     safe = safe ? `${safe}-${hash}` : hash;
   }
   return `${safe}.lock`;
@@ -62,7 +100,13 @@ function parseLock(text: string): LockInfo | undefined {
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
     if (typeof v.pid !== 'number' || !Number.isInteger(v.pid) || v.pid <= 0) return undefined;
-    return { pid: v.pid, startedAt: typeof v.startedAt === 'string' ? v.startedAt : '', host: String(v.host ?? '') };
+    return {
+      pid: v.pid,
+      startedAt: typeof v.startedAt === 'string' ? v.startedAt : '',
+      host: String(v.host ?? ''),
+      job: typeof v.job === 'string' ? v.job : undefined,
+      target: typeof v.target === 'string' ? v.target : undefined,
+    };
   } catch {
     return undefined;
   }
@@ -110,19 +154,21 @@ async function readOrUndefined(path: string): Promise<string | undefined> {
 }
 
 /**
- * Atomically create `<lockDir>/<safe job name>.lock`. A lock whose pid is dead
- * (or whose content is unparseable) is taken over and reported to onStale. A
- * live pid throws LockHeldError. Returns release(), which removes the file
- * only while it still holds our pid and start time.
+ * Atomically create `<lockDir>/<safe key>.lock` (see targetLockKey). A lock
+ * whose pid is dead (or whose content is unparseable) is taken over and
+ * reported to onStale. A live pid throws LockHeldError naming the holder.
+ * Returns release(), which removes the file only while it still holds our pid
+ * and start time.
  */
 export async function acquireLocalLock(
   lockDir: string,
-  job: string,
-  onStale?: (info: { pid: number; startedAt: string }) => void,
+  key: string,
+  owner: LockOwner,
+  onStale?: (info: { pid: number; startedAt: string; job?: string }) => void,
 ): Promise<() => Promise<void>> {
   await fs.mkdir(lockDir, { recursive: true, mode: 0o700 });
-  const path = join(lockDir, lockFileName(job));
-  const mine: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), host: hostname() };
+  const path = join(lockDir, lockFileName(key));
+  const mine: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), host: hostname(), job: owner.job, target: owner.target };
   const content = `${JSON.stringify(mine)}\n`;
 
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -135,7 +181,10 @@ export async function acquireLocalLock(
     const existing = await readOrUndefined(path);
     if (existing === undefined) continue; // released between our create and read: try again
     const info = parseLock(existing);
-    if (info && pidAlive(info.pid)) throw new LockHeldError(job, info.pid, new Date(info.startedAt));
+    if (info && pidAlive(info.pid)) {
+      const holder = info.target !== undefined ? { job: info.job, target: info.target } : undefined;
+      throw new LockHeldError(owner.target, info.pid, new Date(info.startedAt), holder);
+    }
 
     // Stale. Two processes may decide this at once, so take it over by
     // renaming it aside (only one rename of this inode wins) and checking
@@ -155,7 +204,7 @@ export async function acquireLocalLock(
       continue;
     }
     await fs.unlink(aside).catch(() => {});
-    onStale?.({ pid: info?.pid ?? 0, startedAt: info?.startedAt ?? '' });
+    onStale?.({ pid: info?.pid ?? 0, startedAt: info?.startedAt ?? '', job: info?.job });
   }
   throw new Error(`could not take the lock ${path}: it keeps changing`);
 }

@@ -35,6 +35,8 @@ export interface DirDiff {
   descend: { path: string; dstExists: boolean }[];
   /** Files present on both sides and equal. */
   unchanged: number;
+  /** Source entries a filter left out (an excluded directory counts once): reported as skipped. */
+  excluded: number;
 }
 
 /**
@@ -151,6 +153,7 @@ export function diffDirectory(
   const deletes: DeleteItem[] = [];
   const descend: { path: string; dstExists: boolean }[] = [];
   let unchanged = 0;
+  let excluded = 0;
 
   const held = new Set(blocked);
   const srcByName = byName(src, held);
@@ -163,7 +166,10 @@ export function diffDirectory(
     const d = dstByName?.get(name);
 
     if (s.type === 'dir') {
-      if (!filter.wantDir(path)) continue;
+      if (!filter.wantDir(path)) {
+        excluded++;
+        continue;
+      }
       if (d === undefined) {
         actions.push({ kind: 'mkdir', path, reason: 'missing' });
         descend.push({ path, dstExists: false });
@@ -179,7 +185,10 @@ export function diffDirectory(
       continue;
     }
 
-    if (!filter.wantFile(path, s)) continue;
+    if (!filter.wantFile(path, s)) {
+      excluded++;
+      continue;
+    }
 
     if (s.type === 'link') {
       // Under 'skip' links are reported, not copied; under 'follow' the walker
@@ -223,5 +232,5 @@ export function diffDirectory(
   }
   deletes.sort((a, b) => compareNames(a.path, b.path));
 
-  return { actions, deletes, descend, unchanged };
+  return { actions, deletes, descend, unchanged, excluded };
 }

@@ -36,7 +36,7 @@ export function emptySummary(src: string, dst: string, dryRun: boolean): MirrorS
     source: src,
     destination: dst,
     dryRun,
-    files: { transferred: 0, skipped: 0, deleted: 0, failed: 0, unchanged: 0 },
+    files: { transferred: 0, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 0 },
     bytes: { transferred: 0 },
     dirs: { created: 0, deleted: 0 },
     touched: 0,

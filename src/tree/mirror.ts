@@ -13,6 +13,7 @@ import { PathFilter } from './filter.js';
 import { checkDeleteLimit, formatMaxDelete, orderDeletes } from './deletes.js';
 import { Gate, collectSubtree, describe, emptySummary, sameChecksum, withRetries } from './execute.js';
 import { LinkResolver } from './links.js';
+import { readSourceRoot } from './source-root.js';
 
 export interface MirrorEndpoint {
   pool: ConnectionPool;
@@ -20,6 +21,8 @@ export interface MirrorEndpoint {
   root: string;
   /** For summaries: "server:/path" or a redacted URL. */
   display: string;
+  /** The engine for this target's transfers (its events name the target); default: the run's. */
+  engine?: FxpEngine;
 }
 
 export interface MirrorEvents {
@@ -29,16 +32,24 @@ export interface MirrorEvents {
   done?(target: number, a: PlanAction, result?: CopyResult): void;
   /** A side effect failed for good (after retries). */
   failed?(target: number, a: PlanAction | { kind: 'list'; path: string }, err: Error): void;
-  warn?(message: string): void;
+  /** `target` is set when the warning is about one target. */
+  warn?(message: string, target?: number): void;
+  /** A transfer was found and queued; it runs (and passes the gate) later (progress totals). */
+  queued?(target: number, a: Extract<PlanAction, { kind: 'transfer' }>): void;
   /** A transfer started (progress display). */
   started?(target: number, a: PlanAction): void;
+  /** The walk has ended: every transfer it found has been reported by queued() (progress totals). */
+  walked?(): void;
 }
 
 export interface MirrorRun {
   src: MirrorEndpoint;
   targets: MirrorEndpoint[];
   options: MirrorOptions;
-  engine: FxpEngine;
+  /** Default engine for targets without one of their own (default: one built from the options). */
+  engine?: FxpEngine;
+  /** The source root's listing when the caller read it already (readSourceRoot), so it is not listed twice. */
+  sourceListing?: Listing;
   excludeFromText?: string;
   events?: MirrorEvents;
   signal?: AbortSignal;
@@ -76,6 +87,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const opts = run.options;
   const filter = PathFilter.fromOptions(opts, run.excludeFromText);
   const events = run.events ?? {};
+  const defaultEngine = run.engine ?? new FxpEngine(opts);
   const targets: TargetState[] = run.targets.map((ep, index) => {
     const summary = emptySummary(run.src.display, ep.display, opts.dryRun);
     return {
@@ -146,7 +158,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         mtime = (await withRetries(opts.retries, async () => (await src.live()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
       }
       const result = await withRetries(opts.retries, () =>
-        run.engine.copy(src, dst, {
+        (t.ep.engine ?? defaultEngine).copy(src, dst, {
           srcPath: abs(run.src.root, a.path),
           dstRoot: t.ep.root,
           dstRel: a.path,
@@ -180,8 +192,12 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       case 'verify': {
         // --compare checksum with equal sizes: hash both sides (reads only), then transfer or touch.
         const same = await sameChecksum(run.src.pool, t.ep.pool, abs(run.src.root, a.path), abs(t.ep.root, a.path));
-        if (same === false) return execute(t, { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst });
-        if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`);
+        if (same === false) {
+          const transfer = { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst } as const;
+          events.queued?.(t.index, transfer);
+          return execute(t, transfer);
+        }
+        if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`, t.index);
         if (a.src.mtime && a.dst.mtime && Math.abs(a.src.mtime.getTime() - a.dst.mtime.getTime()) >= 1000) {
           const mtime = a.src.mtime;
           await t.gate.pass({ kind: 'touch', path: a.path, mtime }, () =>
@@ -215,7 +231,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const a: PlanAction = { kind: 'unusable', path: dir, name: r.name, side, reason: r.reason };
       t.gate.note(a);
       t.summary.unusable.push({ dir, name: r.name, side, reason: r.reason });
-      events.warn?.(`${side} ${dir === '' ? '/' : `${dir}/`}: unusable name ${JSON.stringify(r.name)} (${r.reason}): neither transferred nor deleted`);
+      events.warn?.(`${side} ${dir === '' ? '/' : `${dir}/`}: unusable name ${JSON.stringify(r.name)} (${r.reason}): neither transferred nor deleted`, t.index);
     }
   };
 
@@ -227,8 +243,12 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     t.unsyncedRoots.push(rel);
   };
 
-  /** Walk one directory pair; `exists[i]` says whether target `ts[i]` has this directory. */
-  const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets): Promise<void> => {
+  /**
+   * Walk one directory pair; `exists[i]` says whether target `ts[i]` has this
+   * directory. `listed`: the source directory's listing, when already read
+   * (its links are resolved here all the same).
+   */
+  const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets, listed?: Listing): Promise<void> => {
     if (stopped) return;
     let srcEntries: ListEntry[];
     let srcRejected: RejectedEntry[];
@@ -238,7 +258,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     const dstListings = exists.map((e, i) => (e ? listing(ts[i].ep.pool, abs(ts[i].ep.root, rel)) : Promise.resolve(null)));
     for (const p of dstListings) p.catch(() => undefined);
     try {
-      ({ entries: srcEntries, rejected: srcRejected } = await listing(run.src.pool, abs(run.src.root, rel)));
+      ({ entries: srcEntries, rejected: srcRejected } = listed ?? (await listing(run.src.pool, abs(run.src.root, rel))));
       if (links) {
         const r = await links.resolve(abs(run.src.root, rel), srcEntries);
         srcEntries = r.entries;
@@ -274,6 +294,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
         const blocked = new Set([...held, ...srcRejected.map((r) => r.name), ...(dst?.rejected ?? []).map((r) => r.name)]);
         const diff = diffDirectory(rel, srcEntries, dst?.entries ?? null, opts, filter, blocked);
         t.summary.files.unchanged += diff.unchanged;
+        t.summary.files.skipped += diff.excluded;
+        t.summary.files.excluded += diff.excluded;
         t.deletes.push(...diff.deletes);
         const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
         for (const a of diff.actions) {
@@ -290,6 +312,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
             }
           } else if (a.kind === 'transfer' || a.kind === 'verify') {
             while (work.size >= HIGH_WATER) await new Promise<void>((r) => slotWaiters.push(r));
+            if (a.kind === 'transfer') events.queued?.(t.index, a);
             schedule(() => execute(t, a).catch((err) => fail(t, a, err)));
           } else {
             await execute(t, a);
@@ -313,31 +336,38 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     );
   };
 
+  // The source root first: when it cannot be listed (missing, refused, server
+  // gone) there is nothing to compare, and no target is touched at all.
+  const sourceListing = run.sourceListing ?? (await readSourceRoot(run.src, opts));
+
   // Every target root must exist before anything goes into it. A target whose
-  // root cannot be created is not walked at all (undefined below).
+  // root cannot be read or created (server down, refused) fails on its own:
+  // it is not walked (undefined below), the other targets go on.
   const rootExists = await Promise.all(
     targets.map(async (t): Promise<boolean | undefined> => {
-      const exists = await t.ep.pool.use((c) => c.isDirectory(t.ep.root));
-      if (exists) return true;
       const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
       try {
+        const exists = await withRetries(opts.retries, () => t.ep.pool.use((c) => c.isDirectory(t.ep.root)));
+        if (exists) return true;
         await t.gate.pass(a, () => t.ep.pool.use((c) => c.mkdir(containedPath(t.ep.root), true)));
         t.summary.dirs.created++;
         return false;
       } catch (err) {
+        t.summary.error = describe(err);
         fail(t, a, err);
         return undefined;
       }
     }),
   );
   const reachable = targets.filter((_, i) => rootExists[i] !== undefined);
-  await walk('', rootExists.filter((e) => e !== undefined), reachable);
+  await walk('', rootExists.filter((e) => e !== undefined), reachable, sourceListing);
+  events.walked?.();
   await Promise.all(work);
 
   // Delete phase, per target.
   for (const t of targets) {
     if (stopped) break;
-    await deletePhase(t);
+    if (!t.summary.error) await deletePhase(t);
   }
   const durationMs = Date.now() - started;
   for (const t of targets) t.summary.durationMs = durationMs;
@@ -368,7 +398,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const why = checkDeleteLimit(expanded.length, t.seen + expanded.length - candidates.length, opts.maxDelete);
       if (why) {
         t.summary.deleteLimit = { planned: expanded.length, limit: formatMaxDelete(opts.maxDelete!) };
-        events.warn?.(why);
+        events.warn?.(why, t.index);
         for (const a of t.deferred) {
           t.summary.files.skipped++;
           t.summary.skippedEntries.push({ path: a.path, reason: 'conflict' });
@@ -394,6 +424,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
     // Replacements for type conflicts, now that the old entries are gone.
     for (const a of t.deferred) {
       try {
+        if (a.kind === 'transfer') events.queued?.(t.index, a);
         await execute(t, a);
         if (a.kind === 'mkdir') await walk(a.path, [false], [t]);
       } catch (err) {

@@ -57,7 +57,8 @@ export interface MirrorSummary {
   source: string; // redacted URL or server:path
   destination: string;
   dryRun: boolean;
-  files: { transferred: number; skipped: number; deleted: number; failed: number; unchanged: number };
+  /** `skipped` counts every entry left out, `excluded` those of them that a filter (include, exclude, size, time) left out. */
+  files: { transferred: number; skipped: number; excluded: number; deleted: number; failed: number; unchanged: number };
   bytes: { transferred: number };
   dirs: { created: number; deleted: number };
   touched: number;
@@ -69,5 +70,7 @@ export interface MirrorSummary {
   failures: FailedItem[];
   /** Set when --max-delete stopped the deletions (nothing was deleted). */
   deleteLimit?: { planned: number; limit: string };
+  /** Set when this target could not be synced at all (its root could not be read or created): the first error. */
+  error?: { code: string; message: string };
   durationMs: number;
 }

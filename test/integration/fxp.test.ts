@@ -255,6 +255,8 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       const j = copyJson(r);
       assert.equal(j.mode, 'relay');
       assert.equal(j.relayedBytes, size);
+      // A fall-back to relay is a warning (each refused rung is an info line).
+      assert.match(r.stderr, /^\S+ warn {2}relay \S*strict\.bin every FXP mode was refused: the file went through this machine \(relay\)$/m, r.stderr);
       assert.equal(await sha256File(path.join(S.proftpdStrict.root, 'strict.bin')), await sha256File(src));
       assertThroughClient(bytes, size);
     });

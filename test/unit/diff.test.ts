@@ -335,6 +335,9 @@ test('diffDirectory: excluded entries are neither transferred nor deleted', () =
   assert.deepEqual(r.actions, []);
   assert.deepEqual(r.descend, [], 'excluded dir is pruned');
   assert.deepEqual(r.deletes, [{ path: 'gone', type: 'dir' }], 'excluded destination entries are kept');
+  // Counted (as skipped in the summary): the source's a.tmp and cache/, not the destination-only entries.
+  assert.equal(r.excluded, 2);
+  assert.equal(r.unchanged, 1);
 });
 
 test('diffDirectory: a source file filtered out by size protects its destination namesake', () => {
@@ -396,7 +399,7 @@ test('diffDirectory: a name listed twice is ambiguous: neither transferred nor d
   assert.deepEqual(r.actions, [{ kind: 'transfer', path: 'b', reason: 'missing', src: file('b', 1, T0) }]);
   assert.deepEqual(r.deletes, [{ path: 'c', type: 'file' }]);
   const d = diffDirectory('', [dir('x'), file('y', 1, T0)], [file('x', 1, T0), dir('x'), dir('y'), file('y', 1, T0)], opts({ delete: true }), noFilter());
-  assert.deepEqual(d, { actions: [], deletes: [], descend: [], unchanged: 0 });
+  assert.deepEqual(d, { actions: [], deletes: [], descend: [], unchanged: 0, excluded: 0 });
 });
 
 test('diffDirectory: deletes come out in code point order', () => {

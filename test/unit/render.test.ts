@@ -28,7 +28,7 @@ function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
     source: 'ftp://a.example/pub',
     destination: 'ftp://b.example/mirror',
     dryRun: false,
-    files: { transferred: 12, skipped: 0, deleted: 0, failed: 0, unchanged: 40 },
+    files: { transferred: 12, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 40 },
     bytes: { transferred: 4.1 * 1024 * 1024 },
     dirs: { created: 0, deleted: 0 },
     touched: 0,
@@ -170,10 +170,10 @@ test('renderSummary: a clean run', () => {
   assert.equal(text.includes('dry run'), false);
 });
 
-test('renderSummary: failures, unsynced, skipped, deletes, dirs, touched, delete limit', () => {
+test('renderSummary: failures, unsynced, skipped (excluded among them), deletes, dirs, touched, delete limit', () => {
   const text = renderSummary(
     summary({
-      files: { transferred: 1, skipped: 2, deleted: 1, failed: 2, unchanged: 0 },
+      files: { transferred: 1, skipped: 5, excluded: 3, deleted: 1, failed: 2, unchanged: 0 },
       dirs: { created: 3, deleted: 1 },
       touched: 4,
       unsynced: [{ path: 'secret', side: 'source', reason: '550 Permission denied' }],
@@ -193,7 +193,7 @@ test('renderSummary: failures, unsynced, skipped, deletes, dirs, touched, delete
   assert.ok(lines.includes('created:      3 directories'));
   assert.ok(lines.includes('touched:      4 files'));
   assert.ok(lines.includes('failed:       2 files'));
-  assert.ok(lines.includes('skipped:      2 entries'));
+  assert.ok(lines.includes('skipped:      5 entries (3 excluded)'));
   assert.ok(lines.includes('delete limit: 300 planned, over --max-delete 10%: nothing was deleted'));
   assert.ok(lines.includes('unsynced subtrees (1, nothing under them was deleted):'));
   assert.ok(lines.includes('  secret/  (source listing failed: 550 Permission denied)'));
@@ -206,14 +206,14 @@ test('renderSummary: failures, unsynced, skipped, deletes, dirs, touched, delete
 
 test('renderSummary: long lists are cut with a pointer to --json', () => {
   const failures = Array.from({ length: 53 }, (_, i) => ({ path: `f${i}`, code: 'EFTPREPLY', message: '550 no' }));
-  const text = renderSummary(summary({ failures, files: { transferred: 0, skipped: 0, deleted: 0, failed: 53, unchanged: 0 } }));
+  const text = renderSummary(summary({ failures, files: { transferred: 0, skipped: 0, excluded: 0, deleted: 0, failed: 53, unchanged: 0 } }));
   assert.ok(text.includes('  f49: 550 no [EFTPREPLY]'));
   assert.equal(text.includes('  f50:'), false);
   assert.ok(text.includes('  ... and 3 more (see --json)'));
 });
 
 test('renderSummary: dry run says so and uses future wording, no throughput', () => {
-  const text = renderSummary(summary({ dryRun: true, dirs: { created: 2, deleted: 0 }, files: { transferred: 3, skipped: 0, deleted: 5, failed: 0, unchanged: 1 } }));
+  const text = renderSummary(summary({ dryRun: true, dirs: { created: 2, deleted: 0 }, files: { transferred: 3, skipped: 0, excluded: 0, deleted: 5, failed: 0, unchanged: 1 } }));
   const lines = text.split('\n');
   assert.equal(lines[0], 'dry run: nothing changed');
   assert.ok(lines.includes('to transfer:  3 files, 4.1 MiB'));
@@ -223,7 +223,7 @@ test('renderSummary: dry run says so and uses future wording, no throughput', ()
 });
 
 test('renderSummary: no modes line and no throughput when nothing moved', () => {
-  const text = renderSummary(summary({ modes: {}, bytes: { transferred: 0 }, files: { transferred: 0, skipped: 0, deleted: 0, failed: 0, unchanged: 9 } }));
+  const text = renderSummary(summary({ modes: {}, bytes: { transferred: 0 }, files: { transferred: 0, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 9 } }));
   assert.equal(text.includes('modes:'), false);
   assert.equal(text.includes('throughput'), false);
   assert.equal(renderSummary(summary({ durationMs: 0 })).includes('throughput'), false);
@@ -239,7 +239,7 @@ test('renderSummaryLine: ok', () => {
 });
 
 test('renderSummaryLine: partial on failures, unsynced or delete limit; deleted counts dirs too', () => {
-  const failed = summary({ files: { transferred: 3, skipped: 0, deleted: 2, failed: 2, unchanged: 0 }, dirs: { created: 0, deleted: 1 }, bytes: { transferred: 1024 } });
+  const failed = summary({ files: { transferred: 3, skipped: 0, excluded: 0, deleted: 2, failed: 2, unchanged: 0 }, dirs: { created: 0, deleted: 1 }, bytes: { transferred: 1024 } });
   assert.equal(renderSummaryLine(failed), 'partial: 3 transferred (1.0 KiB), 3 deleted, 2 failed in 1.2 s');
   const uns = summary({ unsynced: [{ path: 'x', side: 'destination', reason: 'r' }] });
   assert.equal(summaryStatus(uns), 'partial');
@@ -250,6 +250,6 @@ test('renderSummaryLine: partial on failures, unsynced or delete limit; deleted 
 });
 
 test('renderSummaryLine: dry run', () => {
-  const s = summary({ dryRun: true, files: { transferred: 12, skipped: 0, deleted: 3, failed: 0, unchanged: 0 } });
+  const s = summary({ dryRun: true, files: { transferred: 12, skipped: 0, excluded: 0, deleted: 3, failed: 0, unchanged: 0 } });
   assert.equal(renderSummaryLine(s), 'ok (dry run): 12 to transfer (4.1 MiB), 3 to delete, 0 failed in 1.2 s');
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { ListEntry } from '../../src/ftp/entry.js';
 import type { MirrorSummary, PlanAction } from '../../src/tree/plan.js';
 import { actionToJson, renderAction, renderSummary, renderSummaryLine, summaryStatus } from '../../src/cli/render.js';
-import { summaryExit } from '../../src/cli/index.js';
+import { summaryExit } from '../../src/cli/outcome.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { diffDirectory } from '../../src/tree/diff.js';
 import { PathFilter } from '../../src/tree/filter.js';
@@ -22,7 +22,7 @@ import { ScriptedFtpServer } from '../support/index.js';
 function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
   return {
     source: 's', destination: 'd', dryRun: false,
-    files: { transferred: 1, skipped: 0, deleted: 0, failed: 0, unchanged: 0 },
+    files: { transferred: 1, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 0 },
     bytes: { transferred: 0 }, dirs: { created: 0, deleted: 0 }, touched: 0, modes: {},
     unsynced: [], skippedEntries: [], unusable: [], failures: [], durationMs: 1000,
     ...o,
@@ -49,8 +49,8 @@ test('unusable names make the run partial: summary section, one-line summary, ex
   assert.ok(lines.includes('  "x" in a b/  (destination: duplicate entry)'));
   assert.equal(summaryStatus(s), 'partial');
   assert.equal(renderSummaryLine(s), 'partial: 1 transferred (0 B), 0 deleted, 0 failed, 2 unusable in 1.0 s');
-  assert.equal(summaryExit([s]), EXIT.PARTIAL);
-  assert.equal(summaryExit([summary()]), EXIT.OK);
+  assert.equal(summaryExit(s), EXIT.PARTIAL);
+  assert.equal(summaryExit(summary()), EXIT.OK);
 });
 
 const f = (name: string, size = 1): ListEntry => ({ name, type: 'file', size, mtime: new Date(0), mtimePrecision: 0, mtimeApproximate: false });

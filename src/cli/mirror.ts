@@ -1,0 +1,76 @@
+import { ConnectionPool } from '../ftp/pool.js';
+import { redactUrls } from '../ftp/url.js';
+import { mirror } from '../tree/mirror.js';
+import { serverFromUrl } from './servers.js';
+import { flagsOf, mirrorOptionsOf, readExcludeFrom, wireLog, type MirrorFlags } from './options.js';
+import { openOutput } from './output.js';
+import { checkRunPaths } from './preflight.js';
+import { defaultLockDir } from '../job/lock.js';
+import { mirrorEvents, targetEngine } from './report.js';
+import { lockTarget } from './target-lock.js';
+import { failureLine, outcomeOfSummary } from './outcome.js';
+import { renderSummary } from './render.js';
+
+/**
+ * `fxpmirror mirror <src-url> <dst-url>`: one source tree onto one target,
+ * under the target's local lock. Errors that stop the run (bad URL, connect,
+ * locked, missing source) reach main() as exceptions: one line on stderr and
+ * their exit code; they are logged to --log-file first.
+ */
+export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFlags): Promise<number> {
+  const src = serverFromUrl(srcUrl, 'SRC', flagsOf(o, 'source'));
+  const dst = serverFromUrl(dstUrl, 'DST', flagsOf(o, 'destination'));
+  const options = mirrorOptionsOf(o);
+  const excludeFromText = readExcludeFrom(o.excludeFrom);
+  // Local paths this run writes to are usage errors before anything connects (preflight.ts).
+  checkRunPaths({ lockDir: o.lockDir ?? defaultLockDir(), lockDirFromOption: o.lockDir !== undefined, logFile: o.logFile });
+  const output = openOutput(o, 1);
+  const { log, screen } = output;
+  const target = { target: redactUrls(dstUrl), path: dst.url.path };
+  const wire = (t: string) => screen.err(t);
+  const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name, wire));
+  const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name, wire));
+  for (const p of [srcPool, dstPool]) {
+    p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
+    p.onNote = (n) => log.log(n);
+  }
+  let release: (() => Promise<void>) | undefined;
+  try {
+    // A dry run writes nothing, so it takes no lock and is never locked out.
+    if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dst.url.path, { target: target.target }, log);
+    // Connect once up front, so a wrong password or a dead host is one clear error (exit 3).
+    // allSettled: closing the pools while the other connect is in flight would leave that connection open.
+    const connected = await Promise.allSettled([srcPool.use(async () => undefined), dstPool.use(async () => undefined)]);
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
+    const [summary] = await mirror({
+      src: { pool: srcPool, root: src.url.path, display: redactUrls(srcUrl) },
+      targets: [{ pool: dstPool, root: dst.url.path, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
+      options,
+      excludeFromText,
+      events: mirrorEvents({
+        output,
+        targets: [{ name: target.target, log }],
+        log,
+        printPlan: options.dryRun && (!o.quiet || !!o.json),
+        json: !!o.json,
+        nameTargets: false,
+        relayAsked: options.fxp === 'never',
+      }),
+    });
+    const outcome = outcomeOfSummary(target, summary);
+    output.close();
+    if (o.json) screen.out(JSON.stringify(summary, null, 2) + '\n');
+    else if (!o.quiet) screen.out(renderSummary(summary) + '\n');
+    // -q: nothing on success; a failed target is one line on stderr (the cron contract).
+    const line = failureLine(outcome);
+    if (line && (o.quiet || !output.logOnStderr)) screen.err(line + '\n');
+    return outcome.code;
+  } catch (err) {
+    output.fileLog.log({ level: 'error', event: 'failed', target: target.target, code: (err as { code?: string }).code, message: (err as Error).message });
+    throw err;
+  } finally {
+    output.close();
+    await Promise.all([srcPool.close(), dstPool.close()]);
+    await release?.();
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The progress display in a real pseudo-terminal: the CLI runs under
+ * util-linux `script` (which gives it a pty, its width set with `stty cols`),
+ * and what it wrote is replayed by a small terminal emulator (test/lab/vt.ts)
+ * to see the screen a user would see: the status line never wraps, log lines
+ * are printed above it and never into it, and Ctrl-C leaves a clean screen
+ * with a summary marked "interrupted" and exit 130.
+ *
+ *   src  pyftpdlib  127.0.3.35:2335
+ *   dst  proftpd    127.0.3.36:2336
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EXIT } from '../../src/cli/exit.js';
+import { textWidth } from '../../src/cli/screen.js';
+import { LAB_PASSWORD, LAB_USER, stopAll, type LabServer } from '../lab/lab.js';
+import { CLI_BIN, requireServers, startPlan, urlOf, writeLabFile } from '../lab/helpers.js';
+import { replay } from '../lab/vt.js';
+
+const UNAVAILABLE = requireServers(['pyftpdlib', 'proftpd']);
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fxpmirror-progress-test-'));
+const LOCKS = path.join(TMP, 'locks');
+/** Copied one at a time: some seconds of transfers, each a log line short enough not to wrap at 80 columns. */
+const FILES = 1500;
+
+/** A log line on a terminal: clock time, level, event. */
+const LOG_LINE = /^\d\d:\d\d:\d\d (info |warn |error) /;
+/** What the status line starts with ("12/40 files" or "12/40+ files"). */
+const STATUS = /^\d+\/\d+\+? files {2}/;
+
+interface PtyRun {
+  code: number | null;
+  raw: string;
+}
+
+/** `cmd` in a pseudo-terminal `columns` wide; Ctrl-C typed after `interruptAfterMs`. */
+function inPty(cmd: string, columns: number, interruptAfterMs?: number): Promise<PtyRun> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, TERM: 'xterm', PTY_PW: LAB_PASSWORD };
+    const child = spawn('script', ['-qfec', `stty cols ${columns} rows 50; exec ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let raw = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (raw += c));
+    const timer = interruptAfterMs !== undefined ? setTimeout(() => child.stdin.write('\x03'), interruptAfterMs) : undefined;
+    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      clearTimeout(kill);
+      child.stdin.destroy();
+      resolve({ code, raw });
+    });
+  });
+}
+
+/** Every status line drawn: the text after each "clear line" that looks like one. */
+function statusFrames(raw: string): string[] {
+  return raw
+    .split('\r\x1b[K')
+    .map((f) => f.split(/\r|\n/)[0])
+    .filter((f) => STATUS.test(f));
+}
+
+function cli(args: string[]): string {
+  return [process.execPath, CLI_BIN, ...args].map((a) => `'${a}'`).join(' ');
+}
+
+describe('the progress display in a pseudo-terminal', { skip: UNAVAILABLE ?? false }, () => {
+  let S: Record<'src' | 'dst', LabServer>;
+  before(async () => {
+    S = await startPlan({
+      src: ['pyftpdlib', { address: '127.0.3.35', port: 2335 }],
+      dst: ['proftpd', { address: '127.0.3.36', port: 2336 }],
+    });
+    for (let i = 0; i < FILES; i++) {
+      const name = i % 100 === 7 ? `日本語-${i}.bin` : `f${String(i).padStart(4, '0')}.bin`;
+      writeLabFile(path.join(S.src.root, 'many', `d${i % 5}`, name), Buffer.alloc(1000 + i, i % 251));
+    }
+  });
+  after(async () => {
+    await stopAll();
+    fs.rmSync(TMP, { recursive: true, force: true });
+  });
+
+  test('80 columns, Ctrl-C: the status line never wraps, logs stay above it, a clean screen with an "interrupted" summary, exit 130', async () => {
+    const r = await inPty(cli(['mirror', urlOf(S.src, 'many'), urlOf(S.dst, 'interrupted'), '-P1', '--lock-dir', LOCKS]), 80, 1500);
+    assert.equal(r.code, 130, r.raw.slice(-2000));
+    const frames = statusFrames(r.raw);
+    assert.ok(frames.length >= 3, `the status line was drawn (${frames.length} frames)`);
+    for (const f of frames) assert.ok(textWidth(f) <= 77, `a status line wider than the terminal allows: ${JSON.stringify(f)}`);
+    // Transfers were running while it was drawn: their names are on it.
+    assert.ok(frames.some((f) => / \| \S+\.bin /.test(f)), frames.slice(-3).join('\n'));
+    // Log lines are short here; only the summary is longer than 80 columns, and wraps as any line does.
+    const shown = replay(r.raw, 80).logical.filter((l) => l !== '');
+    const last = shown.pop()!;
+    assert.match(last, /^fxpmirror: interrupted after \d+\.\d s: \d+ of \d+\+? files transferred \(.*\), \d+ unfinished$/);
+    assert.ok(shown.length > 10, 'log lines were printed');
+    for (const l of shown) {
+      // Every line left on the screen is a whole log line: no status text mixed in, none left over.
+      assert.match(l, LOG_LINE, `not a log line: ${JSON.stringify(l)}`);
+      assert.match(l, / fxp missing$/, `a log line with something mixed in: ${JSON.stringify(l)}`);
+      assert.doesNotMatch(l, / files {2}/, l);
+    }
+    assert.deepEqual(fs.readdirSync(LOCKS), [], 'Ctrl-C released the target lock');
+  });
+
+  test('120 columns, run to the end with --stats: totals marked while walking, then percent and ETA; the summary below', async () => {
+    const job = path.join(TMP, 'job.yaml');
+    fs.writeFileSync(
+      job,
+      `version: 1\nservers:\n  src:\n    url: ftp://127.0.3.35:2335/\n    user: ${LAB_USER}\n    password: \${PTY_PW}\n` +
+        `  dst:\n    url: ftp://127.0.3.36:2336/\n    user: ${LAB_USER}\n    password: \${PTY_PW}\njobs:\n  - name: pty\n    from: src:/many\n    to: dst:/completed\n    parallel: 1\n`,
+    );
+    const r = await inPty(cli(['run', job, '--lock-dir', LOCKS, '--stats', '1']), 120);
+    assert.equal(r.code, EXIT.OK, r.raw.slice(-2000));
+    const frames = statusFrames(r.raw);
+    for (const f of frames) assert.ok(textWidth(f) <= 117, JSON.stringify(f));
+    assert.ok(frames.some((f) => /^\d+\/\d+\+ files {2}\S+ \S+\/\S+ \S+\+ {2}--% /.test(f)), `a frame while walking:\n${frames.slice(0, 3).join('\n')}`);
+    assert.ok(frames.some((f) => /^\d+\/1500 files {2}.* {2}\d+% {2}\S+ \S+\/s {2}ETA \d+:\d\d/.test(f)), `a frame with percent and ETA:\n${frames.slice(-3).join('\n')}`);
+    // Log lines longer than the terminal wrap as any line does; the status line must not (frames above).
+    const shown = replay(r.raw, 120).logical.filter((l) => l !== '');
+
+    const stats = shown.filter((l) => / info {2}stats /.test(l));
+    assert.ok(stats.length >= 1, '--stats logs the figures as log lines');
+    for (const l of stats) assert.match(l, /stats \d+\/\d+\+? files {2}/);
+    const summaryAt = shown.indexOf('source:       src:/many');
+    assert.ok(summaryAt > 0, shown.slice(-15).join('\n'));
+    // The job's header comes with its first line on stdout (here: the summary).
+    assert.equal(shown[summaryAt - 1], '== pty: src:/many -> dst:/completed');
+    assert.ok(shown.includes(`transferred:  ${FILES} files, ${shown.find((l) => l.startsWith('transferred:'))!.split(', ')[1]}`));
+    for (const l of shown.slice(0, summaryAt - 1)) assert.match(l, LOG_LINE, `not a log line: ${JSON.stringify(l)}`);
+    for (const l of shown) assert.doesNotMatch(l, STATUS, `a status line left on the screen: ${l}`);
+  });
+});
