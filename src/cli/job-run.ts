@@ -1,4 +1,4 @@
-import type { Job, JobEndpoint } from '../job/load.js';
+import type { Job, JobEndpoint } from '../job/job.js';
 import { acquireRemoteLock, type RemoteLock } from '../job/remote-lock.js';
 import { ConnectionPool } from '../ftp/pool.js';
 import { FtpConnection } from '../ftp/connection.js';

@@ -8,8 +8,8 @@ import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
-import { failureLine, outcomeOfSummary } from './outcome.js';
-import { renderSummary } from './render.js';
+import { outcomeOfSummary } from './outcome.js';
+import { failureLine, renderSummary } from './render.js';
 
 /**
  * `fxpmirror mirror <src-url> <dst-url>`: one source tree onto one target,

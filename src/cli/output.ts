@@ -67,7 +67,7 @@ export function openOutput(flags: OutputFlags, walks: number, screen = new Scree
   const fileLog = createLogger({ sinks: file ? [file.sink] : [] });
 
   const draw = screen.interactive && !flags.quiet && !flags.json && !flags.dryRun;
-  const stats = flags.stats && !flags.dryRun ? { seconds: flags.stats, log } : undefined;
+  const stats = flags.stats && !flags.dryRun ? { seconds: flags.stats / 1000, log } : undefined;
   const progress = draw || stats ? new ProgressModel(walks) : undefined;
   const display = progress ? new ProgressDisplay(progress, draw ? screen : undefined, stats) : undefined;
 

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { loadJobFiles, formatDiagnostic } from '../job/load.js';
+import { loadJobFiles } from '../job/job-files.js';
+import { formatDiagnostic } from '../job/reader.js';
 import { writeMetricsFile, type JobMetrics } from '../job/metrics.js';
 import { EXIT, UsageError } from './exit.js';
 import type { OutputFlags } from './options.js';
@@ -7,8 +8,7 @@ import { openOutput } from './output.js';
 import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
 import { runJob, type JobOutcome } from './job-run.js';
-import { failureLine } from './outcome.js';
-import { displayText, renderSummary } from './render.js';
+import { displayText, failureLine, renderSummary } from './render.js';
 
 /**
  * `fxpmirror run`: the jobs of job files, in order (or N at once), each target

@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { DEFAULT_TIMEOUTS } from '../../src/ftp/options.js';
 import { netrcFromText } from '../../src/ftp/credentials.js';
 import { redactSecrets } from '../../src/ftp/secrets.js';
-import { formatDiagnostic, loadJobFiles, loadJobText, suggest } from '../../src/job/load.js';
-import type { Job } from '../../src/job/load.js';
+import { loadJobText } from '../../src/job/load.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
+import { loadJobFiles } from '../../src/job/job-files.js';
+import { suggest } from '../../src/job/did-you-mean.js';
+import type { Job } from '../../src/job/job.js';
 import {
   DEFAULTS_KEYS,
   JOB_KEYS,
@@ -16,9 +19,6 @@ import {
   TIMEOUT_KEYS,
   TOP_LEVEL_KEYS,
   buildJsonSchema,
-  parseDateOrAge,
-  parseDuration,
-  parseSize,
 } from '../../src/job/schema.js';
 import type { RuleSet } from '../../src/job/schema.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../../src/tree/options.js';
@@ -369,25 +369,6 @@ test('loadJobFiles: directories sorted, $NETRC, duplicate names across files', a
     else process.env.NETRC = saved;
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('value parsers: durations, sizes, dates and ages', () => {
-  assert.deepEqual(parseDuration('500ms'), { ok: true, value: 500 });
-  assert.deepEqual(parseDuration('10s'), { ok: true, value: 10_000 });
-  assert.deepEqual(parseDuration('2m'), { ok: true, value: 120_000 });
-  assert.deepEqual(parseDuration(1.5), { ok: true, value: 1500 });
-  assert.deepEqual(parseDuration('30'), { ok: true, value: 30_000 });
-  assert.equal(parseDuration('-1s').ok, false);
-  assert.equal(parseDuration('soon').ok, false);
-  assert.deepEqual(parseSize('512'), { ok: true, value: 512 });
-  assert.deepEqual(parseSize('10K'), { ok: true, value: 10_240 });
-  assert.deepEqual(parseSize('10kB'), { ok: true, value: 10_000 });
-  assert.deepEqual(parseSize('1.5GiB'), { ok: true, value: 1.5 * 1024 ** 3 });
-  assert.deepEqual(parseSize('2 MB'), { ok: true, value: 2_000_000 });
-  assert.deepEqual(parseSize(-3), { ok: false, message: 'must not be negative' });
-  assert.deepEqual(parseDateOrAge('2024-05-01T12:00:00Z', NOW), { ok: true, value: new Date('2024-05-01T12:00:00Z') });
-  assert.deepEqual(parseDateOrAge('12h', NOW), { ok: true, value: new Date('2024-05-31T12:00:00Z') });
-  assert.equal(parseDateOrAge('2024-13-45', NOW).ok, false);
 });
 
 test('did-you-mean ignores case and separators and gives up on far-off words', () => {
