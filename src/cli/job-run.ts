@@ -12,6 +12,7 @@ import type { Output } from './output.js';
 import { readExcludeFrom } from './options.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
+import { connectAndResolve } from './login-paths.js';
 import { errorText, outcomeOfError, outcomeOfSummary, type TargetName, type TargetOutcome } from './outcome.js';
 import { renderSummaryLine } from './render.js';
 
@@ -61,8 +62,15 @@ interface Slot {
   name: TargetName;
   log: Logger;
   outcome?: TargetOutcome;
+  /** The target's absolute directory, once its server told its login directory (see login-paths.ts). */
+  root?: string;
   releaseLocal?: () => Promise<void>;
   remote?: RemoteLock;
+}
+
+/** The options of a server the job names (its source or one of its targets). */
+function serverOf(job: Job, name: string): ServerOptions {
+  return [job.from, ...job.to].find((e) => e.serverName === name)!.server;
 }
 
 export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> {
@@ -99,28 +107,35 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
   let jobError: string | undefined;
   try {
     const excludeFromText = readExcludeFrom(options.excludeFrom);
+    // Connect every server once up front, so a wrong password or a dead host
+    // is one clear error, and learn each one's login directory where a path
+    // is relative to it ("server:pub"): every path is absolute from here on.
+    // allSettled, not all: when one server fails, the finally below must not
+    // close the pools while another connect is still in flight (that
+    // connection would land in a closed pool, stay open and keep the process alive).
+    const servers = [...new Set([job.from.serverName, ...slots.map((s) => s.ep.serverName)])];
+    const pathsOn = (name: string) => [job.from, ...job.to].filter((e) => e.serverName === name).map((e) => e.path);
+    const connects = await Promise.allSettled(servers.map((name) => connectAndResolve(poolFor(name, serverOf(job, name)), pathsOn(name))));
+    const resolvers = new Map(servers.map((name, i) => [name, connects[i]]));
+    const srcConnect = resolvers.get(job.from.serverName)!;
+    if (srcConnect.status === 'rejected') throw srcConnect.reason;
+    for (const s of slots) {
+      const c = resolvers.get(s.ep.serverName)!;
+      if (c.status === 'rejected') failTarget(s, c.reason);
+      else s.root = c.value(s.ep.path);
+    }
+    if (pending().length === 0) return finish();
+    const src: MirrorEndpoint = { pool: poolFor(job.from.serverName, job.from.server), root: srcConnect.value(job.from.path), display: `${job.from.serverName}:${job.from.path}` };
     // A dry run writes nothing: it takes no lock and is never locked out.
     if (!options.dryRun) {
-      for (const s of slots) {
+      for (const s of pending()) {
         try {
-          s.releaseLocal = await lockTarget(ctx.lockDir, s.ep.server, s.ep.path, { job: job.name, target: s.name.target }, s.log);
+          s.releaseLocal = await lockTarget(ctx.lockDir, s.ep.server, s.root!, { job: job.name, target: s.name.target }, s.log);
         } catch (err) {
           failTarget(s, err);
         }
       }
     }
-    if (pending().length === 0) return finish();
-    const src: MirrorEndpoint = { pool: poolFor(job.from.serverName, job.from.server), root: job.from.path, display: `${job.from.serverName}:${job.from.path}` };
-    const targetPools = pending().map((s) => poolFor(s.ep.serverName, s.ep.server));
-    // allSettled, not all: when one server fails, the finally below must not
-    // close the pools while another connect is still in flight (that
-    // connection would land in a closed pool, stay open and keep the process alive).
-    const [srcConnect, ...targetConnects] = await Promise.allSettled([src.pool, ...targetPools].map((p) => p.use(async () => undefined)));
-    if (srcConnect.status === 'rejected') throw srcConnect.reason;
-    pending().forEach((s, i) => {
-      const c = targetConnects[i];
-      if (c.status === 'rejected') failTarget(s, c.reason);
-    });
     if (pending().length === 0) return finish();
     // The source root before anything is done on a target (a remote lock
     // creates the target's root): a missing source leaves every target untouched.
@@ -129,7 +144,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
       for (const s of pending()) {
         try {
           const connect = () => FtpConnection.connect(s.ep.server, { state: poolFor(s.ep.serverName, s.ep.server).state, onNote: (n) => s.log.log(n) });
-          s.remote = await acquireRemoteLock(connect, s.ep.path, job.remoteLockTtlMs, (owner) =>
+          s.remote = await acquireRemoteLock(connect, s.root!, job.remoteLockTtlMs, (owner) =>
             s.log.log({ level: 'warn', event: 'stale-remote-lock', server: s.ep.serverName, message: `took over an expired remote lock (${owner || 'owner unknown'})` }),
           );
         } catch (err) {
@@ -155,7 +170,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     });
     const summaries = await mirror({
       src,
-      targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.ep.path, display: s.name.target, engine: targetEngine(policy, s.log) })),
+      targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.root!, display: s.name.target, engine: targetEngine(policy, s.log) })),
       options,
       sourceListing,
       excludeFromText,

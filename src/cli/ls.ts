@@ -2,6 +2,7 @@ import { FtpConnection } from '../ftp/connection.js';
 import type { ListEntry } from '../ftp/entry.js';
 import type { RejectedEntry } from '../ftp/names.js';
 import { serverFromUrl } from './servers.js';
+import { resolveOn } from './login-paths.js';
 import { flagsOf, wireLog, type CommonOpts } from './options.js';
 import { EXIT } from './exit.js';
 import { createLogger, streamSink } from './log.js';
@@ -59,7 +60,7 @@ export async function lsCommand(url: string, o: LsFlags): Promise<number> {
     const out: PathEntry[] = [];
     await walkListing(
       conn,
-      u.path,
+      await resolveOn(conn, u.path),
       !!o.recursive,
       (e) => {
         if (o.json) out.push(e);

@@ -8,6 +8,7 @@ import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
+import { connectAndResolve } from './login-paths.js';
 import { outcomeOfSummary } from './outcome.js';
 import { failureLine, renderSummary } from './render.js';
 
@@ -36,15 +37,21 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   }
   let release: (() => Promise<void>) | undefined;
   try {
-    // A dry run writes nothing, so it takes no lock and is never locked out.
-    if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dst.url.path, { target: target.target }, log);
-    // Connect once up front, so a wrong password or a dead host is one clear error (exit 3).
+    // Connect once up front, so a wrong password or a dead host is one clear
+    // error (exit 3), and learn the login directories the paths may be relative to.
     // allSettled: closing the pools while the other connect is in flight would leave that connection open.
-    const connected = await Promise.allSettled([srcPool.use(async () => undefined), dstPool.use(async () => undefined)]);
-    for (const c of connected) if (c.status === 'rejected') throw c.reason;
+    const connected = await Promise.allSettled([connectAndResolve(srcPool, [src.url.path]), connectAndResolve(dstPool, [dst.url.path])]);
+    const [srcAt, dstAt] = connected.map((c) => {
+      if (c.status === 'rejected') throw c.reason;
+      return c.value;
+    });
+    const srcRoot = srcAt(src.url.path);
+    const dstRoot = dstAt(dst.url.path);
+    // A dry run writes nothing, so it takes no lock and is never locked out.
+    if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dstRoot, { target: target.target }, log);
     const [summary] = await mirror({
-      src: { pool: srcPool, root: src.url.path, display: redactUrls(srcUrl) },
-      targets: [{ pool: dstPool, root: dst.url.path, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
+      src: { pool: srcPool, root: srcRoot, display: redactUrls(srcUrl) },
+      targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
       options,
       excludeFromText,
       events: mirrorEvents({

@@ -1,6 +1,6 @@
 /**
  * The `defaults:` and `jobs:` of a job file: mirror options, endpoints
- * ("server:/path"), and each job with the file's defaults applied.
+ * ("server:/path", "server:path"), and each job with the file's defaults applied.
  */
 import { posix } from 'node:path';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
@@ -45,24 +45,33 @@ interface EndpointRef {
   path: string;
 }
 
-const ENDPOINT_RE = /^([^:/\s]+):(\/.*)$/;
+/**
+ * "server:/path" is absolute, "server:path" (and "server:") relative to the
+ * login directory, as in scp; src/cli resolves a relative one with PWD once
+ * connected (login-paths.ts).
+ */
+const ENDPOINT_RE = /^([^:/\s]+):(.*)$/;
+const ENDPOINT_FORM = 'server:/path or server:path';
 
+/** "/a//b/" -> "/a/b", "./pub/" -> "pub", "." -> "" (the login directory). */
 function normalizePath(p: string): string {
+  if (p === '') return '';
   const n = posix.normalize(p);
+  if (n === '.') return '';
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
-/** "server:/path" from `from` or an item of `to`. */
+/** "server:/path" or "server:path" from `from` or an item of `to`. */
 function readEndpoint(r: JobFileReader, label: string, node: Node | null, offset: number): EndpointRef | undefined {
   if (!isScalar(node) || typeof node.value !== 'string') {
-    r.error(offset, `'${label}' must be a string of the form server:/path, got ${nodeKind(node)}`);
+    r.error(offset, `'${label}' must be a string of the form ${ENDPOINT_FORM}, got ${nodeKind(node)}`);
     return undefined;
   }
   const text = r.interpolate(node.value, node, label);
   if (text === undefined) return undefined;
   const m = ENDPOINT_RE.exec(text.trim());
   if (!m) {
-    r.error(offset, `'${label}' must be of the form server:/path, got '${text}'`);
+    r.error(offset, `'${label}' must be of the form ${ENDPOINT_FORM}, got '${text}'`);
     return undefined;
   }
   return { serverName: m[1], path: normalizePath(m[2]) };

@@ -48,7 +48,7 @@ function readUrl(r: JobFileReader, name: string, urlEntry: Entry): FtpUrl | unde
   if (url?.password !== undefined && url.password !== '' && !s.wholeVar) {
     r.warn(r.valueOffset(urlEntry.pair), PLAIN_PASSWORD_WARNING);
   }
-  if (url && url.path !== '/') {
+  if (url && url.path !== '') {
     r.warn(r.valueOffset(urlEntry.pair), `the path in a server URL is ignored; put it in the jobs' from/to ("${name}:${url.path}")`);
   }
   return url;

@@ -90,7 +90,7 @@ export const TOP_LEVEL_KEYS: RuleSet = {
   servers: {
     kind: 'servers',
     required: true,
-    description: 'FTP servers by name. Jobs refer to them as "name:/path".',
+    description: 'FTP servers by name. Jobs refer to them as "name:/path" (absolute) or "name:path" (relative to the login directory).',
   },
   defaults: {
     kind: 'defaults',
@@ -270,8 +270,8 @@ const LOCK_KEYS: RuleSet = {
 
 const JOB_ONLY_KEYS: RuleSet = {
   name: { kind: 'string', required: true, description: 'Unique job name: used for locks, logs and metrics.' },
-  from: { kind: 'endpoint', required: true, description: 'Source as "server:/path".' },
-  to: { kind: 'endpoints', required: true, description: 'Target as "server:/path", or a list of them (fan-out).' },
+  from: { kind: 'endpoint', required: true, description: 'Source as "server:/path" (absolute) or "server:path" (relative to the login directory, as in scp).' },
+  to: { kind: 'endpoints', required: true, description: 'Target as "server:/path" (absolute) or "server:path" (relative to the login directory), or a list of them (fan-out).' },
   ...LOCK_KEYS,
 };
 
@@ -392,7 +392,7 @@ export function buildJsonSchema(): Json {
       maxDelete: {
         anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: MAX_DELETE_PATTERN }, INTERPOLATED],
       },
-      endpoint: { anyOf: [{ type: 'string', pattern: '^[^:]+:/' }, INTERPOLATED] },
+      endpoint: { anyOf: [{ type: 'string', pattern: '^[^:/\\s]+:' }, INTERPOLATED] },
       timeouts: objectSchema(TIMEOUT_KEYS),
       server: objectSchema(SERVER_KEYS, 'One FTP server.'),
       defaults: objectSchema(DEFAULTS_KEYS),

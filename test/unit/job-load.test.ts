@@ -227,6 +227,27 @@ test('passive side: job setting, then server preferences, then source', () => {
   assert.equal(passiveOf({ b: '    passive: avoid\n', job: '    passive: destination\n' }), 'destination');
 });
 
+test('endpoints: server:/path is absolute, server:path and server: relative to the login directory (as in scp)', () => {
+  const endpoints = (from: string, to: string) => {
+    const r = loadJobText(`version: 1\nservers:\n  a:\n    url: ftp://a.example/\n  b:\n    url: ftp://b.example/\njobs:\n  - name: j\n    from: "${from}"\n    to: "${to}"\n`, 'e.yaml', {});
+    assert.deepEqual(r.diagnostics, [], JSON.stringify(r.diagnostics));
+    return [r.jobs[0].from.path, r.jobs[0].to[0].path];
+  };
+  assert.deepEqual(endpoints('a:/pub/', 'b://srv/./x'), ['/pub', '/srv/x']);
+  assert.deepEqual(endpoints('a:pub/', 'b:./x/y'), ['pub', 'x/y']);
+  assert.deepEqual(endpoints('a:', 'b:.'), ['', '']);
+  assert.deepEqual(endpoints('a:../up', 'b:/'), ['../up', '/']);
+  // A relative and an absolute spelling are told apart only once connected (PWD): not a duplicate here.
+  assert.deepEqual(endpoints('a:x', 'a:/x'), ['x', '/x']);
+});
+
+test('a path in a server URL is ignored, and the warning spells the endpoint with the same meaning', () => {
+  const warn = (url: string) => loadJobText(twoServers().replace('url: ftp://a.example/', `url: ${url}`), 'w.yaml', {}).diagnostics.map((d) => d.message);
+  assert.deepEqual(warn('ftp://a.example/pub'), [`the path in a server URL is ignored; put it in the jobs' from/to ("a:pub")`]);
+  assert.deepEqual(warn('ftp://a.example/%2Fpub'), [`the path in a server URL is ignored; put it in the jobs' from/to ("a:/pub")`]);
+  assert.deepEqual(warn('ftp://a.example'), []);
+});
+
 test('credentials: explicit, URL, netrc by host and user, netrc login, anonymous', () => {
   const netrc = netrcFromText(
     'machine a.example login alice password from-netrc-a\nmachine b.example login carol password from-netrc-b\n',
