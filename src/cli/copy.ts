@@ -5,6 +5,7 @@ import { containedPath } from '../ftp/remote-path.js';
 import { FxpEngine, Side } from '../fxp/engine.js';
 import { serverFromUrl } from './servers.js';
 import { resolveOn } from './login-paths.js';
+import { interruption } from './interrupt.js';
 import { flagsOf, wireLog, type CommonOpts, type TransferFlags } from './options.js';
 import { EXIT, UsageError } from './exit.js';
 import { createLogger, streamSink, type LogEvent } from './log.js';
@@ -28,6 +29,7 @@ export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts 
   const src = serverFromUrl(srcUrl, 'SRC', flagsOf(o, 'source'));
   const dst = serverFromUrl(dstUrl, 'DST', flagsOf(o, 'destination'));
   if (src.url.path.endsWith('/') || src.url.path === '') throw new UsageError(`source must name a file, not a directory: ${redactUrls(srcUrl)}`);
+  const signal = interruption();
   const srcPool = new ConnectionPool(src.server, 1, wireLog(o.verbose, `${src.server.name}`));
   const dstPool = new ConnectionPool(dst.server, 1, wireLog(o.verbose, `${dst.server.name}`));
   const log = createLogger({ sinks: [streamSink(process.stderr, 'text', 'info', !!process.stderr.isTTY)] });
@@ -59,7 +61,8 @@ export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts 
     ]);
     // The destination directory is the root nothing may be written outside of.
     const dstPath = containedPath(dstRoot, dstRel);
-    const result = await engine.copy(s, d, { srcPath, dstRoot, dstRel, mtime, size });
+    // A signal aborts the transfer and deletes its temporary file (kept with --continue): interrupt.ts.
+    const result = await engine.copy(s, d, { srcPath, dstRoot, dstRel, mtime, size, signal });
     if (result.mode === 'relay' && o.fxp !== 'never') {
       held.push({ level: 'warn', event: 'relay', path: dstPath, message: 'every FXP mode was refused: the file went through this machine (relay)' });
     }

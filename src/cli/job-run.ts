@@ -13,6 +13,7 @@ import { readExcludeFrom } from './options.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
 import { connectAndResolve } from './login-paths.js';
+import { interruptedBy } from './interrupt.js';
 import { errorText, outcomeOfError, outcomeOfSummary, type TargetName, type TargetOutcome } from './outcome.js';
 import { renderSummaryLine } from './render.js';
 
@@ -46,6 +47,8 @@ export interface JobRunContext {
   print: (text: string) => void;
   /** The most urgent of several exit codes. */
   worst: (codes: number[]) => number;
+  /** Aborted by a signal (interrupt.ts): start nothing more, abort what runs, release everything. */
+  signal: AbortSignal;
 }
 
 /** A server's own fxp policy narrows the job's: never beats force beats auto. */
@@ -105,7 +108,12 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     walked = true;
   };
   let jobError: string | undefined;
+  /** Stop here when a signal came: what follows would only have to be undone. */
+  const checkInterrupted = () => {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+  };
   try {
+    checkInterrupted();
     const excludeFromText = readExcludeFrom(options.excludeFrom);
     // Connect every server once up front, so a wrong password or a dead host
     // is one clear error, and learn each one's login directory where a path
@@ -125,6 +133,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
       else s.root = c.value(s.ep.path);
     }
     if (pending().length === 0) return finish();
+    checkInterrupted();
     const src: MirrorEndpoint = { pool: poolFor(job.from.serverName, job.from.server), root: srcConnect.value(job.from.path), display: `${job.from.serverName}:${job.from.path}` };
     // A dry run writes nothing: it takes no lock and is never locked out.
     if (!options.dryRun) {
@@ -139,13 +148,19 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     if (pending().length === 0) return finish();
     // The source root before anything is done on a target (a remote lock
     // creates the target's root): a missing source leaves every target untouched.
+    checkInterrupted();
     const sourceListing = await readSourceRoot(src, options);
     if (job.remoteLock && !options.dryRun) {
       for (const s of pending()) {
         try {
           const connect = () => FtpConnection.connect(s.ep.server, { state: poolFor(s.ep.serverName, s.ep.server).state, onNote: (n) => s.log.log(n) });
-          s.remote = await acquireRemoteLock(connect, s.root!, job.remoteLockTtlMs, (owner) =>
-            s.log.log({ level: 'warn', event: 'stale-remote-lock', server: s.ep.serverName, message: `took over an expired remote lock (${owner || 'owner unknown'})` }),
+          s.remote = await acquireRemoteLock(connect, s.root!, job.remoteLockTtlMs, (owner, why) =>
+            s.log.log({
+              level: 'warn',
+              event: 'stale-remote-lock',
+              server: s.ep.serverName,
+              message: why === 'expired' ? `took over an expired remote lock (${owner || 'owner unknown'})` : `took over a remote lock whose process on this host is gone (${owner})`,
+            }),
           );
         } catch (err) {
           failTarget(s, err);
@@ -154,6 +169,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     }
     const live = pending();
     if (live.length === 0) return finish();
+    checkInterrupted();
     // Logged once connected and locked, so a run that is locked out or cannot
     // connect says so in one line.
     jlog.log({ level: 'info', event: 'start', message: `${src.display} -> ${live.map((s) => s.name.target).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
@@ -174,25 +190,28 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
       options,
       sourceListing,
       excludeFromText,
+      signal: ctx.signal,
       events: { ...events, walked: () => walkDone() },
     });
+    const interrupted = ctx.signal.aborted ? interruptedBy() : undefined;
     live.forEach((s, i) => {
       const summary = summaries[i];
-      s.outcome = outcomeOfSummary(s.name, summary);
+      s.outcome = outcomeOfSummary(s.name, summary, interrupted);
       s.log.log({
         level: s.outcome.code === EXIT.OK ? 'info' : 'warn',
         event: 'summary',
         bytes: summary.bytes.transferred,
-        message: renderSummaryLine(summary),
+        message: renderSummaryLine(summary, interrupted),
         files: summary.files,
         modes: summary.modes,
         durationMs: summary.durationMs,
       });
     });
   } catch (err) {
+    const interrupted = ctx.signal.aborted ? interruptedBy() : undefined;
     jobError = errorText(err);
-    jlog.log({ level: 'error', event: 'failed', message: (err as Error).message, code: (err as { code?: string }).code });
-    for (const s of pending()) s.outcome = outcomeOfError(s.name, err);
+    jlog.log({ level: interrupted ? 'warn' : 'error', event: interrupted ? 'interrupted' : 'failed', message: (err as Error).message, code: (err as { code?: string }).code });
+    for (const s of pending()) s.outcome = outcomeOfError(s.name, err, interrupted);
   } finally {
     walkDone();
     for (const s of slots) await s.remote?.release().catch(() => undefined);

@@ -11,6 +11,7 @@ import { lockTarget } from './target-lock.js';
 import { connectAndResolve } from './login-paths.js';
 import { outcomeOfSummary } from './outcome.js';
 import { failureLine, renderSummary } from './render.js';
+import { interruptedBy, interruption } from './interrupt.js';
 
 /**
  * `fxpmirror mirror <src-url> <dst-url>`: one source tree onto one target,
@@ -25,6 +26,8 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   const excludeFromText = readExcludeFrom(o.excludeFrom);
   // Local paths this run writes to are usage errors before anything connects (preflight.ts).
   checkRunPaths({ lockDir: o.lockDir ?? defaultLockDir(), lockDirFromOption: o.lockDir !== undefined, logFile: o.logFile });
+  // A signal stops the run cleanly (interrupt.ts): installed before anything connects.
+  const signal = interruption();
   const output = openOutput(o, 1);
   const { log, screen } = output;
   const target = { target: redactUrls(dstUrl), path: dst.url.path };
@@ -47,6 +50,7 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
     });
     const srcRoot = srcAt(src.url.path);
     const dstRoot = dstAt(dst.url.path);
+    if (signal.aborted) throw signal.reason;
     // A dry run writes nothing, so it takes no lock and is never locked out.
     if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dstRoot, { target: target.target }, log);
     const [summary] = await mirror({
@@ -54,6 +58,7 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
       targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
       options,
       excludeFromText,
+      signal,
       events: mirrorEvents({
         output,
         targets: [{ name: target.target, log }],
@@ -64,10 +69,11 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
         relayAsked: options.fxp === 'never',
       }),
     });
-    const outcome = outcomeOfSummary(target, summary);
+    const interrupted = signal.aborted ? interruptedBy() : undefined;
+    const outcome = outcomeOfSummary(target, summary, interrupted);
     output.close();
-    if (o.json) screen.out(JSON.stringify(summary, null, 2) + '\n');
-    else if (!o.quiet) screen.out(renderSummary(summary) + '\n');
+    if (o.json) screen.out(JSON.stringify(interrupted ? { ...summary, interrupted } : summary, null, 2) + '\n');
+    else if (!o.quiet) screen.out(renderSummary(summary, interrupted) + '\n');
     // -q: nothing on success; a failed target is one line on stderr (the cron contract).
     const line = failureLine(outcome);
     if (line && (o.quiet || !output.logOnStderr)) screen.err(line + '\n');

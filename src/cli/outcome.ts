@@ -2,6 +2,7 @@ import { redactUrls } from '../ftp/url.js';
 import type { MirrorSummary } from '../tree/plan.js';
 import { EXIT, exitCodeFor, exitCodeForCode, type ExitCode } from './exit.js';
 import { redactSecrets } from '../ftp/secrets.js';
+import { SIGNAL_EXIT, type StopSignal } from './interrupt.js';
 
 /**
  * How each target of a run ended, as plain data: the exit code, the error
@@ -20,6 +21,8 @@ export interface TargetOutcome {
   /** Why the target was not synced at all (locked, down, refused, source missing). */
   error?: string;
   summary?: MirrorSummary;
+  /** A signal stopped this target before it was done (interrupt.ts): its code is 128 + the signal's number. */
+  interrupted?: StopSignal;
 }
 
 export interface TargetName {
@@ -38,7 +41,8 @@ export function errorText(err: unknown): string {
   return oneLine((err as Error)?.message ?? String(err));
 }
 
-export function outcomeOfError(name: TargetName, err: unknown): TargetOutcome {
+export function outcomeOfError(name: TargetName, err: unknown, interrupted?: StopSignal): TargetOutcome {
+  if (interrupted) return { ...name, code: SIGNAL_EXIT[interrupted], error: errorText(err), interrupted };
   return { ...name, code: exitCodeFor(err), error: errorText(err) };
 }
 
@@ -60,7 +64,8 @@ export function summaryExit(s: MirrorSummary): ExitCode {
   return s.failures.some((f) => f.code === 'EFXPREFUSED') ? EXIT.FXP_REFUSED : EXIT.PARTIAL;
 }
 
-export function outcomeOfSummary(name: TargetName, s: MirrorSummary): TargetOutcome {
-  const code = summaryExit(s);
-  return { ...name, code, error: s.error ? oneLine(s.error.message) : undefined, summary: s };
+/** `interrupted`: the run was stopped by that signal before this target was done. */
+export function outcomeOfSummary(name: TargetName, s: MirrorSummary, interrupted?: StopSignal): TargetOutcome {
+  const code = interrupted ? SIGNAL_EXIT[interrupted] : summaryExit(s);
+  return { ...name, code, error: s.error ? oneLine(s.error.message) : undefined, summary: s, ...(interrupted ? { interrupted } : {}) };
 }

@@ -3,6 +3,7 @@ import type { MirrorSummary, PlanAction } from '../tree/plan.js';
 import { TRANSFER_MODES } from '../fxp/modes.js';
 import { EXIT } from './exit.js';
 import { oneLine, summaryStatus, type TargetOutcome } from './outcome.js';
+import type { StopSignal } from './interrupt.js';
 
 /**
  * Renderers draw from plain data only (plan actions, the run summary): no
@@ -208,8 +209,9 @@ function label(name: string, value: string): string {
  * Multi-line human summary. In a dry run the counts are what a real run would
  * do, and the first line says so.
  */
-export function renderSummary(s: MirrorSummary): string {
+export function renderSummary(s: MirrorSummary, interrupted?: StopSignal): string {
   const out: string[] = [];
+  if (interrupted) out.push(`interrupted by ${interrupted}: stopped early, nothing deleted; a new run completes it`);
   if (s.dryRun) out.push('dry run: nothing changed');
   out.push(label('source', displayText(s.source)));
   out.push(label('destination', displayText(s.destination)));
@@ -261,10 +263,11 @@ export function renderSummary(s: MirrorSummary): string {
  *   "ok: 12 transferred (4.1 MiB), 0 deleted, 0 failed in 1.2 s"
  *   "partial: 3 transferred (1.0 KiB), 0 deleted, 2 failed, 1 unsynced in 0.5 s"
  * Deleted counts files and directories. A dry run reads "ok (dry run): 12 to
- * transfer (...), 3 to delete, ...".
+ * transfer (...), 3 to delete, ...". A run stopped by a signal reads
+ *   "interrupted by SIGTERM: 3 transferred (1.0 KiB), 0 deleted, 0 failed in 0.4 s".
  */
-export function renderSummaryLine(s: MirrorSummary): string {
-  const status = summaryStatus(s) + (s.dryRun ? ' (dry run)' : '');
+export function renderSummaryLine(s: MirrorSummary, interrupted?: StopSignal): string {
+  const status = (interrupted ? `interrupted by ${interrupted}` : summaryStatus(s)) + (s.dryRun ? ' (dry run)' : '');
   const deleted = s.files.deleted + s.dirs.deleted;
   const parts = [
     s.dryRun
@@ -301,9 +304,12 @@ export function failureLine(o: TargetOutcome, job?: string): string | undefined 
   if (o.code === EXIT.OK) return undefined;
   const where = `${job !== undefined ? `${displayText(job)}: ` : ''}${displayText(o.target)}`;
   if (o.error !== undefined || !o.summary) {
-    return `${where}: ${o.code === EXIT.LOCKED ? 'locked' : 'failed'}: ${displayText(o.error ?? 'unknown error')}`;
+    const what = o.interrupted ? `interrupted by ${o.interrupted}` : o.code === EXIT.LOCKED ? 'locked' : 'failed';
+    const error = o.error ?? 'unknown error';
+    // The signal's own error says it already: "interrupted by SIGTERM", not twice.
+    return error === what ? `${where}: ${what}` : `${where}: ${what}: ${displayText(error)}`;
   }
   const s = o.summary;
   const first = firstProblem(s);
-  return `${where}: ${renderSummaryLine(s)}${first ? `; ${first}` : ''}`;
+  return `${where}: ${renderSummaryLine(s, o.interrupted)}${first ? `; ${first}` : ''}`;
 }
