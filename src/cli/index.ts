@@ -50,7 +50,7 @@ export function buildProgram(): Command {
     // Set before the subcommands are added, so they inherit it: a parse error
     // becomes a CommanderError and exit code 2, not commander's own exit(1).
     .exitOverride()
-    .addHelpText('after', `\nURLs: ftp://user:pass@host:port/path, ftps:// (implicit TLS, port 990), ftpes:// (explicit TLS).\nA URL without a password takes it from FXPMIRROR_SRC_PASSWORD / FXPMIRROR_DST_PASSWORD / FXPMIRROR_PASSWORD, then ~/.netrc.\n${exitHelp()}`);
+    .addHelpText('after', `\nURLs: ftp://user:pass@host:port/path, ftps:// (implicit TLS, port 990), ftpes:// (explicit TLS).\nThe path is relative to the login directory (RFC 1738); %2F makes it absolute: ftp://host/%2Fpub.\nA URL without a password takes it from FXPMIRROR_SRC_PASSWORD / FXPMIRROR_DST_PASSWORD / FXPMIRROR_PASSWORD, then ~/.netrc.\n${exitHelp()}`);
 
   listingOptions(connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>')))
     .option('-R, --recursive', 'list subdirectories too')
