@@ -7,7 +7,7 @@ import { CHOICES, MIRROR_OPTION_KEYS } from '../../src/job/schema.js';
 function option(cmd: Command, flag: string): Option & { argChoices?: string[]; defaultValue?: unknown } {
   const o = cmd.options.find((x) => x.long === flag);
   assert.ok(o, `${cmd.name()} has ${flag}`);
-  return o as Option & { argChoices?: string[]; defaultValue?: unknown };
+  return o;
 }
 
 test('the command line offers exactly the values a job file allows, from the same lists (schema.ts)', () => {
