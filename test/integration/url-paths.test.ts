@@ -60,7 +60,7 @@ describe('URL and endpoint paths: relative to the login directory, absolute with
       [`${HOME}/pub/d/b.txt`]: 'relative b\n',
       '/pub/root.txt': 'absolute\n',
     });
-    b = await serverWithHome('127.0.10.2', HOME, { '/abs/': '' });
+    b = await serverWithHome('127.0.10.2', HOME, { '/abs/': '', [`${HOME}/pub/`]: '' });
     c = await ScriptedFtpServer.start({ host: '127.0.10.3', files: { '/pub/x.txt': 'x\n' } });
     c.on('PWD', '257 "C:\\Users\\ftp" is the current directory.');
   });
@@ -118,6 +118,18 @@ describe('URL and endpoint paths: relative to the login directory, absolute with
       assert.equal(b.tree.read(`${root}/a.txt`)?.toString(), 'relative a\n', root);
       assert.equal(b.tree.read(`${root}/d/b.txt`)?.toString(), 'relative b\n', root);
     }
+  });
+
+  test('probe: relative URLs put its temporary files in each login directory', async () => {
+    const stored = (srv: ScriptedFtpServer) => pathsSent(srv, 'STOR').filter((p) => p.includes('.fxpmirror-probe-'));
+    const [beforeA, beforeB] = [stored(a).length, stored(b).length];
+    const r = await cli(['probe', '--json', a.url('/'), b.url('/pub')]);
+    assert.equal(r.code, EXIT.OK, show(r));
+    const newA = stored(a).slice(beforeA);
+    const newB = stored(b).slice(beforeB);
+    assert.ok(newA.length > 0 && newB.length > 0, `${newA.join(', ')} | ${newB.join(', ')}`);
+    for (const p of newA) assert.ok(p.startsWith(`${HOME}/.fxpmirror-probe-`), p);
+    for (const p of newB) assert.ok(p.startsWith(`${HOME}/pub/.fxpmirror-probe-`), p);
   });
 
   test('a server whose PWD is not an absolute path: a relative URL is one clear line (exit 6); an absolute one works', async () => {
