@@ -52,6 +52,7 @@ export interface MirrorRun {
   sourceListing?: Listing;
   excludeFromText?: string;
   events?: MirrorEvents;
+  /** Interrupted (a signal): start nothing more, abort the running transfers, delete nothing. */
   signal?: AbortSignal;
 }
 
@@ -119,6 +120,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
 
   const fail = (t: TargetState, a: PlanAction | { kind: 'list'; path: string }, err: unknown) => {
     const { code, message } = describe(err);
+    // Cut short on purpose (an interrupted run): not a failure; the next run does it.
+    if (run.signal?.aborted && code === 'EABORTED') return;
     t.summary.failures.push({ path: a.path, code, message });
     if (a.kind === 'transfer' || a.kind === 'verify') t.summary.files.failed++;
     failedTotal++;
@@ -167,6 +170,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
           // The next file's PASV may be opened ahead, unless an MDTM on the
           // source would come first anyway (LIST sources: see above).
           more: !askMdtm,
+          // An interrupted run aborts the transfer at once (engine.ts).
+          signal: run.signal,
         }),
       );
       t.summary.files.transferred++;
@@ -182,7 +187,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   const execute = async (t: TargetState, a: PlanAction): Promise<void> => {
     switch (a.kind) {
       case 'transfer':
-        if (stopped) return;
+        if (stopped || run.signal?.aborted) return;
         await t.gate.pass(a, () => copyOne(t, a));
         if (opts.dryRun) {
           t.summary.files.transferred++;
@@ -249,7 +254,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
    * (its links are resolved here all the same).
    */
   const walk = async (rel: string, exists: boolean[], ts: TargetState[] = targets, listed?: Listing): Promise<void> => {
-    if (stopped) return;
+    if (stopped || run.signal?.aborted) return;
     let srcEntries: ListEntry[];
     let srcRejected: RejectedEntry[];
     // Names held back from the diff on both sides: unusable or ambiguous on either side, links not followed.
@@ -366,7 +371,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
 
   // Delete phase, per target.
   for (const t of targets) {
-    if (stopped) break;
+    // An interrupted run deletes nothing: its walk may be incomplete.
+    if (stopped || run.signal?.aborted) break;
     if (!t.summary.error) await deletePhase(t);
   }
   const durationMs = Date.now() - started;

@@ -204,8 +204,9 @@ interface Endpoint {
   port: number;
 }
 
+/** `p` is absolute: "%2F" says so (RFC 1738 §3.2.2) to fxpmirror and lftp alike. */
 function url(s: Endpoint, p: string): string {
-  return `ftp://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${s.host}:${s.port}${p}`;
+  return `ftp://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${s.host}:${s.port}/%2F${p.slice(1)}`;
 }
 
 /**
