@@ -223,7 +223,11 @@ async function large(ctx: PairCtx): Promise<ScenarioResult> {
   say(`WAN ${id}: ${name}`);
   const runs = await repeat(ctx, `wan ${id}`, Math.min(ctx.args.reps, 2), async (tool, rep) => {
     const before = await ctx.wan.counts();
-    const r = await syncOnce(ctx, tool, { tree: 'wbig', rel: `/wbig-${tool}-${rep}`, files: count, size: bytes, parallel: 4, timeoutSec: 60 + Math.ceil(idealS * 3) });
+    const timeoutSec = 60 + Math.ceil(idealS * 3);
+    // lftp's net:timeout (10 s, runner.ts) also ends a control connection that is silent while its transfer runs: a
+    // 256 MiB file takes longer than that at 200 Mbit/s, and lftp then reports "FXP is not available".
+    const lftpBefore = `set net:timeout ${timeoutSec}; `;
+    const r = await syncOnce(ctx, tool, { tree: 'wbig', rel: `/wbig-${tool}-${rep}`, files: count, size: bytes, parallel: 4, timeoutSec, lftpBefore });
     const after = await ctx.wan.counts();
     const drops = after.reduce((n, c, i) => n + (c.from && c.to ? c.drops - before[i].drops : 0), 0);
     return { ...r, extra: { serverLinkDrops: drops } };
