@@ -40,6 +40,8 @@ export interface Args {
   keepLogs: boolean;
   wan: WanShape;
   pairs: Pair[];
+  /** WAN set: which of its scenarios run (1: -P4, 2: -P8, 3: no-op, 4: big files). */
+  wanScenarios: Set<number>;
   /** WAN set: directory for timestamped traces of one extra, untimed run per tool and pair. */
   trace?: string;
   /** Scenario 5: entries of the larger tree (the smaller has a tenth). */
@@ -49,7 +51,7 @@ export interface Args {
 export const USAGE = `usage: node dist/test/bench/bench.js [--quick | --scale F] [--reps N] [--json FILE]
        [--only 1,2,3,4,5,wan] [--source KIND] [--destination KIND] [--keep-logs]
        [--rtt MS] [--server-rtt MS] [--rate MBIT] [--client-rate MBIT]
-       [--pairs SRC:DST,...] [--trace DIR] [--entries N]
+       [--pairs SRC:DST,...] [--wan-scenarios 1,2,3,4] [--trace DIR] [--entries N]
 KIND: ${SERVER_KINDS.join(', ')}. Env BENCH_SCALE sets the default scale.`;
 
 const DEFAULT_WAN: WanShape = { rttMs: 40, serverRttMs: 10, rateMbit: 200, clientRateMbit: 100 };
@@ -84,6 +86,7 @@ export function parseArgs(argv: string[]): Args {
     keepLogs: false,
     wan: { ...DEFAULT_WAN },
     pairs: WAN_PAIRS,
+    wanScenarios: new Set([1, 2, 3, 4]),
   };
   const value = (i: number, name: string) => {
     const v = argv[i + 1];
@@ -137,6 +140,16 @@ export function parseArgs(argv: string[]): Args {
             if (d === undefined || extra !== undefined || s === d) throw new Error(`--pairs: want SRC:DST of two different kinds, got ${JSON.stringify(p)}`);
             return { source: kind(s, arg), destination: kind(d, arg) };
           });
+        break;
+      case '--wan-scenarios':
+        a.wanScenarios = new Set(
+          value(i++, arg)
+            .split(',')
+            .map((v) => {
+              if (!['1', '2', '3', '4'].includes(v)) throw new Error(`--wan-scenarios: no WAN scenario ${JSON.stringify(v)} (1-4)`);
+              return Number(v);
+            }),
+        );
         break;
       case '--trace':
         a.trace = path.resolve(value(i++, arg));
