@@ -131,8 +131,9 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   const scenarios: Record<string, object> = {};
   let wanShape: string | undefined;
+  const ranLoopback = LOOPBACK_SCENARIOS.some((n) => args.only.has(n));
   try {
-    if (LOOPBACK_SCENARIOS.some((n) => args.only.has(n))) {
+    if (ranLoopback) {
       const r = await runLoopback(args, servers, counterRef);
       rows.push(...r.rows);
       Object.assign(scenarios, r.json);
@@ -153,7 +154,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     `\nfxpmirror vs lftp ${lftpVersion.replace(/^LFTP \| Version (\S+).*$/, '$1')}, scale ${args.scale}${args.scale !== 1 ? ' (NOT the full sizes)' : ''}, ` +
       `best of ${args.reps} (WAN: of ${Math.min(args.reps, 3)}, large files ${Math.min(args.reps, 2)}), ${CORES} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')}\n` +
-      `loopback: ${args.source} -> ${args.destination}${wanShape ? `\nWAN: ${wanShape}` : ''}\n\n`,
+      (ranLoopback ? `loopback: ${args.source} -> ${args.destination}\n` : '') +
+      (wanShape ? `WAN: ${wanShape}\n` : '') +
+      '\n',
   );
   printTable(rows);
   const count = (v: Verdict) => rows.filter((r) => r.result === v).length;
