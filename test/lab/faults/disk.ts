@@ -26,7 +26,9 @@ export function diskFree(server: LabServer): number {
 /**
  * Fill the tmpfs root of `server` until at most `leaveBytes` (default 0)
  * are free; release() deletes the filler again. tmpfs counts whole pages,
- * so what is left is `leaveBytes` rounded down to a page.
+ * so what is left is `leaveBytes` rounded down to a page. A file deleted
+ * while a session still holds it open keeps its space until the session
+ * closes it: wait for diskFree() to rise before filling.
  */
 export function fillDisk(server: LabServer, opts: { leaveBytes?: number } = {}): { filled: number; release(): void } {
   const file = path.join(diskOf(server), `filler-${process.pid}-${Date.now()}`);

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import type { LabServer } from '../kinds.js';
-import { isAlive, killQuiet } from '../processes.js';
+import { isAlive, isStopped, killQuiet, sleep } from '../processes.js';
 import { onExit } from '../registry.js';
 
 /** pyftpdlib and ftp-srv serve every session from one process: stopping a session stops the server. */
@@ -66,6 +66,8 @@ export async function stopSessions(server: LabServer, opts: { peer?: string } = 
   };
   const unregister = onExit(cont);
   for (const p of pids) killQuiet(p, 'SIGSTOP');
+  // Signals are delivered asynchronously: return once every process is really stopped.
+  await until(() => pids.every((p) => isStopped(p) || !isAlive(p)));
   let resumed = false;
   return {
     pids,
@@ -74,6 +76,12 @@ export async function stopSessions(server: LabServer, opts: { peer?: string } = 
       resumed = true;
       cont();
       unregister();
+      await until(() => pids.every((p) => !isStopped(p)));
     },
   };
+}
+
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await sleep(5);
 }
