@@ -16,7 +16,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import {
   SERVER_KINDS,
   ensureLabCert,
@@ -32,6 +31,7 @@ import {
   type ServerKind,
 } from '../lab/lab.js';
 import { sha256File } from '../lab/helpers.js';
+import { RawFtp } from '../lab/raw-ftp.js';
 
 const STARTUP_LIMIT_MS = 1500;
 
@@ -50,77 +50,6 @@ const FEAT_EXPECTED: Record<ServerKind, { has: string[]; lacks: string[] }> = {
   'pure-ftpd': { has: ['EPRT', 'EPSV', 'MDTM', 'MFMT', 'MLST', 'MLSD', 'PASV', 'REST', 'SIZE', 'TVFS', 'UTF8', 'AUTH'], lacks: ['HASH', 'XSHA1'] },
   pyftpdlib: { has: ['EPRT', 'EPSV', 'MDTM', 'MFMT', 'MLST', 'REST', 'SIZE', 'TVFS', 'UTF8'], lacks: ['HASH', 'PASV'] },
 };
-
-/** Minimal FTP control connection: enough to check greeting, login and FEAT by hand. */
-class RawFtp {
-  private buf = '';
-  private waiters: Array<(reply: string) => void> = [];
-  private closed = false;
-  constructor(public sock: net.Socket | tls.TLSSocket) {
-    this.attach(sock);
-  }
-  private attach(sock: net.Socket | tls.TLSSocket): void {
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      this.drain();
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w(`[closed] ${this.buf}`);
-    });
-  }
-  /** RFC 959 §4.2: a reply ends at a line "ddd " (multi-line replies start "ddd-"). */
-  private drain(): void {
-    for (;;) {
-      const lines = this.buf.split('\r\n');
-      const end = lines.slice(0, -1).findIndex((l) => /^\d{3} /.test(l));
-      if (end < 0 || !this.waiters.length) return;
-      const reply = lines.slice(0, end + 1).join('\n');
-      this.buf = lines.slice(end + 1).join('\r\n');
-      (this.waiters.shift() as (r: string) => void)(reply);
-    }
-  }
-  next(timeoutMs = 5000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return resolve(`[closed] ${this.buf}`);
-      const timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms (buffer ${JSON.stringify(this.buf)})`)), timeoutMs);
-      this.waiters.push((r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.drain();
-    });
-  }
-  cmd(line: string): Promise<string> {
-    this.sock.write(`${line}\r\n`);
-    return this.next();
-  }
-  static connect(host: string, port: number, localAddress?: string): Promise<RawFtp> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port, localAddress }, () => resolve(new RawFtp(sock)));
-      sock.once('error', reject);
-    });
-  }
-  /** AUTH TLS then upgrade the same socket, verifying the lab certificate (IP SAN). */
-  async startTls(host: string, ca: string): Promise<void> {
-    const reply = await this.cmd('AUTH TLS');
-    assert.match(reply, /^234/, `AUTH TLS: ${reply}`);
-    const plain = this.sock;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, host, ca: fs.readFileSync(ca) }, () => resolve(s));
-      s.once('error', reject);
-    });
-    this.sock = secure;
-    this.attach(secure);
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
 
 async function waitFor(check: () => boolean, what: string, ms = 2000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,20 +1,23 @@
 /**
  * Bring the test lab up and down by hand:
  *
- *   node dist/test/lab/cli.js up [kind...] [--profile fxp|strict] [--tls]
+ *   node dist/test/lab/cli.js up [kind...] [--profile fxp|strict] [--tls] [--rate <bytes/s>]
  *   node dist/test/lab/cli.js down [--all]
  *   node dist/test/lab/cli.js status
  *
- * `up` starts the servers (default: all four), prints their URLs (with the
+ * `up` starts the servers (default: the four FXP servers; inetutils-ftpd and
+ * ftp-srv by name), prints their URLs (with the
  * password: it is a loopback lab) and roots, writes <lab>/lab-state.json and
  * stays in the foreground until SIGINT/SIGTERM. `down` stops a running `up`,
  * then kills the servers recorded in pid files whose starting process is gone
- * (crashed runs) and deletes their byte-counter tables; `down --all` also
- * takes down servers and counters of live processes (a test run).
+ * (crashed runs), unmounts their tmpfs roots and deletes their nftables
+ * tables (byte counters, partitions); `down --all` also takes down servers
+ * and tables of live processes (a test run).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  LAB_KINDS,
   SERVER_KINDS,
   cleanLeftovers,
   deleteCounterTables,
@@ -25,11 +28,11 @@ import {
   startServer,
   stopAll,
   type LabServer,
-  type ServerKind,
+  type LabKind,
 } from './lab.js';
 
 const USAGE = `usage:
-  lab up [${SERVER_KINDS.join('|')} ...] [--profile fxp|strict] [--tls]
+  lab up [${LAB_KINDS.join('|')} ...] [--profile fxp|strict] [--tls] [--rate <bytes/s>]
   lab down [--all]
   lab status`;
 
@@ -38,27 +41,34 @@ function stateFile(): string {
 }
 
 interface UpArgs {
-  kinds: ServerKind[];
-  profile: 'fxp' | 'strict';
+  kinds: LabKind[];
+  profile: 'fxp' | 'strict' | undefined;
   tls: boolean;
+  rateLimit: number | undefined;
 }
 
 function parseUpArgs(argv: string[]): UpArgs {
-  const kinds: ServerKind[] = [];
-  let profile: 'fxp' | 'strict' = 'fxp';
+  const kinds: LabKind[] = [];
+  let profile: 'fxp' | 'strict' | undefined;
   let tls = false;
+  let rateLimit: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--tls') tls = true;
+    else if (a === '--rate' || a.startsWith('--rate=')) {
+      const v = Number(a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
+      if (!Number.isInteger(v) || v <= 0) throw new Error('--rate must be a positive whole number of bytes per second');
+      rateLimit = v;
+    }
     else if (a === '--profile' || a.startsWith('--profile=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v !== 'fxp' && v !== 'strict') throw new Error(`--profile must be fxp or strict, got ${String(v)}`);
       profile = v;
-    } else if ((SERVER_KINDS as string[]).includes(a)) {
-      if (!kinds.includes(a as ServerKind)) kinds.push(a as ServerKind);
+    } else if ((LAB_KINDS as string[]).includes(a)) {
+      if (!kinds.includes(a as LabKind)) kinds.push(a as LabKind);
     } else throw new Error(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
   }
-  return { kinds: kinds.length ? kinds : [...SERVER_KINDS], profile, tls };
+  return { kinds: kinds.length ? kinds : [...SERVER_KINDS], profile, tls, rateLimit };
 }
 
 async function up(argv: string[]): Promise<number> {
@@ -92,7 +102,7 @@ async function up(argv: string[]): Promise<number> {
     }
     const t0 = Date.now();
     try {
-      started.push(await startServer(kind, { profile: args.profile, tls: args.tls }));
+      started.push(await startServer(kind, { profile: args.profile, tls: args.tls, rateLimit: args.rateLimit }));
     } catch (err) {
       console.error(err instanceof Error ? err.message : String(err));
       await stopAll();
@@ -116,7 +126,7 @@ async function up(argv: string[]): Promise<number> {
     })),
   };
   fs.writeFileSync(stateFile(), JSON.stringify(state, null, 2) + '\n');
-  console.log(`profile ${args.profile}${args.tls ? ', TLS offered' : ''}; state in ${stateFile()}; Ctrl-C to stop.`);
+  console.log(`profile ${args.profile ?? 'default'}${args.tls ? ', TLS offered' : ''}${args.rateLimit ? `, ${args.rateLimit} B/s` : ''}; state in ${stateFile()}; Ctrl-C to stop.`);
   // Stay in the foreground; the signal handlers end the process.
   setInterval(() => undefined, 1 << 30);
   return await new Promise<number>(() => undefined);

@@ -5,14 +5,15 @@
  * and writing files there as the lab user.
  *
  * What needs the lab itself (servers, the lab user's ids, the nftables byte
- * counter) stays in lab.ts; this module only builds on it.
+ * counter, fault injection) is in lab.ts and the modules it re-exports; this
+ * module only builds on it.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT, labAvailable, labUserIds, requireServer, startServer, type LabServer, type ServerKind, type StartOptions } from './lab.js';
+import { REPO_ROOT, labAvailable, labUserIds, requireServer, startServer, type LabKind, type LabServer, type StartOptions } from './lab.js';
 
 /** The CLI entry point (it loads dist/src). */
 export const CLI_BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
@@ -25,13 +26,13 @@ export const CLI_BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
  * then the first reason one cannot run here, or null: the `skip` of a suite
  * outside CI.
  */
-export function requireServers(kinds: readonly ServerKind[]): string | null {
+export function requireServers(kinds: readonly LabKind[]): string | null {
   for (const kind of kinds) requireServer(kind);
   return kinds.map(labAvailable).find((r) => r !== null) ?? null;
 }
 
 /** Start every server of a plan (role -> kind and options) at once; role -> server. */
-export async function startPlan<R extends string>(plan: Record<R, [ServerKind, StartOptions]>): Promise<Record<R, LabServer>> {
+export async function startPlan<R extends string>(plan: Record<R, [LabKind, StartOptions]>): Promise<Record<R, LabServer>> {
   const roles = Object.keys(plan) as R[];
   const started = await Promise.all(roles.map((r) => startServer(plan[r][0], plan[r][1])));
   return Object.fromEntries(roles.map((r, i) => [r, started[i]])) as Record<R, LabServer>;

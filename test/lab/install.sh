@@ -4,10 +4,11 @@
 # Idempotent; must run as root; no stdin needed. Re-runs skip apt entirely when
 # everything is already present, so they take well under a second.
 #
-# Why the odd installation: vsftpd, proftpd-basic and pure-ftpd all provide the
-# virtual package `ftp-server` and conflict, so apt installs only vsftpd. The
-# other two are downloaded as .debs and unpacked into <repo>/.lab/pkgs/, from
-# where lab.ts runs them (they never touch /).
+# Why the odd installation: vsftpd, proftpd-basic, pure-ftpd and inetutils-ftpd
+# all provide the virtual package `ftp-server` and conflict, so apt installs
+# only vsftpd. The others are downloaded as .debs and unpacked into
+# <repo>/.lab/pkgs/, from where the lab runs them (they never touch /).
+# ftp-srv is an npm devDependency (npm ci installs it).
 set -euo pipefail
 
 # Keep in sync with LAB_USER / LAB_PASSWORD in test/lab/lab.ts.
@@ -20,8 +21,9 @@ DEBS_DIR="$LAB/debs"
 PKGS_DIR="$LAB/pkgs"
 
 # time: GNU time, for the bench's client CPU and peak RSS (test/bench/measure.ts).
-APT_PACKAGES=(vsftpd python3-pyftpdlib python3-openssl lftp openssl iproute2 nftables time)
-UNPACKED_PACKAGES=(proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common)
+# socat: the inetd that runs inetutils ftpd per connection (test/lab/config/inetutils.ts).
+APT_PACKAGES=(vsftpd python3-pyftpdlib python3-openssl lftp openssl iproute2 nftables time socat)
+UNPACKED_PACKAGES=(proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common inetutils-ftpd)
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -99,7 +101,7 @@ done
 #    Depends). Take the lib* names from the debs' Depends and install the
 #    missing ones, then prove with ldd that nothing is left unresolved.
 libs=()
-for p in proftpd-core proftpd-mod-crypto pure-ftpd; do
+for p in proftpd-core proftpd-mod-crypto pure-ftpd inetutils-ftpd; do
   deb="$(ls "$DEBS_DIR/${p}_"*.deb | head -n1)"
   while read -r name; do
     case "$name" in lib*) is_installed "$name" || libs+=("$name") ;; esac
@@ -115,13 +117,14 @@ for bin in \
   "$PKGS_DIR/proftpd-mod-crypto/usr/lib/proftpd/mod_tls.so" \
   "$PKGS_DIR/proftpd-core/usr/lib/proftpd/mod_site_misc.so" \
   "$PKGS_DIR/pure-ftpd/usr/sbin/pure-ftpd" \
-  "$PKGS_DIR/pure-ftpd/usr/bin/pure-pw"; do
+  "$PKGS_DIR/pure-ftpd/usr/bin/pure-pw" \
+  "$PKGS_DIR/inetutils-ftpd/usr/sbin/ftpd"; do
   [ -x "$bin" ] || [ -f "$bin" ] || die "missing after unpack: $bin"
   if ldd "$bin" | grep -q 'not found'; then
     die "unresolved libraries for $bin: $(ldd "$bin" | grep 'not found' | tr -s ' \t' ' ' | tr '\n' ';')"
   fi
 done
-step "ldd: proftpd, mod_tls, pure-ftpd, pure-pw resolve"
+step "ldd: proftpd, mod_tls, pure-ftpd, pure-pw, inetutils ftpd resolve"
 
 # 5. The login user for vsftpd (PAM) and proftpd (mod_auth_unix); pure-ftpd's
 #    virtual user and pyftpdlib's process map to its uid/gid.
@@ -143,6 +146,21 @@ step "user $LAB_USER: password set"
 if [ -f /etc/ftpusers ] && grep -qx "$LAB_USER" /etc/ftpusers; then
   sed -i "/^${LAB_USER}\$/d" /etc/ftpusers
   step "user $LAB_USER: removed from /etc/ftpusers"
+fi
+
+# inetutils ftpd chroots only the users listed in /etc/ftpchroot (into their home,
+# over which each lab instance bind-mounts its own root in a private mount
+# namespace). No other program reads this file.
+if [ -f /etc/ftpchroot ] && grep -qx "$LAB_USER" /etc/ftpchroot; then
+  step "user $LAB_USER: in /etc/ftpchroot"
+else
+  echo "$LAB_USER" >>/etc/ftpchroot
+  step "user $LAB_USER: added to /etc/ftpchroot"
+fi
+if [ ! -d "$(getent passwd "$LAB_USER" | cut -d: -f6)" ]; then
+  mkdir -p "$(getent passwd "$LAB_USER" | cut -d: -f6)"
+  chown "$LAB_USER:" "$(getent passwd "$LAB_USER" | cut -d: -f6)"
+  step "user $LAB_USER: home created"
 fi
 
 # 6. A distro daemon on port 21 (e.g. vsftpd started by an earlier apt run

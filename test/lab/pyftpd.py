@@ -6,7 +6,8 @@ it writes belong to that user like with the other three servers.
 
 pyftpdlib is a library; this is the smallest standalone server that mirrors
 the other lab servers: one user, a fixed root, a passive port range, a
-per-address connection cap, optional explicit TLS, and a size-capped log.
+per-address connection cap, optional explicit TLS, an optional throttle, and
+a size-capped log.
 """
 
 import argparse
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--passive-max", type=int, required=True)
     ap.add_argument("--foreign", choices=["yes", "no"], required=True)
     ap.add_argument("--max-per-ip", type=int, default=0)
+    ap.add_argument("--rate", type=int, help="bytes/s per data transfer, each direction")
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--log", required=True)
@@ -67,6 +69,27 @@ def main():
 
         class Handler(FTPHandler):
             pass
+
+    if args.rate:
+        # ThrottledDTPHandler sleeps whenever a transfer gets ahead of
+        # read_limit/write_limit (bytes/s); under TLS it must also be a
+        # TLS_DTPHandler, so the two are combined.
+        from pyftpdlib.handlers import ThrottledDTPHandler
+
+        if args.cert:
+            from pyftpdlib.handlers import TLS_DTPHandler
+
+            class DTP(ThrottledDTPHandler, TLS_DTPHandler):
+                pass
+
+        else:
+
+            class DTP(ThrottledDTPHandler):
+                pass
+
+        DTP.read_limit = args.rate
+        DTP.write_limit = args.rate
+        Handler.dtp_handler = DTP
 
     Handler.authorizer = authorizer
     # Default False: "425 Rejected data connection from foreign address" for a
