@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedFtpServer } from '../support/index.js';
-import { Doorway, closeAll, poolOf, runMirror } from '../support/mirror-rig.js';
+import { Doorway, closeAll, poolOf, runMirror, type RigRun } from '../support/mirror-rig.js';
 import { isPartName } from '../../src/fxp/part-name.js';
 
 const T0 = new Date(Date.UTC(2023, 4, 1));
@@ -45,25 +45,30 @@ function sourceFiles(src: ScriptedFtpServer): Record<string, string> {
   return out;
 }
 
-test('a destination restarted mid-run (down 300 ms): every file arrives, none fails, its work waited instead of retrying', async () => {
-  const { src, dst: [dst] } = await servers(8, ['127.0.91.2']);
+/** A doorway before `dst` that shuts on its third STOR (and opens again after `upAfterMs`, if given). */
+async function cutOnThirdStor(dst: ScriptedFtpServer, upAfterMs?: number): Promise<Doorway> {
   const door = await Doorway.before(dst);
   open.push(door);
   let stors = 0;
   dst.on('STOR', async (ctx) => {
-    if (++stors === 3) {
-      await door.down();
-      setTimeout(() => void door.up(), 300);
-      return;
-    }
-    return ctx.fallback();
+    if (++stors !== 3) return ctx.fallback();
+    await door.down();
+    if (upAfterMs !== undefined) setTimeout(() => void door.up(), upAfterMs);
   });
-  const srcPool = poolOf(src);
-  const dstPool = poolOf(dst, { door });
+  return door;
+}
+
+/** One run of /src onto /dst (through `door` when given), with fresh pools. */
+function oneTarget(src: ScriptedFtpServer, dst: ScriptedFtpServer, door: Doorway | undefined, extra: Omit<RigRun, 'src' | 'targets'> = {}) {
+  const [srcPool, dstPool] = [poolOf(src), poolOf(dst, { door })];
   open.push(srcPool, dstPool);
-  const r = await runMirror({
-    src: { pool: srcPool, root: '/src', display: 'src' },
-    targets: [{ pool: dstPool, root: '/dst', display: 'dst' }],
+  return runMirror({ src: { pool: srcPool, root: '/src', display: 'src' }, targets: [{ pool: dstPool, root: '/dst', display: 'dst' }], ...extra });
+}
+
+test('a destination restarted mid-run (down 300 ms): every file arrives, none fails, its work waited instead of retrying', async () => {
+  const { src, dst: [dst] } = await servers(8, ['127.0.91.2']);
+  const door = await cutOnThirdStor(dst, 300);
+  const r = await oneTarget(src, dst, door, {
     options: { parallel: 2 },
     retry: { baseMs: 50, capMs: 400 }, // window 50+100+200+400+400 = 1150 ms
   });
@@ -83,22 +88,8 @@ test('a destination restarted mid-run (down 300 ms): every file arrives, none fa
 
 test('a destination that never comes back: given up after the retry window, its remaining files fail at once with one line', async () => {
   const { src, dst: [dst] } = await servers(12, ['127.0.91.3']);
-  const door = await Doorway.before(dst);
-  open.push(door);
-  let stors = 0;
-  dst.on('STOR', async (ctx) => {
-    if (++stors === 3) {
-      await door.down();
-      return;
-    }
-    return ctx.fallback();
-  });
-  const srcPool = poolOf(src);
-  const dstPool = poolOf(dst, { door });
-  open.push(srcPool, dstPool);
-  const r = await runMirror({
-    src: { pool: srcPool, root: '/src', display: 'src' },
-    targets: [{ pool: dstPool, root: '/dst', display: 'dst' }],
+  const door = await cutOnThirdStor(dst);
+  const r = await oneTarget(src, dst, door, {
     options: { parallel: 1, retries: 3 },
     retry: { baseMs: 50, capMs: 400 }, // window 350 ms
   });
@@ -117,12 +108,7 @@ test('a destination that never comes back: given up after the retry window, its 
   // Back again: the next run completes the tree.
   await door.up();
   dst.on('STOR', undefined);
-  const [srcPool2, dstPool2] = [poolOf(src), poolOf(dst, { door })];
-  open.push(srcPool2, dstPool2);
-  const again = await runMirror({
-    src: { pool: srcPool2, root: '/src', display: 'src' },
-    targets: [{ pool: dstPool2, root: '/dst', display: 'dst' }],
-  });
+  const again = await oneTarget(src, dst, door);
   assert.deepEqual(again.summaries[0].failures, []);
   assert.equal(again.summaries[0].files.transferred, 10);
   assert.deepEqual(tree(dst), sourceFiles(src));
@@ -164,14 +150,7 @@ test('a full destination (552) beside a healthy one: its files fail fast with on
 test('a quota reply in other words ("No space left on device" on a 451) counts as full too', async () => {
   const { src, dst: [full] } = await servers(3, ['127.0.91.6']);
   full.on('STOR', '451 Failure writing file: No space left on device');
-  const srcPool = poolOf(src);
-  const fullPool = poolOf(full);
-  open.push(srcPool, fullPool);
-  const r = await runMirror({
-    src: { pool: srcPool, root: '/src', display: 'src' },
-    targets: [{ pool: fullPool, root: '/dst', display: 'full' }],
-    options: { parallel: 1 },
-  });
+  const r = await oneTarget(src, full, undefined, { options: { parallel: 1 } });
   assert.equal(full.sent('STOR').length, 1, '451 is transient, but a full disk is not retried');
   assert.deepEqual(r.summaries[0].failures.map((f) => f.code), ['EFTPREPLY', 'EFULL', 'EFULL']);
 });

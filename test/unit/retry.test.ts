@@ -127,9 +127,7 @@ test('a server that stays down: given up after the retry window; later work fail
   const r = rig(5, () => true);
   const first = await Promise.allSettled(Array.from({ length: 4 }, () => r.op()));
   for (const s of first) {
-    assert.equal(s.status, 'rejected');
-    assert.ok((s as PromiseRejectedResult).reason instanceof ServerUnreachableError);
-    assert.equal((s as PromiseRejectedResult).reason.code, 'ECONNECT');
+    assert.ok(s.status === 'rejected' && s.reason instanceof ServerUnreachableError && s.reason.code === 'ECONNECT', String(s.status));
   }
   assert.equal(r.calls(), 4, 'one attempt each, no retries burnt');
   // Probes at 1, 3, 7, 15, 31 s: given up once 31 s have passed.
