@@ -110,7 +110,8 @@ test('no password, however it was given, appears in any output of any run, succe
     assert.deepEqual((JSON.parse(r.stdout) as { job: string; exitCode: number }[]).map((o) => [o.job, o.exitCode]), [
       ['sec-ok', EXIT.OK],
       ['sec-netrc', EXIT.OK],
-      ['sec-partial', EXIT.PARTIAL],
+      // A missing source directory is one line and exit 6 (README: Exit codes).
+      ['sec-partial', EXIT.REMOTE],
       ['sec-refused', EXIT.CONNECT],
     ]);
     assert.match(fs.readFileSync(log, 'utf8'), /PASS \*\*\*/);
