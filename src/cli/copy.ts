@@ -4,6 +4,8 @@ import { redactUrls } from '../ftp/url.js';
 import { containedPath } from '../ftp/remote-path.js';
 import { FxpEngine, Side } from '../fxp/engine.js';
 import { serverFromUrl } from './servers.js';
+import { resolveOn } from './login-paths.js';
+import { interruption } from './interrupt.js';
 import { flagsOf, wireLog, type CommonOpts, type TransferFlags } from './options.js';
 import { EXIT, UsageError } from './exit.js';
 import { createLogger, streamSink, type LogEvent } from './log.js';
@@ -26,7 +28,8 @@ export async function destinationOf(dst: FtpConnection, dstPath: string, name: s
 export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & TransferFlags): Promise<number> {
   const src = serverFromUrl(srcUrl, 'SRC', flagsOf(o, 'source'));
   const dst = serverFromUrl(dstUrl, 'DST', flagsOf(o, 'destination'));
-  if (src.url.path.endsWith('/') || src.url.path === '/') throw new UsageError(`source must name a file, not a directory: ${redactUrls(srcUrl)}`);
+  if (src.url.path.endsWith('/') || src.url.path === '') throw new UsageError(`source must name a file, not a directory: ${redactUrls(srcUrl)}`);
+  const signal = interruption();
   const srcPool = new ConnectionPool(src.server, 1, wireLog(o.verbose, `${src.server.name}`));
   const dstPool = new ConnectionPool(dst.server, 1, wireLog(o.verbose, `${dst.server.name}`));
   const log = createLogger({ sinks: [streamSink(process.stderr, 'text', 'info', !!process.stderr.isTTY)] });
@@ -49,14 +52,17 @@ export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts 
     // (the source-first order only matters where pools are shared and full),
     // and so can the questions to each: a round trip or two less per copy.
     const [srcConn, dstConn] = await Promise.all([s.live(), d.live()]);
-    const name = src.url.path.split('/').pop()!;
+    // Relative paths (ftp://host/file) start at the login directory: asked now, fresh from login.
+    const [srcPath, dstUrlPath] = await Promise.all([resolveOn(srcConn, src.url.path), resolveOn(dstConn, dst.url.path)]);
+    const name = srcPath.split('/').pop()!;
     const [{ dstRoot, dstRel }, { mtime, size }] = await Promise.all([
-      destinationOf(dstConn, dst.url.path, name),
-      (async () => ({ mtime: await srcConn.mdtm(src.url.path).catch(() => undefined), size: await srcConn.size(src.url.path) }))(),
+      destinationOf(dstConn, dstUrlPath, name),
+      (async () => ({ mtime: await srcConn.mdtm(srcPath).catch(() => undefined), size: await srcConn.size(srcPath) }))(),
     ]);
     // The destination directory is the root nothing may be written outside of.
     const dstPath = containedPath(dstRoot, dstRel);
-    const result = await engine.copy(s, d, { srcPath: src.url.path, dstRoot, dstRel, mtime, size });
+    // A signal aborts the transfer and deletes its temporary file (kept with --continue): interrupt.ts.
+    const result = await engine.copy(s, d, { srcPath, dstRoot, dstRel, mtime, size, signal });
     if (result.mode === 'relay' && o.fxp !== 'never') {
       held.push({ level: 'warn', event: 'relay', path: dstPath, message: 'every FXP mode was refused: the file went through this machine (relay)' });
     }
@@ -68,7 +74,7 @@ export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts 
       );
     } else {
       process.stdout.write(
-        `copied ${displayText(src.url.path)} -> ${displayText(dstPath)}: ${formatBytes(result.bytes)} in ${formatDuration(ms)} via ${result.mode}` +
+        `copied ${displayText(srcPath)} -> ${displayText(dstPath)}: ${formatBytes(result.bytes)} in ${formatDuration(ms)} via ${result.mode}` +
           `${result.resumedFrom ? ` (resumed at ${result.resumedFrom})` : ''}${result.checksum ? `, ${result.checksum.algorithm} verified` : ''}` +
           `${result.mtimeSet ? '' : ', mtime not preserved'}\n`,
       );

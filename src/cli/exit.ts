@@ -21,6 +21,10 @@ export const EXIT = {
   REMOTE: 6,
   /** A bug: please report it. */
   INTERNAL: 7,
+  /** Interrupted: 128 + the signal's number (interrupt.ts). */
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -34,6 +38,9 @@ export const EXIT_TABLE: [ExitCode, string][] = [
   [EXIT.LOCKED, 'another run is writing the same target (local or remote lock)'],
   [EXIT.REMOTE, 'the server refused the operation (no such file or directory, permission denied), or its listing went past a limit'],
   [EXIT.INTERNAL, 'internal error (a bug)'],
+  [EXIT.SIGHUP, 'interrupted by SIGHUP: stopped cleanly (locks released, part files deleted, summary marked "interrupted")'],
+  [EXIT.SIGINT, 'interrupted by SIGINT (Ctrl-C), likewise'],
+  [EXIT.SIGTERM, 'interrupted by SIGTERM (systemd stop, kill), likewise'],
 ];
 
 /** A usage error raised by the CLI itself (bad option values). */

@@ -4,6 +4,7 @@ import { FtpUrlError } from '../ftp/errors.js';
 import { redactUrls } from '../ftp/url.js';
 import { EXIT, EXIT_TABLE, exitCodeFor } from './exit.js';
 import { redactSecrets } from './log.js';
+import { interruptExitCode } from './interrupt.js';
 import {
   TRUST_PASV_HELP,
   collect,
@@ -31,7 +32,7 @@ import type { RunFlags } from './run.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function exitHelp(): string {
-  return '\nExit codes:\n' + EXIT_TABLE.map(([c, d]) => `  ${c}  ${d}`).join('\n') + '\n';
+  return '\nExit codes:\n' + EXIT_TABLE.map(([c, d]) => `  ${String(c).padStart(3)}  ${d}`).join('\n') + '\n';
 }
 
 /** The user chose --passive (otherwise a server known to be a bad active side may be made passive). */
@@ -49,7 +50,7 @@ export function buildProgram(): Command {
     // Set before the subcommands are added, so they inherit it: a parse error
     // becomes a CommanderError and exit code 2, not commander's own exit(1).
     .exitOverride()
-    .addHelpText('after', `\nURLs: ftp://user:pass@host:port/path, ftps:// (implicit TLS, port 990), ftpes:// (explicit TLS).\nA URL without a password takes it from FXPMIRROR_SRC_PASSWORD / FXPMIRROR_DST_PASSWORD / FXPMIRROR_PASSWORD, then ~/.netrc.\n${exitHelp()}`);
+    .addHelpText('after', `\nURLs: ftp://user:pass@host:port/path, ftps:// (implicit TLS, port 990), ftpes:// (explicit TLS).\nThe path is relative to the login directory (RFC 1738); %2F makes it absolute: ftp://host/%2Fpub.\nA URL without a password takes it from FXPMIRROR_SRC_PASSWORD / FXPMIRROR_DST_PASSWORD / FXPMIRROR_PASSWORD, then ~/.netrc.\n${exitHelp()}`);
 
   listingOptions(connectionOptions(program.command('ls').description('list a remote directory (MLSD, else LIST)').argument('<url>')))
     .option('-R, --recursive', 'list subdirectories too')
@@ -91,8 +92,9 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A command's own code, unless a signal interrupted it: then 128 + the signal's number (interrupt.ts). */
 function setExit(code: number): void {
-  process.exitCode = code;
+  process.exitCode = interruptExitCode() ?? code;
 }
 
 /** The entry point: one line per error, a documented exit code, never a stack trace. */
@@ -106,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
       return;
     }
-    const code = err instanceof FtpUrlError ? EXIT.USAGE : exitCodeFor(err);
+    const code = interruptExitCode() ?? (err instanceof FtpUrlError ? EXIT.USAGE : exitCodeFor(err));
     const message = redactSecrets(redactUrls((err as Error)?.message ?? String(err))).replace(/\s*\n\s*/g, ' ');
     process.stderr.write(`fxpmirror: ${code === EXIT.INTERNAL ? 'internal error: ' : ''}${message}\n`);
     if (code === EXIT.INTERNAL && process.env.FXPMIRROR_DEBUG) process.stderr.write(`${redactSecrets(redactUrls(String((err as Error).stack)))}\n`);

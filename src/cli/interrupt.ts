@@ -1,60 +1,110 @@
+import { FtpAbortError } from '../ftp/errors.js';
+import { EXIT } from './exit.js';
+
 /**
- * What happens on Ctrl-C (SIGINT), in one place. Commands register what must
- * happen before the process goes: stop drawing the progress line, print the
- * summary marked "interrupted", release local locks. Then the process exits
- * with 130 (128 + SIGINT, the shell's convention).
+ * Stopping on a signal, in one place: SIGINT (Ctrl-C), SIGTERM (systemd's
+ * stop, kill) and SIGHUP (the terminal went away). Only commands that can
+ * stop cleanly install it (mirror, run and copy ask for interruption());
+ * ls, probe and validate keep the default: the signal ends them.
  *
- * What is left behind is what a crash leaves, and is handled the same way:
- * a transfer in flight stays under its temporary name (".<name>.fxpmirror-part",
- * never the final name; ignored by the next run, resumed with --continue), and a
- * remote lock expires after its ttl. A policy for transfers in flight and for
- * other signals belongs here when it comes.
- *
- * A second Ctrl-C exits at once.
+ * The first signal:
+ * 1. aborts the AbortSignal the command passed down: no new transfer starts,
+ *    the running ones are aborted (their control connections closed), their
+ *    part files deleted (kept with --continue), nothing is deleted;
+ * 2. runs the onInterrupt handlers at once (the progress line is cleared and
+ *    the log says what is stopping);
+ * 3. lets the command wind down as it would at the end of a run: locks
+ *    released (local and remote), the log and the metrics written, the
+ *    summary printed marked "interrupted"; then the process exits with
+ *    128 + the signal's number (129, 130, 143: the shell's convention).
+ * A wind-down that takes longer than GRACE_MS (a server that does not
+ * answer) runs the onForcedExit handlers (the local locks) and exits with
+ * that code anyway. A second signal exits at once: what is left is what a
+ * crash leaves, and the next run takes it over (a local lock whose pid is
+ * dead; a remote lock of a dead process on this host, remote-lock.ts).
  */
 
-export const EXIT_INTERRUPTED = 130;
+export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** 128 + the signal number. */
+export const SIGNAL_EXIT = { SIGHUP: EXIT.SIGHUP, SIGINT: EXIT.SIGINT, SIGTERM: EXIT.SIGTERM } as const;
 
 type Handler = () => void | Promise<void>;
 
-/** How long the handlers together may take before the process exits anyway. */
-const HANDLER_BUDGET_MS = 2000;
+/** How long the wind-down may take before the process exits anyway. */
+const GRACE_MS = 20_000;
+/** How long the onForcedExit handlers together may take. */
+const FORCED_BUDGET_MS = 2000;
 
-const handlers: Handler[] = [];
-let installed = false;
-let interrupted = false;
+const immediate: Handler[] = [];
+const forced: Handler[] = [];
+let controller: AbortController | undefined;
+let received: StopSignal | undefined;
 
-function install(): void {
-  if (installed) return;
-  installed = true;
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(EXIT_INTERRUPTED);
-    interrupted = true;
-    void runHandlers().finally(() => process.exit(EXIT_INTERRUPTED));
-  });
+function install(): AbortController {
+  if (controller) return controller;
+  const c = (controller = new AbortController());
+  for (const sig of STOP_SIGNALS) {
+    process.on(sig, () => {
+      if (received) process.exit(SIGNAL_EXIT[received]);
+      received = sig;
+      c.abort(new FtpAbortError(`interrupted by ${sig}`));
+      for (const h of [...immediate].reverse()) void safely(h);
+      // unref: a wind-down that finishes lets the process end by itself.
+      setTimeout(() => void runAll(forced, FORCED_BUDGET_MS).finally(() => process.exit(SIGNAL_EXIT[sig])), GRACE_MS).unref();
+    });
+  }
+  return c;
 }
 
-async function runHandlers(): Promise<void> {
-  const budget = new Promise<void>((resolve) => setTimeout(resolve, HANDLER_BUDGET_MS).unref());
+async function safely(h: Handler): Promise<void> {
+  try {
+    await h();
+  } catch {
+    /* the others still run */
+  }
+}
+
+/** Last registered first: a lock taken inside a run is released before the run's own handlers. */
+async function runAll(handlers: Handler[], budgetMs: number): Promise<void> {
+  const budget = new Promise<void>((resolve) => setTimeout(resolve, budgetMs).unref());
   const all = (async () => {
-    // Last registered first: a lock taken inside a run is released before the run's summary is printed.
-    for (const h of [...handlers].reverse()) {
-      try {
-        await h();
-      } catch {
-        /* the others still run */
-      }
-    }
+    for (const h of [...handlers].reverse()) await safely(h);
   })();
   await Promise.race([all, budget]);
 }
 
-/** Run `handler` on Ctrl-C, before the process exits with 130. Returns the function that unregisters it. */
-export function onInterrupt(handler: Handler): () => void {
+function register(list: Handler[], handler: Handler): () => void {
   install();
-  handlers.push(handler);
+  list.push(handler);
   return () => {
-    const i = handlers.indexOf(handler);
-    if (i >= 0) handlers.splice(i, 1);
+    const i = list.indexOf(handler);
+    if (i >= 0) list.splice(i, 1);
   };
+}
+
+/** The signal a command passes down to stop cleanly; installs the handlers. */
+export function interruption(): AbortSignal {
+  return install().signal;
+}
+
+/** The signal that interrupted this run, if one did. */
+export function interruptedBy(): StopSignal | undefined {
+  return received;
+}
+
+/** The exit code of an interrupted run (129, 130, 143), or undefined. */
+export function interruptExitCode(): number | undefined {
+  return received ? SIGNAL_EXIT[received] : undefined;
+}
+
+/** Run `handler` as soon as the first signal arrives (stop drawing, say so). Returns the function that unregisters it. */
+export function onInterrupt(handler: Handler): () => void {
+  return register(immediate, handler);
+}
+
+/** Run `handler` only when the process must exit before the wind-down is done (release a local lock). */
+export function onForcedExit(handler: Handler): () => void {
+  return register(forced, handler);
 }

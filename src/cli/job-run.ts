@@ -1,4 +1,4 @@
-import type { Job, JobEndpoint } from '../job/load.js';
+import type { Job, JobEndpoint } from '../job/job.js';
 import { acquireRemoteLock, type RemoteLock } from '../job/remote-lock.js';
 import { ConnectionPool } from '../ftp/pool.js';
 import { FtpConnection } from '../ftp/connection.js';
@@ -12,6 +12,8 @@ import type { Output } from './output.js';
 import { readExcludeFrom } from './options.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
+import { connectAndResolve } from './login-paths.js';
+import { interruptedBy } from './interrupt.js';
 import { errorText, outcomeOfError, outcomeOfSummary, type TargetName, type TargetOutcome } from './outcome.js';
 import { renderSummaryLine } from './render.js';
 
@@ -45,6 +47,8 @@ export interface JobRunContext {
   print: (text: string) => void;
   /** The most urgent of several exit codes. */
   worst: (codes: number[]) => number;
+  /** Aborted by a signal (interrupt.ts): start nothing more, abort what runs, release everything. */
+  signal: AbortSignal;
 }
 
 /** A server's own fxp policy narrows the job's: never beats force beats auto. */
@@ -61,8 +65,15 @@ interface Slot {
   name: TargetName;
   log: Logger;
   outcome?: TargetOutcome;
+  /** The target's absolute directory, once its server told its login directory (see login-paths.ts). */
+  root?: string;
   releaseLocal?: () => Promise<void>;
   remote?: RemoteLock;
+}
+
+/** The options of a server the job names (its source or one of its targets). */
+function serverOf(job: Job, name: string): ServerOptions {
+  return [job.from, ...job.to].find((e) => e.serverName === name)!.server;
 }
 
 export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> {
@@ -97,40 +108,59 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     walked = true;
   };
   let jobError: string | undefined;
+  /** Stop here when a signal came: what follows would only have to be undone. */
+  const checkInterrupted = () => {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+  };
   try {
+    checkInterrupted();
     const excludeFromText = readExcludeFrom(options.excludeFrom);
+    // Connect every server once up front, so a wrong password or a dead host
+    // is one clear error, and learn each one's login directory where a path
+    // is relative to it ("server:pub"): every path is absolute from here on.
+    // allSettled, not all: when one server fails, the finally below must not
+    // close the pools while another connect is still in flight (that
+    // connection would land in a closed pool, stay open and keep the process alive).
+    const servers = [...new Set([job.from.serverName, ...slots.map((s) => s.ep.serverName)])];
+    const pathsOn = (name: string) => [job.from, ...job.to].filter((e) => e.serverName === name).map((e) => e.path);
+    const connects = await Promise.allSettled(servers.map((name) => connectAndResolve(poolFor(name, serverOf(job, name)), pathsOn(name))));
+    const resolvers = new Map(servers.map((name, i) => [name, connects[i]]));
+    const srcConnect = resolvers.get(job.from.serverName)!;
+    if (srcConnect.status === 'rejected') throw srcConnect.reason;
+    for (const s of slots) {
+      const c = resolvers.get(s.ep.serverName)!;
+      if (c.status === 'rejected') failTarget(s, c.reason);
+      else s.root = c.value(s.ep.path);
+    }
+    if (pending().length === 0) return finish();
+    checkInterrupted();
+    const src: MirrorEndpoint = { pool: poolFor(job.from.serverName, job.from.server), root: srcConnect.value(job.from.path), display: `${job.from.serverName}:${job.from.path}` };
     // A dry run writes nothing: it takes no lock and is never locked out.
     if (!options.dryRun) {
-      for (const s of slots) {
+      for (const s of pending()) {
         try {
-          s.releaseLocal = await lockTarget(ctx.lockDir, s.ep.server, s.ep.path, { job: job.name, target: s.name.target }, s.log);
+          s.releaseLocal = await lockTarget(ctx.lockDir, s.ep.server, s.root!, { job: job.name, target: s.name.target }, s.log);
         } catch (err) {
           failTarget(s, err);
         }
       }
     }
     if (pending().length === 0) return finish();
-    const src: MirrorEndpoint = { pool: poolFor(job.from.serverName, job.from.server), root: job.from.path, display: `${job.from.serverName}:${job.from.path}` };
-    const targetPools = pending().map((s) => poolFor(s.ep.serverName, s.ep.server));
-    // allSettled, not all: when one server fails, the finally below must not
-    // close the pools while another connect is still in flight (that
-    // connection would land in a closed pool, stay open and keep the process alive).
-    const [srcConnect, ...targetConnects] = await Promise.allSettled([src.pool, ...targetPools].map((p) => p.use(async () => undefined)));
-    if (srcConnect.status === 'rejected') throw srcConnect.reason;
-    pending().forEach((s, i) => {
-      const c = targetConnects[i];
-      if (c.status === 'rejected') failTarget(s, c.reason);
-    });
-    if (pending().length === 0) return finish();
     // The source root before anything is done on a target (a remote lock
     // creates the target's root): a missing source leaves every target untouched.
+    checkInterrupted();
     const sourceListing = await readSourceRoot(src, options);
     if (job.remoteLock && !options.dryRun) {
       for (const s of pending()) {
         try {
           const connect = () => FtpConnection.connect(s.ep.server, { state: poolFor(s.ep.serverName, s.ep.server).state, onNote: (n) => s.log.log(n) });
-          s.remote = await acquireRemoteLock(connect, s.ep.path, job.remoteLockTtlMs, (owner) =>
-            s.log.log({ level: 'warn', event: 'stale-remote-lock', server: s.ep.serverName, message: `took over an expired remote lock (${owner || 'owner unknown'})` }),
+          s.remote = await acquireRemoteLock(connect, s.root!, job.remoteLockTtlMs, (owner, why) =>
+            s.log.log({
+              level: 'warn',
+              event: 'stale-remote-lock',
+              server: s.ep.serverName,
+              message: why === 'expired' ? `took over an expired remote lock (${owner || 'owner unknown'})` : `took over a remote lock whose process on this host is gone (${owner})`,
+            }),
           );
         } catch (err) {
           failTarget(s, err);
@@ -139,6 +169,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     }
     const live = pending();
     if (live.length === 0) return finish();
+    checkInterrupted();
     // Logged once connected and locked, so a run that is locked out or cannot
     // connect says so in one line.
     jlog.log({ level: 'info', event: 'start', message: `${src.display} -> ${live.map((s) => s.name.target).join(', ')}${options.dryRun ? ' (dry run)' : ''}` });
@@ -155,29 +186,32 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     });
     const summaries = await mirror({
       src,
-      targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.ep.path, display: s.name.target, engine: targetEngine(policy, s.log) })),
+      targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.root!, display: s.name.target, engine: targetEngine(policy, s.log) })),
       options,
       sourceListing,
       excludeFromText,
+      signal: ctx.signal,
       events: { ...events, walked: () => walkDone() },
     });
+    const interrupted = ctx.signal.aborted ? interruptedBy() : undefined;
     live.forEach((s, i) => {
       const summary = summaries[i];
-      s.outcome = outcomeOfSummary(s.name, summary);
+      s.outcome = outcomeOfSummary(s.name, summary, interrupted);
       s.log.log({
         level: s.outcome.code === EXIT.OK ? 'info' : 'warn',
         event: 'summary',
         bytes: summary.bytes.transferred,
-        message: renderSummaryLine(summary),
+        message: renderSummaryLine(summary, interrupted),
         files: summary.files,
         modes: summary.modes,
         durationMs: summary.durationMs,
       });
     });
   } catch (err) {
+    const interrupted = ctx.signal.aborted ? interruptedBy() : undefined;
     jobError = errorText(err);
-    jlog.log({ level: 'error', event: 'failed', message: (err as Error).message, code: (err as { code?: string }).code });
-    for (const s of pending()) s.outcome = outcomeOfError(s.name, err);
+    jlog.log({ level: interrupted ? 'warn' : 'error', event: interrupted ? 'interrupted' : 'failed', message: (err as Error).message, code: (err as { code?: string }).code });
+    for (const s of pending()) s.outcome = outcomeOfError(s.name, err, interrupted);
   } finally {
     walkDone();
     for (const s of slots) await s.remote?.release().catch(() => undefined);

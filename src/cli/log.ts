@@ -1,7 +1,9 @@
 /**
- * The logger every layer writes through. Layers take a `Logger` (or use
- * `nullLogger`), never the console, so the CLI decides the format and the
- * tests can capture events.
+ * The CLI's logger. The layers below never log and never print: they emit
+ * events (the mirror's MirrorEvents, the engine's EngineEvents, the FTP
+ * layer's FtpNote), and the commands turn those into log events here
+ * (report.ts, job-run.ts), so the CLI alone decides the format and where
+ * lines go, and tests capture the events themselves.
  *
  * One event goes to every sink whose level lets it through: the terminal
  * (stderr, unless -q or --log-file) and the log file (always the full record
@@ -170,10 +172,3 @@ class StreamLogger implements Logger {
 export function createLogger(opts: LoggerOptions): Logger {
   return new StreamLogger(opts, { ...(opts.fields ?? {}) });
 }
-
-export const nullLogger: Logger = {
-  log(): void {},
-  child(): Logger {
-    return nullLogger;
-  },
-};

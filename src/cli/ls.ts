@@ -2,10 +2,11 @@ import { FtpConnection } from '../ftp/connection.js';
 import type { ListEntry } from '../ftp/entry.js';
 import type { RejectedEntry } from '../ftp/names.js';
 import { serverFromUrl } from './servers.js';
+import { resolveOn } from './login-paths.js';
 import { flagsOf, wireLog, type CommonOpts } from './options.js';
 import { EXIT } from './exit.js';
 import { createLogger, streamSink } from './log.js';
-import { displayText, quoteName } from './render.js';
+import { displayText, entryToJson, quoteName } from './render.js';
 
 /** `fxpmirror ls <url> [-R] [--json]`: one directory, or the whole tree below it. */
 
@@ -17,20 +18,6 @@ export interface LsFlags extends CommonOpts {
 }
 
 type PathEntry = ListEntry & { path: string };
-
-function entryJson(e: ListEntry & { path?: string }): object {
-  return {
-    ...(e.path !== undefined ? { path: e.path } : {}),
-    name: e.name,
-    type: e.type,
-    size: e.size,
-    mtime: e.mtime?.toISOString(),
-    mtimePrecision: e.mtimePrecision,
-    mtimeApproximate: e.mtimeApproximate,
-    target: e.target,
-    mode: e.mode !== undefined ? e.mode.toString(8).padStart(4, '0') : undefined,
-  };
-}
 
 function entryLine(e: ListEntry, name: string): string {
   const t = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'special' ? 's' : '-';
@@ -73,7 +60,7 @@ export async function lsCommand(url: string, o: LsFlags): Promise<number> {
     const out: PathEntry[] = [];
     await walkListing(
       conn,
-      u.path,
+      await resolveOn(conn, u.path),
       !!o.recursive,
       (e) => {
         if (o.json) out.push(e);
@@ -81,7 +68,7 @@ export async function lsCommand(url: string, o: LsFlags): Promise<number> {
       },
       (dir, r) => process.stderr.write(`fxpmirror: warning: ${displayText(dir)}: unusable name ${quoteName(r.name)} (${r.reason}), left out\n`),
     );
-    if (o.json) process.stdout.write(JSON.stringify(out.map(entryJson), null, 2) + '\n');
+    if (o.json) process.stdout.write(JSON.stringify(out.map((e) => ({ path: e.path, ...entryToJson(e) })), null, 2) + '\n');
     return EXIT.OK;
   } finally {
     await conn.close();

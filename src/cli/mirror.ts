@@ -8,8 +8,10 @@ import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
 import { mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
-import { failureLine, outcomeOfSummary } from './outcome.js';
-import { renderSummary } from './render.js';
+import { connectAndResolve } from './login-paths.js';
+import { outcomeOfSummary } from './outcome.js';
+import { failureLine, renderSummary } from './render.js';
+import { interruptedBy, interruption } from './interrupt.js';
 
 /**
  * `fxpmirror mirror <src-url> <dst-url>`: one source tree onto one target,
@@ -24,6 +26,8 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   const excludeFromText = readExcludeFrom(o.excludeFrom);
   // Local paths this run writes to are usage errors before anything connects (preflight.ts).
   checkRunPaths({ lockDir: o.lockDir ?? defaultLockDir(), lockDirFromOption: o.lockDir !== undefined, logFile: o.logFile });
+  // A signal stops the run cleanly (interrupt.ts): installed before anything connects.
+  const signal = interruption();
   const output = openOutput(o, 1);
   const { log, screen } = output;
   const target = { target: redactUrls(dstUrl), path: dst.url.path };
@@ -36,17 +40,25 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   }
   let release: (() => Promise<void>) | undefined;
   try {
-    // A dry run writes nothing, so it takes no lock and is never locked out.
-    if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dst.url.path, { target: target.target }, log);
-    // Connect once up front, so a wrong password or a dead host is one clear error (exit 3).
+    // Connect once up front, so a wrong password or a dead host is one clear
+    // error (exit 3), and learn the login directories the paths may be relative to.
     // allSettled: closing the pools while the other connect is in flight would leave that connection open.
-    const connected = await Promise.allSettled([srcPool.use(async () => undefined), dstPool.use(async () => undefined)]);
-    for (const c of connected) if (c.status === 'rejected') throw c.reason;
+    const connected = await Promise.allSettled([connectAndResolve(srcPool, [src.url.path]), connectAndResolve(dstPool, [dst.url.path])]);
+    const [srcAt, dstAt] = connected.map((c) => {
+      if (c.status === 'rejected') throw c.reason;
+      return c.value;
+    });
+    const srcRoot = srcAt(src.url.path);
+    const dstRoot = dstAt(dst.url.path);
+    if (signal.aborted) throw signal.reason;
+    // A dry run writes nothing, so it takes no lock and is never locked out.
+    if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dstRoot, { target: target.target }, log);
     const [summary] = await mirror({
-      src: { pool: srcPool, root: src.url.path, display: redactUrls(srcUrl) },
-      targets: [{ pool: dstPool, root: dst.url.path, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
+      src: { pool: srcPool, root: srcRoot, display: redactUrls(srcUrl) },
+      targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
       options,
       excludeFromText,
+      signal,
       events: mirrorEvents({
         output,
         targets: [{ name: target.target, log }],
@@ -57,10 +69,11 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
         relayAsked: options.fxp === 'never',
       }),
     });
-    const outcome = outcomeOfSummary(target, summary);
+    const interrupted = signal.aborted ? interruptedBy() : undefined;
+    const outcome = outcomeOfSummary(target, summary, interrupted);
     output.close();
-    if (o.json) screen.out(JSON.stringify(summary, null, 2) + '\n');
-    else if (!o.quiet) screen.out(renderSummary(summary) + '\n');
+    if (o.json) screen.out(JSON.stringify(interrupted ? { ...summary, interrupted } : summary, null, 2) + '\n');
+    else if (!o.quiet) screen.out(renderSummary(summary, interrupted) + '\n');
     // -q: nothing on success; a failed target is one line on stderr (the cron contract).
     const line = failureLine(outcome);
     if (line && (o.quiet || !output.logOnStderr)) screen.err(line + '\n');

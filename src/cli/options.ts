@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { DEFAULT_MIRROR_OPTIONS, type MirrorOptions } from '../tree/options.js';
-import { parseMaxDelete } from '../tree/deletes.js';
-import { parseSize, parseDateOrAge } from '../job/schema.js';
-import { MAX_TIMER_MS } from '../ftp/options.js';
+import { CHOICES } from '../job/schema.js';
+import { parseDateOrAge, parseDuration, parseMaxDelete, parseSize, type Parsed } from '../job/values.js';
 import { caFileProblem, isSha256Fingerprint } from '../ftp/tls-policy.js';
 import type { ServerFlags } from './servers.js';
 import { LOG_LEVELS, redactSecrets, type LogLevel } from './log.js';
@@ -16,13 +15,27 @@ import { UsageError } from './exit.js';
  * index.ts only wires them to commander.
  */
 
-/** Seconds that end up in a timer: at most what setTimeout can hold. */
-function secondsArg(v: string): number {
-  const max = Math.floor(MAX_TIMER_MS / 1000);
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected whole seconds from 1 to ${max} (about 24 days, the longest timer Node.js can set)`);
-  return n;
+/**
+ * A commander argument parser from one of the value parsers the job loader
+ * uses too (src/job/values.ts): "10K", "2m", "7d", "10%" mean the same in a
+ * job file and on the command line.
+ */
+function valueArg<T>(parse: (v: string) => Parsed<T>): (v: string) => T {
+  return (v) => {
+    const r = parse(v);
+    if (!r.ok) throw new InvalidArgumentError(r.message);
+    return r.value;
+  };
 }
+
+/** Milliseconds: seconds ("30"), or "500ms", "10s", "2m"...; more than 0 and at most what a timer can hold. */
+const durationArg = valueArg((v) => {
+  const r = parseDuration(v);
+  return r.ok && r.value === 0 ? { ok: false, message: 'must be greater than 0' } : r;
+});
+const sizeArg = valueArg(parseSize);
+const dateArg = valueArg((v) => parseDateOrAge(v, new Date()));
+const maxDeleteArg = valueArg(parseMaxDelete);
 
 function fingerprintArg(v: string, prev: string[] = []): string[] {
   if (!isSha256Fingerprint(v)) throw new InvalidArgumentError('expected a SHA-256 fingerprint: 64 hex digits, with or without colons');
@@ -47,26 +60,6 @@ export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-function sizeArg(v: string): number {
-  const r = parseSize(v);
-  if (!r.ok) throw new InvalidArgumentError(r.message);
-  return r.value;
-}
-
-function dateArg(v: string): Date {
-  const r = parseDateOrAge(v, new Date());
-  if (!r.ok) throw new InvalidArgumentError(r.message);
-  return r.value;
-}
-
-function maxDeleteArg(v: string): MirrorOptions['maxDelete'] {
-  try {
-    return parseMaxDelete(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
 /** The option is gone; its value is never read: a usage error (exit 2) that names what replaced it, while the arguments are parsed. */
 function removedFixPasvAddress(): never {
   throw new UsageError(
@@ -83,8 +76,8 @@ export function connectionOptions(cmd: Command): Command {
     .option('--ca <file>', 'trust the CA certificates in this PEM file (TLS)', caArg)
     .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint instead of a CA; name and dates are still checked (repeatable)', fingerprintArg)
     .option('--insecure', 'do not verify TLS certificates (explicit opt-out); with --fingerprint, only the pin is checked')
-    .option('--timeout <seconds>', 'command and data timeout', secondsArg)
-    .option('--connect-timeout <seconds>', 'connect and greeting timeout', secondsArg)
+    .option('--timeout <duration>', 'command and data timeout (seconds, or 500ms, 2m...)', durationArg)
+    .option('--connect-timeout <duration>', 'connect and greeting timeout (seconds, or 500ms, 2m...)', durationArg)
     .addOption(new Option('--fix-pasv-address <when>').hideHelp().argParser(removedFixPasvAddress))
     .option('--active', "open fxpmirror's own data connections (listings, relay) in active mode (PORT)")
     .option('-v, --verbose', 'log the FTP conversation to stderr (passwords masked)');
@@ -103,24 +96,24 @@ export function listingOptions(cmd: Command): Command {
 
 export function transferOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--fxp <policy>', 'auto: fall back to relaying; force: FXP or fail; never: always relay').choices(['auto', 'force', 'never']).default('auto'))
-    .addOption(new Option('--passive <side>', 'which server gets PASV').choices(['source', 'destination']).default('source'))
-    .addOption(new Option('--verify <how>', 'check each transferred file').choices(['size', 'checksum', 'none']).default('size'))
+    .addOption(new Option('--fxp <policy>', 'auto: fall back to relaying; force: FXP or fail; never: always relay').choices(CHOICES.fxp).default(DEFAULT_MIRROR_OPTIONS.fxp))
+    .addOption(new Option('--passive <side>', 'which server gets PASV').choices(CHOICES.passive).default(DEFAULT_MIRROR_OPTIONS.passive))
+    .addOption(new Option('--verify <how>', 'check each transferred file').choices(CHOICES.verify).default(DEFAULT_MIRROR_OPTIONS.verify))
     .option('--continue', 'resume partial transfers (keeps .<name>.fxpmirror-part on failure)')
     .option('--allow-clear-data', 'under TLS, allow FXP with unprotected data (PROT C) when protected FXP fails')
-    .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices(['source', 'destination', 'both']))
+    .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices([...CHOICES.passive, 'both']))
     .option('--json', 'print the result as JSON');
 }
 
 /** What `mirror` compares, filters and does: the flags behind MirrorOptions. */
 export function mirrorOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--symlinks <how>', 'what to do with symlinks on the source').choices(['skip', 'follow']).default('skip'))
+    .addOption(new Option('--symlinks <how>', 'what to do with symlinks on the source').choices(CHOICES.symlinks).default(DEFAULT_MIRROR_OPTIONS.symlinks))
     .option('--ignore-time', 'compare by size only')
     .option('--ignore-size', 'compare by time only')
     .option('--only-newer', 'transfer only files newer on the source')
     .option('--only-missing', 'transfer only files missing on the destination')
-    .addOption(new Option('--compare <how>', 'how to decide that a file changed').choices(['default', 'checksum']).default('default'))
+    .addOption(new Option('--compare <how>', 'how to decide that a file changed').choices(CHOICES.compare).default(DEFAULT_MIRROR_OPTIONS.compare))
     .option('--include <glob>', 'transfer only matching files (repeatable)', collect)
     .option('--exclude <glob>', 'skip matching files and prune matching directories (repeatable)', collect)
     .option('--exclude-from <file>', 'read exclude globs from a file, one per line')
@@ -148,7 +141,7 @@ export function outputOptions(cmd: Command): Command {
     .addOption(new Option('--log-format <format>', 'log format on stderr or in --log-file').choices(['text', 'json']).default('text'))
     .option('--log-file <file>', 'append the full log to this file (whatever -q says) instead of stderr')
     .addOption(new Option('--log-level <level>', 'lowest level logged (default info; debug with -v)').choices([...LOG_LEVELS]))
-    .option('--stats <seconds>', 'log the progress figures every N seconds (with or without a terminal)', secondsArg)
+    .option('--stats <duration>', 'log the progress figures this often (seconds, or 2m...; with or without a terminal)', durationArg)
     .option('--lock-dir <dir>', 'directory of the local lock files (default: /run/lock/fxpmirror for root, else ~/.local/state/fxpmirror/locks)');
 }
 
@@ -156,7 +149,9 @@ export interface CommonOpts {
   ca?: string;
   fingerprint?: string[];
   insecure?: boolean;
+  /** Milliseconds (--timeout). */
   timeout?: number;
+  /** Milliseconds (--connect-timeout). */
   connectTimeout?: number;
   /** ls: a flag; copy/mirror: source|destination|both; probe: a|b|both. */
   trustPasvAddress?: boolean | string;
@@ -168,10 +163,10 @@ export interface CommonOpts {
 }
 
 export interface TransferFlags {
-  fxp: 'auto' | 'force' | 'never';
-  passive: 'source' | 'destination';
+  fxp: MirrorOptions['fxp'];
+  passive: MirrorOptions['passive'];
   passiveExplicit?: boolean;
-  verify: 'size' | 'checksum' | 'none';
+  verify: MirrorOptions['verify'];
   continue?: boolean;
   allowClearData?: boolean;
   json?: boolean;
@@ -185,17 +180,18 @@ export interface OutputFlags {
   logFormat: 'text' | 'json';
   logFile?: string;
   logLevel?: LogLevel;
+  /** Milliseconds between --stats lines. */
   stats?: number;
   lockDir?: string;
 }
 
 export interface MirrorFlags extends CommonOpts, TransferFlags, OutputFlags {
-  symlinks: 'skip' | 'follow';
+  symlinks: MirrorOptions['symlinks'];
   ignoreTime?: boolean;
   ignoreSize?: boolean;
   onlyNewer?: boolean;
   onlyMissing?: boolean;
-  compare: 'default' | 'checksum';
+  compare: MirrorOptions['compare'];
   include?: string[];
   exclude?: string[];
   excludeFrom?: string;

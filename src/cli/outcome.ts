@@ -1,14 +1,15 @@
 import { redactUrls } from '../ftp/url.js';
 import type { MirrorSummary } from '../tree/plan.js';
 import { EXIT, exitCodeFor, exitCodeForCode, type ExitCode } from './exit.js';
-import { redactSecrets } from './log.js';
-import { displayText, quoteName, renderSummaryLine, summaryStatus } from './render.js';
+import { redactSecrets } from '../ftp/secrets.js';
+import { SIGNAL_EXIT, type StopSignal } from './interrupt.js';
 
 /**
  * How each target of a run ended, as plain data: the exit code, the error
  * that stopped it before or while it was synced, or its summary. A fan-out
  * job is as good as its worst target; the JSON result, the -q lines and the
- * exit code all come from this.
+ * exit code all come from this. The text made from it (the -q lines) is
+ * drawn by render.ts.
  */
 export interface TargetOutcome {
   /** How the user names the target: "server:/path" in a job, the URL (without password) for `mirror`. */
@@ -20,6 +21,8 @@ export interface TargetOutcome {
   /** Why the target was not synced at all (locked, down, refused, source missing). */
   error?: string;
   summary?: MirrorSummary;
+  /** A signal stopped this target before it was done (interrupt.ts): its code is 128 + the signal's number. */
+  interrupted?: StopSignal;
 }
 
 export interface TargetName {
@@ -28,8 +31,8 @@ export interface TargetName {
   path: string;
 }
 
-/** Secrets and URL passwords out, one line: the text is printed outside the logger. */
-function oneLine(text: string): string {
+/** Secrets and URL passwords out, one line: for text printed outside the logger (JSON results, -q lines). */
+export function oneLine(text: string): string {
   return redactSecrets(redactUrls(text)).replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
@@ -38,8 +41,19 @@ export function errorText(err: unknown): string {
   return oneLine((err as Error)?.message ?? String(err));
 }
 
-export function outcomeOfError(name: TargetName, err: unknown): TargetOutcome {
+export function outcomeOfError(name: TargetName, err: unknown, interrupted?: StopSignal): TargetOutcome {
+  if (interrupted) return { ...name, code: SIGNAL_EXIT[interrupted], error: errorText(err), interrupted };
   return { ...name, code: exitCodeFor(err), error: errorText(err) };
+}
+
+/**
+ * The one test for "not everything is in sync": "ok" when everything synced;
+ * "partial" when a file failed, a subtree went unsynced, a name was unusable
+ * or --max-delete stopped deletions. The exit code, the summary line and the
+ * metrics' success all follow it.
+ */
+export function summaryStatus(s: MirrorSummary): 'ok' | 'partial' {
+  return s.files.failed > 0 || s.failures.length > 0 || s.unsynced.length > 0 || s.unusable.length > 0 || s.deleteLimit ? 'partial' : 'ok';
 }
 
 /** A summary's exit code: its target-level error's, else 1 for anything partial (failed files, unsynced subtrees, unusable names, --max-delete), else 0. */
@@ -50,36 +64,8 @@ export function summaryExit(s: MirrorSummary): ExitCode {
   return s.failures.some((f) => f.code === 'EFXPREFUSED') ? EXIT.FXP_REFUSED : EXIT.PARTIAL;
 }
 
-export function outcomeOfSummary(name: TargetName, s: MirrorSummary): TargetOutcome {
-  const code = summaryExit(s);
-  return { ...name, code, error: s.error ? oneLine(s.error.message) : undefined, summary: s };
-}
-
-/** The first thing that went wrong in a partial summary, for the one-line report. */
-function firstProblem(s: MirrorSummary): string | undefined {
-  const f = s.failures[0];
-  if (f) return `${displayText(f.path || '.')}: ${displayText(oneLine(f.message))}`;
-  const u = s.unsynced[0];
-  if (u) return `${displayText(u.path ? `${u.path}/` : './')}: ${u.side} listing failed: ${displayText(oneLine(u.reason))}`;
-  const n = s.unusable[0];
-  if (n) return `${displayText(n.dir ? `${n.dir}/` : './')}: ${n.side} name ${quoteName(n.name)} is unusable: ${displayText(oneLine(n.reason))}`;
-  return undefined;
-}
-
-/**
- * The one line a failed target gets under -q (cron mail), or undefined when
- * it is in sync:
- *   "nightly: eu:/pub: failed: 127.0.0.1:2121: connect ECONNREFUSED"
- *   "nightly: eu:/pub: locked: eu:/pub is locked by job 'other' (eu:/pub), pid 42, ..."
- *   "nightly: eu:/pub: partial: 3 transferred (1.0 KiB), 0 deleted, 1 failed in 0.5 s; a/b.iso: STOR ...: 552 ..."
- */
-export function failureLine(o: TargetOutcome, job?: string): string | undefined {
-  if (o.code === EXIT.OK) return undefined;
-  const where = `${job !== undefined ? `${displayText(job)}: ` : ''}${displayText(o.target)}`;
-  if (o.error !== undefined || !o.summary) {
-    return `${where}: ${o.code === EXIT.LOCKED ? 'locked' : 'failed'}: ${displayText(o.error ?? 'unknown error')}`;
-  }
-  const s = o.summary;
-  const first = firstProblem(s);
-  return `${where}: ${renderSummaryLine(s)}${first ? `; ${first}` : ''}`;
+/** `interrupted`: the run was stopped by that signal before this target was done. */
+export function outcomeOfSummary(name: TargetName, s: MirrorSummary, interrupted?: StopSignal): TargetOutcome {
+  const code = interrupted ? SIGNAL_EXIT[interrupted] : summaryExit(s);
+  return { ...name, code, error: s.error ? oneLine(s.error.message) : undefined, summary: s, ...(interrupted ? { interrupted } : {}) };
 }

@@ -2,7 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { createLogger, type LogLevel, type LogSink, type Logger } from './log.js';
 import { Screen } from './screen.js';
 import { ProgressDisplay, ProgressModel, renderInterrupted } from './progress.js';
-import { onInterrupt } from './interrupt.js';
+import { interruptedBy, onInterrupt } from './interrupt.js';
 import { UsageError } from './exit.js';
 import type { OutputFlags } from './options.js';
 
@@ -16,7 +16,7 @@ import type { OutputFlags } from './options.js';
  *   per failed target on stderr (outcome.ts);
  * - the progress line is drawn on a terminal only, never with -q, --json or
  *   --dry-run; --stats N logs the same figures every N seconds.
- * Ctrl-C stops the drawing and prints the figures so far, marked "interrupted".
+ * A signal (interrupt.ts) stops the drawing and logs the figures so far.
  */
 export interface Output {
   screen: Screen;
@@ -67,16 +67,18 @@ export function openOutput(flags: OutputFlags, walks: number, screen = new Scree
   const fileLog = createLogger({ sinks: file ? [file.sink] : [] });
 
   const draw = screen.interactive && !flags.quiet && !flags.json && !flags.dryRun;
-  const stats = flags.stats && !flags.dryRun ? { seconds: flags.stats, log } : undefined;
+  const stats = flags.stats && !flags.dryRun ? { seconds: flags.stats / 1000, log } : undefined;
   const progress = draw || stats ? new ProgressModel(walks) : undefined;
   const display = progress ? new ProgressDisplay(progress, draw ? screen : undefined, stats) : undefined;
 
+  // The first signal: the drawing stops and the log says what is stopping;
+  // the summary, marked "interrupted", comes once the run has wound down.
   const unregister = onInterrupt(() => {
     display?.stop();
     screen.clearStatus();
-    const text = progress ? renderInterrupted(progress.figures()) : 'interrupted';
-    fileLog.log({ level: 'error', event: 'interrupted', message: text });
-    screen.err(`fxpmirror: ${text}\n`);
+    const sig = interruptedBy() ?? 'a signal';
+    const figures = progress ? `: ${renderInterrupted(progress.figures())}` : '';
+    log.log({ level: 'warn', event: 'interrupted', message: `${sig}: starting no new transfer, aborting the running ones${figures}` });
   });
 
   return {

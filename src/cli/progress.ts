@@ -171,13 +171,13 @@ export function renderProgress(f: ProgressFigures, withRunning = true, now = Dat
   return line;
 }
 
-/** The line printed (and logged) when Ctrl-C stops a run. */
+/** The figures when a signal stops a run (logged with the "interrupted" event). */
 export function renderInterrupted(f: ProgressFigures): string {
   const more = f.complete ? '' : '+';
   const failed = f.files.failed ? `, ${f.files.failed} failed` : '';
   return (
-    `interrupted after ${formatDuration(f.elapsedMs, 1)}: ${f.files.done} of ${f.files.total}${more} files transferred ` +
-    `(${formatBytes(f.bytes.done)}), ${f.running.length} unfinished${failed}`
+    `${f.files.done} of ${f.files.total}${more} files transferred (${formatBytes(f.bytes.done)}) in ${formatDuration(f.elapsedMs, 1)}, ` +
+    `${f.running.length} running${failed}`
   );
 }
 

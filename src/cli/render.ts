@@ -1,6 +1,9 @@
 import type { ListEntry } from '../ftp/entry.js';
 import type { MirrorSummary, PlanAction } from '../tree/plan.js';
 import { TRANSFER_MODES } from '../fxp/modes.js';
+import { EXIT } from './exit.js';
+import { oneLine, summaryStatus, type TargetOutcome } from './outcome.js';
+import type { StopSignal } from './interrupt.js';
 
 /**
  * Renderers draw from plain data only (plan actions, the run summary): no
@@ -112,9 +115,15 @@ export function renderAction(a: PlanAction): string {
   }
 }
 
-function entryToJson(e: ListEntry): object {
-  // Fixed key order; undefined fields are dropped by JSON.stringify.
-  return {
+/**
+ * A listing entry as JSON, the one form for `ls --json` and the dry-run plan
+ * lines (`src`, `dst`). Fixed key order; absent facts are left out; `mtime`
+ * is an ISO string (null for a time the listing gave but that is no date);
+ * `mode` is the permission bits as the octal text people write for chmod
+ * and MLSD's UNIX.mode fact carries ("0644"), not a decimal number (420).
+ */
+export function entryToJson(e: ListEntry): Record<string, unknown> {
+  const out = {
     name: e.name,
     type: e.type,
     size: e.size,
@@ -122,10 +131,12 @@ function entryToJson(e: ListEntry): object {
     mtimePrecision: e.mtimePrecision,
     mtimeApproximate: e.mtimeApproximate,
     target: e.target,
-    mode: e.mode,
+    mode: e.mode !== undefined ? e.mode.toString(8).padStart(4, '0') : undefined,
     perm: e.perm,
     unique: e.unique,
   };
+  // No undefined values: the text is the same with or without JSON.stringify's dropping.
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 /** Stable JSON (fixed key order per kind, dates as ISO strings, no undefined values). */
@@ -198,8 +209,9 @@ function label(name: string, value: string): string {
  * Multi-line human summary. In a dry run the counts are what a real run would
  * do, and the first line says so.
  */
-export function renderSummary(s: MirrorSummary): string {
+export function renderSummary(s: MirrorSummary, interrupted?: StopSignal): string {
   const out: string[] = [];
+  if (interrupted) out.push(`interrupted by ${interrupted}: stopped early, nothing deleted; a new run completes it`);
   if (s.dryRun) out.push('dry run: nothing changed');
   out.push(label('source', displayText(s.source)));
   out.push(label('destination', displayText(s.destination)));
@@ -251,20 +263,16 @@ export function renderSummary(s: MirrorSummary): string {
   return out.join('\n');
 }
 
-/** "ok" when everything synced; "partial" when a file failed, a subtree went unsynced, a name was unusable or --max-delete stopped deletions. */
-export function summaryStatus(s: MirrorSummary): 'ok' | 'partial' {
-  return s.files.failed > 0 || s.failures.length > 0 || s.unsynced.length > 0 || s.unusable.length > 0 || s.deleteLimit ? 'partial' : 'ok';
-}
-
 /**
  * ONE line for -q / cron mail:
  *   "ok: 12 transferred (4.1 MiB), 0 deleted, 0 failed in 1.2 s"
  *   "partial: 3 transferred (1.0 KiB), 0 deleted, 2 failed, 1 unsynced in 0.5 s"
  * Deleted counts files and directories. A dry run reads "ok (dry run): 12 to
- * transfer (...), 3 to delete, ...".
+ * transfer (...), 3 to delete, ...". A run stopped by a signal reads
+ *   "interrupted by SIGTERM: 3 transferred (1.0 KiB), 0 deleted, 0 failed in 0.4 s".
  */
-export function renderSummaryLine(s: MirrorSummary): string {
-  const status = summaryStatus(s) + (s.dryRun ? ' (dry run)' : '');
+export function renderSummaryLine(s: MirrorSummary, interrupted?: StopSignal): string {
+  const status = (interrupted ? `interrupted by ${interrupted}` : summaryStatus(s)) + (s.dryRun ? ' (dry run)' : '');
   const deleted = s.files.deleted + s.dirs.deleted;
   const parts = [
     s.dryRun
@@ -277,4 +285,36 @@ export function renderSummaryLine(s: MirrorSummary): string {
   if (s.unusable.length > 0) parts.push(`${s.unusable.length} unusable`);
   if (s.deleteLimit) parts.push(`deletions stopped by --max-delete ${displayText(s.deleteLimit.limit)} (${s.deleteLimit.planned} planned)`);
   return `${status}: ${parts.join(', ')} in ${formatDuration(s.durationMs, 1)}`;
+}
+
+/** The first thing that went wrong in a partial summary, for the one-line report. */
+function firstProblem(s: MirrorSummary): string | undefined {
+  const f = s.failures[0];
+  if (f) return `${displayText(f.path || '.')}: ${displayText(oneLine(f.message))}`;
+  const u = s.unsynced[0];
+  if (u) return `${displayText(u.path ? `${u.path}/` : './')}: ${u.side} listing failed: ${displayText(oneLine(u.reason))}`;
+  const n = s.unusable[0];
+  if (n) return `${displayText(n.dir ? `${n.dir}/` : './')}: ${n.side} name ${quoteName(n.name)} is unusable: ${displayText(oneLine(n.reason))}`;
+  return undefined;
+}
+
+/**
+ * The one line a failed target gets under -q (cron mail), or undefined when
+ * it is in sync:
+ *   "nightly: eu:/pub: failed: 127.0.0.1:2121: connect ECONNREFUSED"
+ *   "nightly: eu:/pub: locked: eu:/pub is locked by job 'other' (eu:/pub), pid 42, ..."
+ *   "nightly: eu:/pub: partial: 3 transferred (1.0 KiB), 0 deleted, 1 failed in 0.5 s; a/b.iso: STOR ...: 552 ..."
+ */
+export function failureLine(o: TargetOutcome, job?: string): string | undefined {
+  if (o.code === EXIT.OK) return undefined;
+  const where = `${job !== undefined ? `${displayText(job)}: ` : ''}${displayText(o.target)}`;
+  if (o.error !== undefined || !o.summary) {
+    const what = o.interrupted ? `interrupted by ${o.interrupted}` : o.code === EXIT.LOCKED ? 'locked' : 'failed';
+    const error = o.error ?? 'unknown error';
+    // The signal's own error says it already: "interrupted by SIGTERM", not twice.
+    return error === what ? `${where}: ${what}` : `${where}: ${what}: ${displayText(error)}`;
+  }
+  const s = o.summary;
+  const first = firstProblem(s);
+  return `${where}: ${renderSummaryLine(s, o.interrupted)}${first ? `; ${first}` : ''}`;
 }

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { loadJobFiles, formatDiagnostic } from '../job/load.js';
+import { loadJobFiles } from '../job/job-files.js';
+import { formatDiagnostic } from '../job/reader.js';
 import { writeMetricsFile, type JobMetrics } from '../job/metrics.js';
 import { EXIT, UsageError } from './exit.js';
 import type { OutputFlags } from './options.js';
@@ -7,8 +8,10 @@ import { openOutput } from './output.js';
 import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
 import { runJob, type JobOutcome } from './job-run.js';
-import { failureLine } from './outcome.js';
-import { displayText, renderSummary } from './render.js';
+import { interruptedBy, interruption } from './interrupt.js';
+import { outcomeOfError } from './outcome.js';
+import type { Job } from '../job/job.js';
+import { displayText, failureLine, renderSummary } from './render.js';
 
 /**
  * `fxpmirror run`: the jobs of job files, in order (or N at once), each target
@@ -23,8 +26,8 @@ export interface RunFlags extends OutputFlags {
   metricsFile?: string;
 }
 
-/** Order of precedence when jobs end differently: the most urgent code wins. */
-const SEVERITY: number[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
+/** Order of precedence when jobs end differently: the most urgent code wins (a signal first: the run was stopped). */
+const SEVERITY: number[] = [EXIT.SIGTERM, EXIT.SIGINT, EXIT.SIGHUP, EXIT.INTERNAL, EXIT.USAGE, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
 
 function worst(codes: number[]): number {
   for (const c of SEVERITY) if (codes.includes(c)) return c;
@@ -36,8 +39,9 @@ function jobJson(o: JobOutcome): object {
   return {
     job: o.job.name,
     exitCode: o.code,
+    interrupted: o.targets.find((t) => t.interrupted)?.interrupted,
     error: o.error,
-    targets: o.targets.map((t) => ({ target: t.target, server: t.server, path: t.path, exitCode: t.code, error: t.error, summary: t.summary })),
+    targets: o.targets.map((t) => ({ target: t.target, server: t.server, path: t.path, exitCode: t.code, interrupted: t.interrupted, error: t.error, summary: t.summary })),
   };
 }
 
@@ -57,6 +61,13 @@ function jobMetrics(o: JobOutcome, now: number): JobMetrics {
   };
 }
 
+/** A job a signal stopped before it began: each target interrupted, nothing done. */
+function notStarted(job: Job): JobOutcome {
+  const sig = interruptedBy();
+  const targets = job.to.map((ep) => outcomeOfError({ target: `${ep.serverName}:${ep.path}`, server: ep.serverName, path: ep.path }, new Error('not started'), sig));
+  return { job, code: worst(targets.map((t) => t.code)), targets, durationMs: 0 };
+}
+
 /** `fxpmirror run`: jobs in order (or N at once), each target under its lock. */
 export async function runJobsCommand(files: string[], flags: RunFlags): Promise<number> {
   const { jobs, diagnostics } = await loadJobFiles(files);
@@ -73,6 +84,8 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
     selected = jobs.filter((j) => flags.job!.includes(j.name));
   }
   checkRunPaths({ lockDir: flags.lockDir ?? defaultLockDir(), lockDirFromOption: flags.lockDir !== undefined, metricsFile: flags.metricsFile, logFile: flags.logFile });
+  // A signal stops the run cleanly (interrupt.ts): installed before anything connects.
+  const signal = interruption();
   const output = openOutput(flags, selected.length);
   const { screen } = output;
   // The job files' warnings (printed above unless -q) belong to the full record too.
@@ -94,7 +107,8 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
             headed = true;
             screen.out(text);
           };
-          const o = await runJob(job, {
+          // Jobs still waiting for their turn when a signal came do not start.
+          const o = signal.aborted ? notStarted(job) : await runJob(job, {
             output,
             lockDir: flags.lockDir,
             dryRun: !!flags.dryRun,
@@ -103,10 +117,11 @@ export async function runJobsCommand(files: string[], flags: RunFlags): Promise<
             json: !!flags.json,
             print,
             worst,
+            signal,
           });
           if (human) {
-            const summaries = o.targets.flatMap((t) => (t.summary ? [t.summary] : []));
-            for (const [i, s] of summaries.entries()) print(`${i > 0 ? '\n' : ''}${renderSummary(s)}\n`);
+            const summarized = o.targets.filter((t) => t.summary);
+            for (const [i, t] of summarized.entries()) print(`${i > 0 ? '\n' : ''}${renderSummary(t.summary!, t.interrupted)}\n`);
           }
           if (failureLines) {
             for (const t of o.targets) {

@@ -7,7 +7,9 @@ export interface ServerFlags {
   ca?: string;
   insecure?: boolean;
   fingerprint?: string[];
+  /** Milliseconds. */
   timeout?: number;
+  /** Milliseconds. */
   connectTimeout?: number;
   maxConnections?: number;
   /** Use this server's PASV address even when it is not its control address (--trust-pasv-address). */
@@ -48,8 +50,8 @@ export function serverFromUrl(input: string, role: 'SRC' | 'DST' | 'A' | 'B' | '
     warn: warnLine,
   });
   const timeouts = { ...DEFAULT_TIMEOUTS };
-  if (flags.timeout) timeouts.command = timeouts.data = flags.timeout * 1000;
-  if (flags.connectTimeout) timeouts.connect = flags.connectTimeout * 1000;
+  if (flags.timeout) timeouts.command = timeouts.data = flags.timeout;
+  if (flags.connectTimeout) timeouts.connect = flags.connectTimeout;
   return {
     url,
     server: {

@@ -1,13 +1,14 @@
 import { acquireLocalLock, defaultLockDir, targetLockKey, type LockOwner } from '../job/lock.js';
 import type { ServerOptions } from '../ftp/options.js';
 import type { Logger } from './log.js';
-import { onInterrupt } from './interrupt.js';
+import { onForcedExit } from './interrupt.js';
 
 /**
  * Take the local lock of one target (server host:port and directory), for
  * `mirror` and for each target of a job: two runs that would write the same
  * target exclude each other (LockHeldError, exit 5), whatever their names. A
- * stale lock (dead pid) is taken over and logged. Ctrl-C releases it too.
+ * stale lock (dead pid) is taken over and logged. An interrupted run releases
+ * it as it winds down, or, when the wind-down takes too long, just before it exits.
  */
 export async function lockTarget(lockDir: string | undefined, server: ServerOptions, path: string, owner: LockOwner, log: Logger): Promise<() => Promise<void>> {
   const release = await acquireLocalLock(lockDir ?? defaultLockDir(), targetLockKey(server.host, server.port, path), owner, (info) =>
@@ -17,7 +18,7 @@ export async function lockTarget(lockDir: string | undefined, server: ServerOpti
       message: `took over a stale lock of pid ${info.pid}${info.job !== undefined ? ` (job '${info.job}')` : ''} (started ${info.startedAt})`,
     }),
   );
-  const unregister = onInterrupt(release);
+  const unregister = onForcedExit(release);
   return async () => {
     unregister();
     await release();

@@ -1,4 +1,5 @@
-import { loadJobFiles, formatDiagnostic } from '../job/load.js';
+import { loadJobFiles } from '../job/job-files.js';
+import { formatDiagnostic } from '../job/reader.js';
 import { EXIT } from './exit.js';
 
 /** `fxpmirror validate`: every diagnostic, exit 2 when any is an error. */

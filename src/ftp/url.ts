@@ -1,9 +1,11 @@
 /**
- * FTP URLs (RFC 1738 §3.2, plus FileZilla's ftpes://) and password redaction
- * for logs. Pure.
+ * FTP URLs (RFC 1738 §3.2, plus FileZilla's ftpes://), where their paths
+ * lead (relative to the login directory unless "%2F" makes them absolute),
+ * and password redaction for logs. Pure.
  */
+import path from 'node:path/posix';
 import { isIPv6 } from 'node:net';
-import { FtpUrlError, unsafeValueReason } from './errors.js';
+import { FtpProtocolError, FtpUrlError, unsafeValueReason } from './errors.js';
 
 export interface FtpUrl {
   scheme: 'ftp' | 'ftps' | 'ftpes';
@@ -12,7 +14,12 @@ export interface FtpUrl {
   port: number;
   user?: string;
   password?: string;
-  /** Percent-decoded, always starting with "/". */
+  /**
+   * The path as RFC 1738 §3.2.2 reads it, percent-decoded: relative to the
+   * login directory ("pub" for ftp://host/pub, "" for ftp://host/ itself),
+   * absolute when it starts with "/" (ftp://host/%2Fpub, or ftp://host//pub).
+   * absolutePath() turns it into the absolute path fxpmirror sends.
+   */
   path: string;
 }
 
@@ -27,9 +34,12 @@ const SCHEMES = {
  *
  * - ftp:// -> no TLS, port 21; ftps:// -> implicit TLS, port 990;
  *   ftpes:// -> explicit TLS (AUTH TLS), port 21.
- * - user, password and path are percent-decoded (UTF-8). The path keeps its
- *   leading "/" and is "/" when empty; "?" and "#" are ordinary path characters
- *   (file names contain them; FTP URLs have no query or fragment).
+ * - user, password and path are percent-decoded (UTF-8). The "/" after the
+ *   host only separates the path (RFC 1738 §3.2.2: the path's segments are
+ *   CWD arguments from the login directory), so "ftp://h/pub" has the
+ *   relative path "pub" and "ftp://h/%2Fpub" the absolute "/pub", as curl,
+ *   wget and lftp read them; "?" and "#" are ordinary path characters (file
+ *   names contain them; FTP URLs have no query or fragment).
  * - The userinfo ends at the LAST "@" before the first "/" after the host, so an
  *   unencoded "@" in a password still works.
  * - IPv6 literals go in brackets: ftp://[::1]:2121/ (host comes back without them).
@@ -100,9 +110,38 @@ export function parseFtpUrl(input: string): FtpUrl {
     if (user !== '') url.user = user;
     if (colon !== -1) url.password = decode(userinfo.slice(colon + 1), 'password');
   }
-  const path = decode(rawPath, 'path');
-  url.path = path === '' ? '/' : path;
+  // Drop the separating "/" only; a decoded "%2F" right after it stays, and makes the path absolute.
+  url.path = decode(rawPath.slice(1), 'path');
   return url;
+}
+
+/**
+ * `urlPath` (an FtpUrl's path, or a job endpoint's) as an absolute path:
+ * itself when it starts with "/", else joined to `loginDir`, the directory
+ * PWD named right after login ("" is the login directory itself). A
+ * trailing "/" is kept (copy reads it as "a directory"). Every path
+ * fxpmirror sends is absolute, so a CWD (LIST) never changes what it means,
+ * and the containment checks (remote-path.ts) have an absolute root.
+ */
+export function absolutePath(urlPath: string, loginDir: string): string {
+  if (urlPath.startsWith('/')) return urlPath;
+  if (urlPath === '') return loginDir;
+  return path.join(loginDir, urlPath);
+}
+
+/**
+ * The login directory from a PWD reply's path (connection.ts reads the
+ * quotes): it must be absolute to anchor relative paths. A server that
+ * answers otherwise (a VMS or Windows style path) gets one clear error: name
+ * the path absolute instead.
+ */
+export function loginDirectory(pwd: string, server: string): string {
+  if (!pwd.startsWith('/') || unsafeValueReason(pwd)) {
+    throw new FtpProtocolError(
+      `${server}: PWD named ${JSON.stringify(pwd.slice(0, 100))}, not an absolute path, so a path relative to the login directory cannot be used there: write it absolute (ftp://host/%2Fpath, or server:/path in a job file)`,
+    );
+  }
+  return path.normalize(pwd);
 }
 
 function decode(text: string, what: string): string {

@@ -1,7 +1,7 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
-import { FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
+import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
 import { modeName, type TransferMode } from './modes.js';
 import { containedPartPath } from './part-name.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
@@ -113,6 +113,12 @@ export interface CopyRequest {
   mtime?: Date;
   /** More files will follow on these connections (mirror): open the next transfer's PASV ahead (see transfer.ts). */
   more?: boolean;
+  /**
+   * Aborted (an interrupted run): the transfer stops at once, its connections
+   * are closed (the pool replaces them), the temporary file is deleted (kept
+   * with --continue), and copy() rejects with an EABORTED error.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CopyResult {
@@ -147,6 +153,15 @@ export class Side {
     if (this.conn) this.pool.release(this.conn);
     this.conn = undefined;
   }
+  /** Close the leased connection now: whatever waits on it fails at once (an interrupted run). */
+  destroy(cause: Error): void {
+    this.conn?.destroy(cause);
+  }
+}
+
+/** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
+function abortError(signal: AbortSignal): FtpError {
+  return signal.reason instanceof FtpError && signal.reason.code === 'EABORTED' ? signal.reason : new FtpAbortError('transfer aborted', { cause: signal.reason });
 }
 
 /**
@@ -177,10 +192,32 @@ export class FxpEngine {
     assertSafeArgument(req.srcPath, 'source path');
     const final = containedPath(req.dstRoot, req.dstRel);
     const tmp = containedPartPath(req.dstRoot, req.dstRel);
+    const signal = req.signal;
+    if (signal?.aborted) throw abortError(signal);
+    // Closing both control connections ends every wait at once; the servers
+    // end the transfer when they notice (some only once it is done).
+    const onAbort = () => {
+      const err = abortError(signal!);
+      src.destroy(err);
+      dst.destroy(err);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.copyOnce(src, dst, req, final, tmp);
+    } catch (err) {
+      throw signal?.aborted ? abortError(signal) : err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async copyOnce(src: Side, dst: Side, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
     // Connections are always taken source first, then destination, by every
     // caller: two tasks taking them in opposite orders could deadlock a full pool.
     const s0 = await src.live();
     await dst.live();
+    // Aborted while waiting for the connections: their abort came before they were leased.
+    if (req.signal?.aborted) throw abortError(req.signal);
     const size = req.size ?? (await s0.size(req.srcPath));
     let rest = 0;
     let complete = false;
@@ -195,7 +232,7 @@ export class FxpEngine {
     try {
       if (!complete) {
         try {
-          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest }));
+          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest, signal: req.signal }));
         } catch (err) {
           // Servers may refuse REST before STOR (RFC 3659 §5): proftpd does by
           // default ("451 Append/Restart not permitted", AllowStoreRestart off).
@@ -204,7 +241,7 @@ export class FxpEngine {
           const label = (await dst.live()).label;
           this.warnOnce(`rest:${label}`, `${label} does not resume uploads (${err.message}): transferring from the start`);
           rest = 0;
-          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size }));
+          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size, signal: req.signal }));
         }
       }
       // The next file's PASV, asked for while this one is checked and renamed
@@ -276,7 +313,7 @@ export class FxpEngine {
   }
 
   /** Walk the ladder for one file. */
-  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: ContainedPath; rest: number; remaining: number }): Promise<{ mode: TransferMode; relayedBytes: number }> {
+  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: ContainedPath; rest: number; remaining: number; signal?: AbortSignal }): Promise<{ mode: TransferMode; relayedBytes: number }> {
     let s = await src.live();
     let d = await dst.live();
     const key = `${s.label}\u0000${d.label}`;
@@ -307,7 +344,8 @@ export class FxpEngine {
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
         return { mode: rung.mode, relayedBytes };
       } catch (err) {
-        if (!(err instanceof FxpRefusedError) || !rung.layout) throw err;
+        // An aborted transfer is no refusal: the ladder stops here.
+        if (!(err instanceof FxpRefusedError) || !rung.layout || file.signal?.aborted) throw err;
         refusals.push(err);
         // A rung that already worked for this pair is not banned by one failure
         // (pyftpdlib sometimes drops a back-to-back active data connection):

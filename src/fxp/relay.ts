@@ -32,7 +32,7 @@ export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file
   const idle = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
   retr.socket.setTimeout(idle, () => retr.socket.destroy(new FtpError('ETIMEOUT', `${src.label}: relay data idle for ${idle} ms`)));
   try {
-    await pipeline(retr.socket, count, stor.socket);
+    await pipeline(retr.socket, count, stor.socket, { signal: file.signal });
   } catch (err) {
     retr.socket.destroy();
     stor.socket.destroy();

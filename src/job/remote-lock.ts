@@ -1,8 +1,8 @@
-import os from 'node:os';
 import type { FtpConnection } from '../ftp/connection.js';
 import { FtpReplyError } from '../ftp/errors.js';
 import { partName } from '../fxp/part-name.js';
 import { containedPath } from '../ftp/remote-path.js';
+import { deadOnThisHost, thisProcess, type ProcessIdentity } from './host.js';
 
 /** The lock directory's name: a part name, so the mirror never transfers or deletes it. */
 export const REMOTE_LOCK_NAME = partName('fxpmirror-lock');
@@ -19,12 +19,35 @@ export interface RemoteLock {
 }
 
 /**
+ * The owner file: a line for people ("host pid 42 since <ISO time>", shown
+ * to a run that is locked out), then the identity a run on the same host
+ * checks ("boot <boot id> start <start ticks>", host.ts).
+ */
+export function ownerText(p: ProcessIdentity, since: Date): string {
+  return `${p.host} pid ${p.pid} since ${since.toISOString()}\n${p.bootId !== undefined && p.start !== undefined ? `boot ${p.bootId} start ${p.start}\n` : ''}`;
+}
+
+/** The owner file read back: the line to show, and the holder's identity when it recorded one. */
+export function parseOwner(text: string): { shown: string; holder?: ProcessIdentity } {
+  const [first = '', second = ''] = text.split('\n').map((l) => l.trim());
+  const who = /^(\S+) pid (\d+) since \S+$/.exec(first);
+  const ident = /^boot ([0-9a-f-]+) start (\d+)$/i.exec(second);
+  const shown = first.slice(0, 200);
+  if (!who) return { shown };
+  return { shown, holder: { host: who[1], pid: Number(who[2]), bootId: ident?.[1], start: ident ? Number(ident[2]) : undefined } };
+}
+
+/**
  * A lock on the destination server, so two cron hosts never mirror into the
  * same target at once. MKD is atomic on every server (RFC 959 §4.1.3: it
  * fails when the directory exists), so whoever creates the directory holds
  * the lock. The lock expires: its heartbeat is the modification time of an
  * "owner" file inside, rewritten every ttl/3 while the job runs; a lock whose
- * heartbeat is older than the ttl is taken over. Removed at the end.
+ * heartbeat is older than the ttl is taken over. A lock whose owner ran on
+ * this host (same name and boot id) and is gone (its pid dead, or reused by a
+ * process started later) is taken over at once: a run killed here (SIGKILL,
+ * a crash, a second Ctrl-C) does not lock out the next one for a ttl. A live
+ * or foreign holder is respected until its ttl. Removed at the end.
  *
  * `connect` gives a connection of its own: the heartbeat must not wait behind
  * a transfer on a pooled connection.
@@ -33,18 +56,19 @@ export async function acquireRemoteLock(
   connect: () => Promise<FtpConnection>,
   root: string,
   ttlMs: number,
-  onStale?: (owner: string) => void,
+  onStale?: (owner: string, why: 'expired' | 'its process on this host is gone') => void,
 ): Promise<RemoteLock> {
   const conn = await connect();
   const dir = containedPath(root, REMOTE_LOCK_NAME);
   const ownerFile = containedPath(root, REMOTE_LOCK_NAME, 'owner');
-  const owner = `${os.hostname()} pid ${process.pid} since ${new Date().toISOString()}`;
+  const me = thisProcess();
+  const owner = ownerText(me, new Date());
   const writeOwner = async (c: FtpConnection) => {
     await c.exclusive(async () => {
       const stor = await c.openData('STOR', ownerFile);
       await new Promise<void>((resolve, reject) => {
         stor.socket.once('error', reject);
-        stor.socket.end(owner + '\n', () => resolve());
+        stor.socket.end(owner, () => resolve());
       });
       await stor.finish();
     });
@@ -60,10 +84,11 @@ export async function acquireRemoteLock(
     } catch (err) {
       if (!(err instanceof FtpReplyError)) throw err;
       // It exists (or we may not create it). Is it stale?
-      const beat = await conn.mdtm(ownerFile).catch(() => undefined);
-      const heldBy = await readOwner(conn, ownerFile);
+      const { shown: heldBy, holder } = parseOwner(await readOwner(conn, ownerFile));
+      const gone = holder !== undefined && deadOnThisHost(holder, me);
+      const beat = gone ? undefined : await conn.mdtm(ownerFile).catch(() => undefined);
       if (beat && Date.now() - beat.getTime() <= ttlMs) throw new RemoteLockHeldError(conn.label, dir, heldBy);
-      if (!beat) {
+      if (!beat && !gone) {
         // No heartbeat at all: a run died between MKD and its first heartbeat, or
         // the server cannot tell times. Judge by the directory's own time.
         const { entries } = await conn.list(root).catch(() => ({ entries: [] }));
@@ -71,7 +96,7 @@ export async function acquireRemoteLock(
         if (!self) throw err; // could not create it and it is not there: permissions
         if (self.mtime && Date.now() - self.mtime.getTime() <= ttlMs + self.mtimePrecision) throw new RemoteLockHeldError(conn.label, dir, heldBy);
       }
-      onStale?.(heldBy);
+      onStale?.(heldBy, gone ? 'its process on this host is gone' : 'expired');
       await conn.delete(ownerFile).catch(() => undefined);
       await conn.rmdir(dir).catch(() => undefined);
       // A racing taker-over loses here, and is locked out like any second run.
@@ -115,7 +140,7 @@ async function readOwner(conn: FtpConnection, file: string): Promise<string> {
       const chunks: Buffer[] = [];
       for await (const c of retr.socket) chunks.push(c as Buffer);
       await retr.finish();
-      return Buffer.concat(chunks).toString('utf8').trim().slice(0, 200);
+      return Buffer.concat(chunks).toString('utf8').slice(0, 1000);
     });
   } catch {
     return '';

@@ -7,12 +7,46 @@
  * Regenerate the JSON file after changing a rule:
  *   npx tsc -p tsconfig.json && node -e "import('./dist/src/job/schema.js').then(m => process.stdout.write(JSON.stringify(m.buildJsonSchema(), null, 2) + '\n'))" > jobs/fxpmirror.schema.json
  *
- * The value parsers (durations, sizes, dates) live here too because they define
- * what the rules accept.
+ * The allowed values of every enum (CHOICES) live here too: the command
+ * line's choices (src/cli/options.ts) come from the same lists. The value
+ * parsers (durations, sizes, dates, maxDelete) are in values.ts.
  */
-import { MAX_TIMER_MS } from '../ftp/options.js';
+import type { FxpPolicy, PassiveSide, TlsMode } from '../ftp/options.js';
 import { FINGERPRINT_RE } from '../ftp/tls-policy.js';
 import type { MirrorOptions } from '../tree/options.js';
+import { DURATION_RE, ISO_DATE_RE, MAX_DELETE_PATTERN, SIZE_RE } from './values.js';
+
+/**
+ * The allowed values of each enum key, in the order messages and help list
+ * them. The rules below, the JSON Schema and the command line's choices all
+ * read these lists; the checks after them keep each list equal to the type
+ * the lower layers use.
+ */
+export const CHOICES = {
+  tls: ['none', 'explicit', 'implicit'],
+  /** A server's preference for being the PASV side. */
+  serverPassive: ['prefer', 'avoid'],
+  fxp: ['auto', 'force', 'never'],
+  dataMode: ['passive', 'active'],
+  symlinks: ['skip', 'follow'],
+  compare: ['default', 'checksum'],
+  /** Which side of a transfer gets PASV. */
+  passive: ['source', 'destination'],
+  verify: ['size', 'checksum', 'none'],
+} as const;
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type ChoiceOf<K extends keyof typeof CHOICES> = (typeof CHOICES)[K][number];
+// Compile-time: a value added to a type but not to its list (or the other way round) fails here.
+const CHOICES_MATCH_TYPES: [
+  Same<ChoiceOf<'tls'>, TlsMode>,
+  Same<ChoiceOf<'fxp'>, FxpPolicy>,
+  Same<ChoiceOf<'passive'>, PassiveSide>,
+  Same<ChoiceOf<'symlinks'>, MirrorOptions['symlinks']>,
+  Same<ChoiceOf<'compare'>, MirrorOptions['compare']>,
+  Same<ChoiceOf<'verify'>, MirrorOptions['verify']>,
+] = [true, true, true, true, true, true];
+void CHOICES_MATCH_TYPES;
 
 export type ValueKind =
   | 'version'
@@ -56,7 +90,7 @@ export const TOP_LEVEL_KEYS: RuleSet = {
   servers: {
     kind: 'servers',
     required: true,
-    description: 'FTP servers by name. Jobs refer to them as "name:/path".',
+    description: 'FTP servers by name. Jobs refer to them as "name:/path" (absolute) or "name:path" (relative to the login directory).',
   },
   defaults: {
     kind: 'defaults',
@@ -91,7 +125,7 @@ export const SERVER_KEYS: RuleSet = {
   account: { kind: 'string', description: 'RFC 959 ACCT information, sent only when the server asks for it (reply 332).' },
   tls: {
     kind: 'enum',
-    values: ['none', 'explicit', 'implicit'],
+    values: CHOICES.tls,
     description: 'none: plain FTP; explicit: AUTH TLS on the control connection (RFC 4217); implicit: TLS from the first byte. Default from the URL scheme.',
   },
   verify: { kind: 'boolean', default: true, description: 'Verify the TLS certificate. Turn off only for lab servers.' },
@@ -102,7 +136,7 @@ export const SERVER_KEYS: RuleSet = {
   },
   passive: {
     kind: 'enum',
-    values: ['prefer', 'avoid'],
+    values: CHOICES.serverPassive,
     description:
       'Whether this server would rather be the PASV (listening) side of an FXP transfer: "avoid" for servers behind NAT that announce a private address, "prefer" for servers that refuse PORT to third parties.',
   },
@@ -114,7 +148,7 @@ export const SERVER_KEYS: RuleSet = {
   },
   fxp: {
     kind: 'enum',
-    values: ['auto', 'force', 'never'],
+    values: CHOICES.fxp,
     description: 'auto: FXP when both servers allow it, else relay; force: fail instead of relaying; never: always relay through this machine.',
   },
   trustPasvAddress: {
@@ -125,7 +159,7 @@ export const SERVER_KEYS: RuleSet = {
   },
   dataMode: {
     kind: 'enum',
-    values: ['passive', 'active'],
+    values: CHOICES.dataMode,
     default: 'passive',
     description: 'How fxpmirror opens its own data connections (listings, relay): passive (it connects to the server) or active (the server connects back to it). FXP transfers are not affected.',
   },
@@ -153,7 +187,7 @@ export const REMOVED_KEYS: Readonly<Record<string, string>> = {
 export const MIRROR_OPTION_KEYS: { readonly [K in keyof MirrorOptions]-?: KeyRule } = {
   symlinks: {
     kind: 'enum',
-    values: ['skip', 'follow'],
+    values: CHOICES.symlinks,
     default: 'skip',
     description: 'skip: report symlinks and leave them out; follow: copy what they point to (loops are detected).',
   },
@@ -167,7 +201,7 @@ export const MIRROR_OPTION_KEYS: { readonly [K in keyof MirrorOptions]-?: KeyRul
   onlyMissing: { kind: 'boolean', default: false, description: 'Transfer only files missing on the target.' },
   compare: {
     kind: 'enum',
-    values: ['default', 'checksum'],
+    values: CHOICES.compare,
     default: 'default',
     description: 'default: size and time; checksum: hash both sides when sizes match (HASH/XCRC/XMD5).',
   },
@@ -198,18 +232,18 @@ export const MIRROR_OPTION_KEYS: { readonly [K in keyof MirrorOptions]-?: KeyRul
   dryRun: { kind: 'boolean', default: false, description: 'Plan only: print what would be done.' },
   fxp: {
     kind: 'enum',
-    values: ['auto', 'force', 'never'],
+    values: CHOICES.fxp,
     default: 'auto',
     description: 'auto: FXP, falling back to relaying through this machine; force: fail instead of relaying; never: always relay.',
   },
   passive: {
     kind: 'enum',
-    values: ['source', 'destination'],
+    values: CHOICES.passive,
     description: 'Which server opens the data port (PASV). Default from the servers\' passive preferences, else source.',
   },
   verify: {
     kind: 'enum',
-    values: ['size', 'checksum', 'none'],
+    values: CHOICES.verify,
     default: 'size',
     description: 'How a finished transfer is checked.',
   },
@@ -236,8 +270,8 @@ const LOCK_KEYS: RuleSet = {
 
 const JOB_ONLY_KEYS: RuleSet = {
   name: { kind: 'string', required: true, description: 'Unique job name: used for locks, logs and metrics.' },
-  from: { kind: 'endpoint', required: true, description: 'Source as "server:/path".' },
-  to: { kind: 'endpoints', required: true, description: 'Target as "server:/path", or a list of them (fan-out).' },
+  from: { kind: 'endpoint', required: true, description: 'Source as "server:/path" (absolute) or "server:path" (relative to the login directory, as in scp).' },
+  to: { kind: 'endpoints', required: true, description: 'Target as "server:/path" (absolute) or "server:path" (relative to the login directory), or a list of them (fan-out).' },
   ...LOCK_KEYS,
 };
 
@@ -251,79 +285,6 @@ export const DEFAULT_MAX_CONNECTIONS = 4;
 
 /** Server names appear before the colon of "server:/path". */
 export const SERVER_NAME_RE = /^[A-Za-z0-9_.-]+$/;
-
-// ---------------------------------------------------------------------------
-// Value parsers. Each returns the value or a message (never throws), so the
-// validator can attach the message to a position.
-
-export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/;
-
-/** "500ms", "10s", "2m", "1h", "7d", "2w", or a number (of seconds). Result in milliseconds. */
-export function parseDuration(value: string | number): Parsed<number> {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) return { ok: false, message: 'must not be negative' };
-    return withinTimer(Math.round(value * 1000));
-  }
-  const m = DURATION_RE.exec(value.trim());
-  if (!m) {
-    if (/^-/.test(value.trim())) return { ok: false, message: 'must not be negative' };
-    return { ok: false, message: `is not a duration: '${value}' (use seconds or "500ms", "10s", "2m", "1h", "7d")` };
-  }
-  return withinTimer(Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']));
-}
-
-/** Every duration ends up in a timer: refuse what setTimeout would turn into "now". */
-function withinTimer(ms: number): Parsed<number> {
-  if (ms > MAX_TIMER_MS) return { ok: false, message: `must be at most ${MAX_TIMER_MS} ms (about 24 days, the longest timer Node.js can set)` };
-  return { ok: true, value: ms };
-}
-
-/*
- * Size suffixes follow rsync and lftp: a bare letter and the "iB" forms are
- * powers of 1024, the "B" forms powers of 1000 ("10M" = 10 MiB, "10MB" = 10^7).
- */
-const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])([iI]?[bB])?|([bB]))?$/;
-const SIZE_POWER: Record<string, number> = { k: 1, m: 2, g: 3, t: 4, p: 5 };
-
-/** Bytes from a number or "512", "10K", "10M", "1.5GiB", "2GB". */
-export function parseSize(value: string | number): Parsed<number> {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return { ok: false, message: `is not a size: ${value}` };
-    if (value < 0) return { ok: false, message: 'must not be negative' };
-    return { ok: true, value: Math.floor(value) };
-  }
-  const text = value.trim();
-  const m = SIZE_RE.exec(text);
-  if (!m) {
-    if (/^-\s*\d/.test(text)) return { ok: false, message: 'must not be negative' };
-    return { ok: false, message: `is not a size: '${value}' (use bytes or "10K", "10M", "1.5GiB")` };
-  }
-  const n = Number(m[1]);
-  if (!m[2]) return { ok: true, value: Math.floor(n) };
-  const base = m[3] && m[3].toLowerCase() === 'b' ? 1000 : 1024;
-  return { ok: true, value: Math.floor(n * base ** SIZE_POWER[m[2].toLowerCase()]) };
-}
-
-const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/**
- * An ISO date ("2024-05-01", "2024-05-01T12:00:00Z"; date-only means UTC
- * midnight, as Date.parse does) or an age ("7d", "12h") counted back from now.
- */
-export function parseDateOrAge(value: string, now: Date): Parsed<Date> {
-  const text = value.trim();
-  if (ISO_DATE_RE.test(text)) {
-    const t = Date.parse(text.replace(' ', 'T'));
-    if (Number.isNaN(t)) return { ok: false, message: `is not a valid date: '${value}'` };
-    return { ok: true, value: new Date(t) };
-  }
-  const d = DURATION_RE.exec(text);
-  if (d && d[2]) return { ok: true, value: new Date(now.getTime() - Number(d[1]) * DURATION_UNITS[d[2]]) };
-  return { ok: false, message: `is not an ISO date or an age: '${value}' (use "2024-05-01" or "7d")` };
-}
 
 // ---------------------------------------------------------------------------
 // JSON Schema generated from the tables above. Draft-07 because that is what
@@ -429,9 +390,9 @@ export function buildJsonSchema(): Json {
         anyOf: [{ type: 'string', pattern: ISO_DATE_RE.source }, { type: 'string', pattern: '^\\d+(?:\\.\\d+)?\\s*(ms|s|m|h|d|w)$' }, INTERPOLATED],
       },
       maxDelete: {
-        anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(?:\\.\\d+)?%?$' }, INTERPOLATED],
+        anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: MAX_DELETE_PATTERN }, INTERPOLATED],
       },
-      endpoint: { anyOf: [{ type: 'string', pattern: '^[^:]+:/' }, INTERPOLATED] },
+      endpoint: { anyOf: [{ type: 'string', pattern: '^[^:/\\s]+:' }, INTERPOLATED] },
       timeouts: objectSchema(TIMEOUT_KEYS),
       server: objectSchema(SERVER_KEYS, 'One FTP server.'),
       defaults: objectSchema(DEFAULTS_KEYS),

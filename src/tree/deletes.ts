@@ -8,23 +8,6 @@ import type { DeleteType } from './plan.js';
  * is what protects a mirror from an upstream that came back empty.
  */
 
-/** "100" (entries) or "10%" (of the destination entries seen). Throws Error with a one-line message on bad input. */
-export function parseMaxDelete(text: string): { count: number } | { percent: number } {
-  const t = text.trim();
-  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(t);
-  if (pct) {
-    const percent = Number(pct[1]);
-    if (percent > 100) throw new Error(`--max-delete: percentage must be between 0% and 100%, got ${JSON.stringify(text)}`);
-    return { percent };
-  }
-  if (/^\d+$/.test(t)) {
-    const count = Number(t);
-    if (!Number.isSafeInteger(count)) throw new Error(`--max-delete: count too large: ${JSON.stringify(text)}`);
-    return { count };
-  }
-  throw new Error(`--max-delete: expected a count like "100" or a percentage like "10%", got ${JSON.stringify(text)}`);
-}
-
 /** How a limit reads in messages: "100" or "10%". */
 export function formatMaxDelete(limit: { count: number } | { percent: number }): string {
   return 'count' in limit ? String(limit.count) : `${limit.percent}%`;

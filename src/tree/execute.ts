@@ -64,7 +64,7 @@ export class Executor {
     const { opts, retrier } = this.state;
     switch (a.kind) {
       case 'transfer':
-        if (this.state.stopped) return;
+        if (this.state.halted) return;
         await t.gate.pass(a, () => this.copy(t, a, slot));
         if (opts.dryRun) {
           t.summary.files.transferred++;
@@ -132,6 +132,8 @@ export class Executor {
             // The next file's PASV may be opened ahead, unless an MDTM on the
             // source would come first anyway (LIST sources: see above).
             more: !askMdtm,
+            // An interrupted run aborts the transfer at once (engine.ts).
+            signal: this.state.signal,
           }),
         hooks,
       );
@@ -180,7 +182,7 @@ export class Executor {
   }
 
   private async removeStalePart(t: Target, path: string, slot: Slot): Promise<void> {
-    if (this.state.stopped) return;
+    if (this.state.halted) return;
     const a: PlanAction = { kind: 'delete', path, type: 'file', reason: 'stale-part' };
     try {
       await t.gate.pass(a, () => this.state.retrier.run([t.pool], () => t.pool.use((c) => c.delete(containedPath(t.ep.root, path))), { slot }));

@@ -50,7 +50,8 @@ class Mirror {
     state.events.walked?.();
     await this.executor.drain();
     for (const t of state.targets) {
-      if (state.stopped) break;
+      // An interrupted run deletes nothing: its walk may be incomplete.
+      if (state.halted) break;
       if (!t.summary.error) await this.deletes.run(t);
     }
     const durationMs = Date.now() - started;

@@ -30,6 +30,11 @@ export class RunState {
   readonly signal?: AbortSignal;
   /** Set when --max-errors is reached: no new transfer starts, no deletion runs. */
   stopped = false;
+
+  /** Nothing new may start: --max-errors was reached, or the run was interrupted. */
+  get halted(): boolean {
+    return this.stopped || this.signal?.aborted === true;
+  }
   private failedTotal = 0;
   private readonly defaultEngine: FxpEngine;
   private readonly listLimits = new Map<ConnectionPool, LimitFunction>();
@@ -74,6 +79,8 @@ export class RunState {
    */
   fail(t: Target, a: PlanAction | { kind: 'list'; path: string }, err: unknown, quiet = false): void {
     const { code, message } = describe(err);
+    // Cut short on purpose (an interrupted run): not a failure; the next run does it.
+    if (this.signal?.aborted && code === 'EABORTED') return;
     t.summary.failures.push({ path: a.path, code, message });
     if (a.kind === 'transfer' || a.kind === 'verify') t.summary.files.failed++;
     this.failedTotal++;

@@ -48,6 +48,7 @@ export interface MirrorRun {
   sourceListing?: Listing;
   excludeFromText?: string;
   events?: MirrorEvents;
+  /** Interrupted (a signal): start nothing more, abort the running transfers, delete nothing. */
   signal?: AbortSignal;
   /** The retry schedule's base, cap, jitter, clock and sleep (tests); the count is options.retries. */
   retry?: Partial<Omit<RetryPolicy, 'retries'>>;

@@ -60,7 +60,7 @@ export class Walker {
    */
   async walk(rel: string, exists: boolean[], ts: Target[], listed?: Listing): Promise<void> {
     const { state } = this;
-    if (state.stopped) return;
+    if (state.halted) return;
     let srcEntries: ListEntry[];
     let srcRejected: RejectedEntry[];
     // Names held back from the diff on both sides: unusable or ambiguous on either side, links not followed.

@@ -28,9 +28,12 @@ function mkdirOwned(dir: string, owner: Owner | null): void {
 }
 
 /**
- * `dirs` directories d000.. with `perDir` files f0000.. of `size` bytes each,
- * all with FIXTURE_MTIME. Contents differ per file (name-derived first bytes)
- * so a mix-up would show in a size-equal-but-wrong check done by hand.
+ * `dirs` directories d000.. with `perDir` files each, f0000.. numbered across
+ * the whole tree (a file's name alone says which it is: the WAN set's wait
+ * count matches commands to files by name, and lftp names files relative to
+ * the directory it changed into), of `size` bytes each, all with
+ * FIXTURE_MTIME. Contents differ per file (name-derived first bytes) so a
+ * mix-up would show in a size-equal-but-wrong check done by hand.
  * `owner` null leaves everything root-owned (world-readable: enough for listing).
  */
 export function makeTree(base: string, dirs: number, perDir: number, size: number, owner: Owner | null): number {
@@ -41,7 +44,7 @@ export function makeTree(base: string, dirs: number, perDir: number, size: numbe
     const dir = path.join(base, `d${String(d).padStart(3, '0')}`);
     mkdirOwned(dir, owner);
     for (let f = 0; f < perDir; f++) {
-      const file = path.join(dir, `f${String(f).padStart(4, '0')}.dat`);
+      const file = path.join(dir, `f${String(n).padStart(4, '0')}.dat`);
       if (size > 0) body.writeUInt32BE(n, 0);
       const fd = fs.openSync(file, 'w', 0o644);
       try {

@@ -21,7 +21,7 @@ import { spawn, execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NFT_TABLE_PREFIX } from '../lab/lab.js';
+import { labProcessTree, NFT_TABLE_PREFIX } from '../lab/lab.js';
 
 export const TIME_BIN = '/usr/bin/time';
 export const TIMEOUT_BIN = '/usr/bin/timeout';
@@ -61,6 +61,28 @@ export interface RunSpec {
 
 const KEEP_OUTPUT = 64 * 1024;
 
+/** Runs in progress: the pid of each one's `time` process, leader of a session of its own. */
+const running = new Set<number>();
+
+/**
+ * Kill every run in progress and what it started (the bench is being
+ * interrupted). Each run is a session of its own (time, timeout, the tool),
+ * so a Ctrl-C meant for the bench does not reach it first, and nothing of it
+ * outlives the bench's cleanup.
+ */
+export function stopRuns(): void {
+  for (const pid of running) {
+    for (const p of labProcessTree(pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  running.clear();
+}
+
 function execText(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { maxBuffer: 16 * 1024 * 1024, timeout: 20_000 }, (err, stdout, stderr) => {
@@ -79,8 +101,10 @@ export async function measure(spec: RunSpec): Promise<Measured> {
     const child = spawn(
       TIME_BIN,
       ['-o', timeFile, '-f', '%e %U %S %M', TIMEOUT_BIN, '-k', '5', String(spec.timeoutSec), spec.command, ...spec.args],
-      { stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'] },
+      { stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'], detached: true },
     );
+    const pid = child.pid;
+    if (pid !== undefined) running.add(pid);
     let stdout = '';
     let stderr = '';
     // Keep the tail only: a verbose failure must not grow the bench's own RSS.
@@ -92,7 +116,10 @@ export async function measure(spec: RunSpec): Promise<Measured> {
       stderr = (stderr + d).slice(-KEEP_OUTPUT);
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      if (pid !== undefined) running.delete(pid);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
   });
   const wallMs = performance.now() - t0;
   const after = spec.counter ? await spec.counter.read() : undefined;

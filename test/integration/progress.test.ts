@@ -3,8 +3,9 @@
  * util-linux `script` (which gives it a pty, its width set with `stty cols`),
  * and what it wrote is replayed by a small terminal emulator (test/lab/vt.ts)
  * to see the screen a user would see: the status line never wraps, log lines
- * are printed above it and never into it, and Ctrl-C leaves a clean screen
- * with a summary marked "interrupted" and exit 130.
+ * are printed above it and never into it, and Ctrl-C leaves a clean screen:
+ * the log says what is stopping, the summary comes marked "interrupted", and
+ * the exit code is 130.
  *
  *   src  pyftpdlib  127.0.3.35:2335
  *   dst  proftpd    127.0.3.36:2336
@@ -94,17 +95,24 @@ describe('the progress display in a pseudo-terminal', { skip: UNAVAILABLE ?? fal
     for (const f of frames) assert.ok(textWidth(f) <= 77, `a status line wider than the terminal allows: ${JSON.stringify(f)}`);
     // Transfers were running while it was drawn: their names are on it.
     assert.ok(frames.some((f) => / \| \S+\.bin /.test(f)), frames.slice(-3).join('\n'));
-    // Log lines are short here; only the summary is longer than 80 columns, and wraps as any line does.
+    // Log lines are short here; only the interruption's line is longer than 80 columns, and wraps as any line does.
     const shown = replay(r.raw, 80).logical.filter((l) => l !== '');
-    const last = shown.pop()!;
-    assert.match(last, /^fxpmirror: interrupted after \d+\.\d s: \d+ of \d+\+? files transferred \(.*\), \d+ unfinished$/);
-    assert.ok(shown.length > 10, 'log lines were printed');
-    for (const l of shown) {
-      // Every line left on the screen is a whole log line: no status text mixed in, none left over.
+    const said = shown.findIndex((l) => / warn {2}interrupted SIGINT: /.test(l));
+    assert.ok(said > 10, 'log lines were printed, then the interruption');
+    assert.match(shown[said], /^\d\d:\d\d:\d\d warn {2}interrupted SIGINT: starting no new transfer, aborting the running ones: \d+ of \d+\+? files transferred \(.*\) in \d+\.\d s, \d+ running$/);
+    // Once wound down, the summary, marked: the last thing on the screen.
+    const summaryAt = shown.indexOf('interrupted by SIGINT: stopped early, nothing deleted; a new run completes it');
+    assert.ok(summaryAt > said, shown.slice(-15).join('\n'));
+    assert.match(shown[summaryAt + 1], /^source: {7}ftp:\/\//);
+    assert.match(shown.at(-1)!, /^(duration|throughput): /);
+    for (const [i, l] of shown.slice(0, summaryAt).entries()) {
+      if (i === said) continue;
+      // Every other line left on the screen is a whole log line: no status text mixed in, none left over.
       assert.match(l, LOG_LINE, `not a log line: ${JSON.stringify(l)}`);
       assert.match(l, / fxp missing$/, `a log line with something mixed in: ${JSON.stringify(l)}`);
       assert.doesNotMatch(l, / files {2}/, l);
     }
+    for (const l of shown) assert.doesNotMatch(l, STATUS, `a status line left on the screen: ${l}`);
     assert.deepEqual(fs.readdirSync(LOCKS), [], 'Ctrl-C released the target lock');
   });
 

@@ -123,10 +123,22 @@ describe('option values are checked before any connection', () => {
     await usageError(['ls', url(), '--ca', notPem], /^error: option '--ca <file>' argument '.*not\.pem' is invalid\. cannot use this CA file: no PEM certificate/);
   });
 
-  test('a timeout or interval that overflows a timer (2^31-1 ms)', async () => {
-    await usageError(['ls', url(), '--connect-timeout', '1e12'], /^error: option '--connect-timeout <seconds>' argument '1e12' is invalid\. expected whole seconds from 1 to 2147483 /);
-    await usageError(['ls', url(), '--timeout', '2147484'], /^error: option '--timeout <seconds>' argument '2147484' is invalid\./);
-    await usageError(['mirror', url() + '/', url() + 'y/', '--stats', '99999999999'], /^error: option '--stats <seconds>' argument '99999999999' is invalid\./);
+  test('a timeout or interval that overflows a timer (2^31-1 ms), or is no duration at all', async () => {
+    // The same duration reader as a job file's (src/job/values.ts): seconds, or 500ms, 10s, 2m ...
+    await usageError(['ls', url(), '--connect-timeout', '1e12'], /^error: option '--connect-timeout <duration>' argument '1e12' is invalid\. is not a duration: '1e12' \(use seconds or "500ms", "10s", "2m", "1h", "7d"\)$/);
+    await usageError(['ls', url(), '--timeout', '2147484'], /^error: option '--timeout <duration>' argument '2147484' is invalid\. must be at most 2147483647 ms /);
+    await usageError(['ls', url(), '--timeout', '0'], /^error: option '--timeout <duration>' argument '0' is invalid\. must be greater than 0$/);
+    await usageError(['mirror', url() + '/', url() + 'y/', '--stats', '99999999999'], /^error: option '--stats <duration>' argument '99999999999' is invalid\./);
+    // Sizes and ages read as in a job file too.
+    await usageError(['mirror', url() + '/', url() + 'y/', '--min-size', '10X'], /^error: option '--min-size <size>' argument '10X' is invalid\. is not a size: '10X' \(use bytes or "10K", "10M", "1\.5GiB"\)$/);
+    await usageError(['mirror', url() + '/', url() + 'y/', '--max-delete', '150%'], /^error: option '--max-delete <n\|p%>' argument '150%' is invalid\. percentage must be between 0% and 100%, got "150%"$/);
+  });
+
+  test('durations with units are accepted: the command goes on to connect', async () => {
+    const before = connections;
+    const r = await runCli(['ls', url(), '--connect-timeout', '1500ms', '--timeout', '2m'], { env: ENV });
+    assert.equal(r.code, EXIT.CONNECT, show(r));
+    assert.equal(connections, before + 1, show(r));
   });
 
   test('job files: a missing CA file and an overflowing timeout, at their positions', async () => {

@@ -22,6 +22,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inNetns, listeningIn } from './netns.js';
 
 export type ServerKind = 'vsftpd' | 'proftpd' | 'pure-ftpd' | 'pyftpdlib';
 export const SERVER_KINDS: ServerKind[] = ['vsftpd', 'proftpd', 'pure-ftpd', 'pyftpdlib'];
@@ -47,6 +48,12 @@ export interface StartOptions {
    * differ modulo 4 to get disjoint passive ranges.
    */
   port?: number;
+  /**
+   * Run the server inside this network namespace (a name from `ip netns add`,
+   * created and removed by the caller); `address` must be one of its addresses.
+   * Readiness is then a listening socket, seen from outside (see netns.ts).
+   */
+  netns?: string;
 }
 
 export interface LabServer {
@@ -900,7 +907,8 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   try {
     // fd 0 is the log too: vsftpd writes its "500 OOPS: ..." start-up errors to
     // file descriptor 0, not to stderr. detached => own process group (and session).
-    child = spawn(gen.command, gen.args, { cwd: dir, detached: true, stdio: [fd, fd, fd] });
+    const cmd = inNetns(opts.netns, gen.command, gen.args);
+    child = spawn(cmd.command, cmd.args, { cwd: dir, detached: true, stdio: [fd, fd, fd] });
   } finally {
     fs.closeSync(fd);
   }
@@ -961,6 +969,10 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
       throw new Error(`lab: ${kind} not ready on ${address}:${port} after ${STARTUP_TIMEOUT_MS} ms (${String(lastErr)}): ${tail(stdioLog)}`);
     }
     try {
+      if (opts.netns !== undefined) {
+        if (listeningIn(pid, address, port)) break;
+        throw new Error(`not listening yet in namespace ${opts.netns}`);
+      }
       await probeGreeting(address, port, Math.min(deadline, Date.now() + 1000), !!opts.implicitTls);
       break;
     } catch (err) {

@@ -14,7 +14,8 @@ import { CredentialError, assertSafeArgument, unsafeValueReason } from '../../sr
 import { redactSecrets } from '../../src/ftp/secrets.js';
 import { serverFromUrl } from '../../src/cli/servers.js';
 import { exitCodeFor, EXIT } from '../../src/cli/exit.js';
-import { formatDiagnostic, loadJobText } from '../../src/job/load.js';
+import { loadJobText } from '../../src/job/load.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
 
 const SECRET = 'Unit-Secret-4417';
 

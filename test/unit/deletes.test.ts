@@ -1,30 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDeleteLimit, formatMaxDelete, orderDeletes, parseMaxDelete } from '../../src/tree/deletes.js';
-
-test('parseMaxDelete: counts', () => {
-  assert.deepEqual(parseMaxDelete('100'), { count: 100 });
-  assert.deepEqual(parseMaxDelete('0'), { count: 0 });
-  assert.deepEqual(parseMaxDelete(' 7 '), { count: 7 });
-});
-
-test('parseMaxDelete: percentages', () => {
-  assert.deepEqual(parseMaxDelete('10%'), { percent: 10 });
-  assert.deepEqual(parseMaxDelete('0%'), { percent: 0 });
-  assert.deepEqual(parseMaxDelete('100%'), { percent: 100 });
-  assert.deepEqual(parseMaxDelete('12.5%'), { percent: 12.5 });
-  assert.deepEqual(parseMaxDelete('5 %'), { percent: 5 });
-});
-
-test('parseMaxDelete: bad input throws a one-line Error naming the flag', () => {
-  for (const bad of ['', ' ', 'abc', '-1', '1.5', '101%', '%', '10%%', '1e3', '0x10', '10 0', '-5%', '99999999999999999999']) {
-    assert.throws(
-      () => parseMaxDelete(bad),
-      (e: unknown) => e instanceof Error && e.message.startsWith('--max-delete') && !e.message.includes('\n'),
-      JSON.stringify(bad),
-    );
-  }
-});
+import { checkDeleteLimit, formatMaxDelete, orderDeletes } from '../../src/tree/deletes.js';
 
 test('formatMaxDelete', () => {
   assert.equal(formatMaxDelete({ count: 100 }), '100');

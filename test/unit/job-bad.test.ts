@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { formatDiagnostic, loadJobText } from '../../src/job/load.js';
+import { loadJobText } from '../../src/job/load.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
 
 import { ENV, EXPECTED, NOW } from '../fixtures/bad-jobs/expected.js';
 

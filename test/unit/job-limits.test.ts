@@ -9,8 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JOB_FILE_MAX_BYTES, JOB_FILE_MAX_DEPTH, excessiveNesting } from '../../src/job/limits.js';
-import { formatDiagnostic, loadJobFiles, loadJobText } from '../../src/job/load.js';
-import { parseDuration } from '../../src/job/schema.js';
+import { loadJobText } from '../../src/job/load.js';
+import { loadJobFiles } from '../../src/job/job-files.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
+import { parseDuration } from '../../src/job/values.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 

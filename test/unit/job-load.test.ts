@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { DEFAULT_TIMEOUTS } from '../../src/ftp/options.js';
 import { netrcFromText } from '../../src/ftp/credentials.js';
 import { redactSecrets } from '../../src/ftp/secrets.js';
-import { formatDiagnostic, loadJobFiles, loadJobText, suggest } from '../../src/job/load.js';
-import type { Job } from '../../src/job/load.js';
+import { loadJobText } from '../../src/job/load.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
+import { loadJobFiles } from '../../src/job/job-files.js';
+import { suggest } from '../../src/job/did-you-mean.js';
+import type { Job } from '../../src/job/job.js';
 import {
   DEFAULTS_KEYS,
   JOB_KEYS,
@@ -16,9 +19,6 @@ import {
   TIMEOUT_KEYS,
   TOP_LEVEL_KEYS,
   buildJsonSchema,
-  parseDateOrAge,
-  parseDuration,
-  parseSize,
 } from '../../src/job/schema.js';
 import type { RuleSet } from '../../src/job/schema.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../../src/tree/options.js';
@@ -227,6 +227,27 @@ test('passive side: job setting, then server preferences, then source', () => {
   assert.equal(passiveOf({ b: '    passive: avoid\n', job: '    passive: destination\n' }), 'destination');
 });
 
+test('endpoints: server:/path is absolute, server:path and server: relative to the login directory (as in scp)', () => {
+  const endpoints = (from: string, to: string) => {
+    const r = loadJobText(`version: 1\nservers:\n  a:\n    url: ftp://a.example/\n  b:\n    url: ftp://b.example/\njobs:\n  - name: j\n    from: "${from}"\n    to: "${to}"\n`, 'e.yaml', {});
+    assert.deepEqual(r.diagnostics, [], JSON.stringify(r.diagnostics));
+    return [r.jobs[0].from.path, r.jobs[0].to[0].path];
+  };
+  assert.deepEqual(endpoints('a:/pub/', 'b://srv/./x'), ['/pub', '/srv/x']);
+  assert.deepEqual(endpoints('a:pub/', 'b:./x/y'), ['pub', 'x/y']);
+  assert.deepEqual(endpoints('a:', 'b:.'), ['', '']);
+  assert.deepEqual(endpoints('a:../up', 'b:/'), ['../up', '/']);
+  // A relative and an absolute spelling are told apart only once connected (PWD): not a duplicate here.
+  assert.deepEqual(endpoints('a:x', 'a:/x'), ['x', '/x']);
+});
+
+test('a path in a server URL is ignored, and the warning spells the endpoint with the same meaning', () => {
+  const warn = (url: string) => loadJobText(twoServers().replace('url: ftp://a.example/', `url: ${url}`), 'w.yaml', {}).diagnostics.map((d) => d.message);
+  assert.deepEqual(warn('ftp://a.example/pub'), [`the path in a server URL is ignored; put it in the jobs' from/to ("a:pub")`]);
+  assert.deepEqual(warn('ftp://a.example/%2Fpub'), [`the path in a server URL is ignored; put it in the jobs' from/to ("a:/pub")`]);
+  assert.deepEqual(warn('ftp://a.example'), []);
+});
+
 test('credentials: explicit, URL, netrc by host and user, netrc login, anonymous', () => {
   const netrc = netrcFromText(
     'machine a.example login alice password from-netrc-a\nmachine b.example login carol password from-netrc-b\n',
@@ -369,25 +390,6 @@ test('loadJobFiles: directories sorted, $NETRC, duplicate names across files', a
     else process.env.NETRC = saved;
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('value parsers: durations, sizes, dates and ages', () => {
-  assert.deepEqual(parseDuration('500ms'), { ok: true, value: 500 });
-  assert.deepEqual(parseDuration('10s'), { ok: true, value: 10_000 });
-  assert.deepEqual(parseDuration('2m'), { ok: true, value: 120_000 });
-  assert.deepEqual(parseDuration(1.5), { ok: true, value: 1500 });
-  assert.deepEqual(parseDuration('30'), { ok: true, value: 30_000 });
-  assert.equal(parseDuration('-1s').ok, false);
-  assert.equal(parseDuration('soon').ok, false);
-  assert.deepEqual(parseSize('512'), { ok: true, value: 512 });
-  assert.deepEqual(parseSize('10K'), { ok: true, value: 10_240 });
-  assert.deepEqual(parseSize('10kB'), { ok: true, value: 10_000 });
-  assert.deepEqual(parseSize('1.5GiB'), { ok: true, value: 1.5 * 1024 ** 3 });
-  assert.deepEqual(parseSize('2 MB'), { ok: true, value: 2_000_000 });
-  assert.deepEqual(parseSize(-3), { ok: false, message: 'must not be negative' });
-  assert.deepEqual(parseDateOrAge('2024-05-01T12:00:00Z', NOW), { ok: true, value: new Date('2024-05-01T12:00:00Z') });
-  assert.deepEqual(parseDateOrAge('12h', NOW), { ok: true, value: new Date('2024-05-31T12:00:00Z') });
-  assert.equal(parseDateOrAge('2024-13-45', NOW).ok, false);
 });
 
 test('did-you-mean ignores case and separators and gives up on far-off words', () => {

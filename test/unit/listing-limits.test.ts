@@ -16,7 +16,8 @@ import { EXIT } from '../../src/cli/exit.js';
 import { ScriptedFtpServer, endlessListing } from '../support/index.js';
 import { CLI_BIN, oneErrorLine, runNode } from '../lab/helpers.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
-import { formatDiagnostic, loadJobText } from '../../src/job/load.js';
+import { loadJobText } from '../../src/job/load.js';
+import { formatDiagnostic } from '../../src/job/reader.js';
 
 const LIMITS = { maxEntries: 3, maxLineBytes: 40 };
 

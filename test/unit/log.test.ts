@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { addSecret, createLogger, formatBytes, isoLocalTime, nullLogger, redactSecrets, streamSink, type LogLevel } from '../../src/cli/log.js';
+import { addSecret, createLogger, formatBytes, isoLocalTime, redactSecrets, streamSink, type LogLevel } from '../../src/cli/log.js';
 
 function capture(): { stream: PassThrough; lines: () => string[] } {
   const stream = new PassThrough();
@@ -90,7 +90,3 @@ test('secrets never appear: message, path, URL, extra fields, errors, both forma
   assert.equal(redactSecrets(`x${secret}y`), 'x***y');
 });
 
-test('nullLogger accepts events and children silently', () => {
-  nullLogger.log({ level: 'error', event: 'x' });
-  assert.equal(nullLogger.child({ job: 'a' }), nullLogger);
-});

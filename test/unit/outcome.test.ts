@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXIT, exitCodeFor, exitCodeForCode } from '../../src/cli/exit.js';
-import { failureLine, outcomeOfError, outcomeOfSummary, summaryExit } from '../../src/cli/outcome.js';
+import { outcomeOfError, outcomeOfSummary, summaryExit } from '../../src/cli/outcome.js';
+import { failureLine } from '../../src/cli/render.js';
 import { LockHeldError } from '../../src/job/lock.js';
 import { FtpError, FtpReplyError } from '../../src/ftp/errors.js';
 import { addSecret } from '../../src/cli/log.js';

@@ -54,7 +54,7 @@ test('once walked: percent of the bytes, rate over the last seconds, ETA, and th
   const g = m.figures();
   assert.equal(g.percent, 90);
   assert.match(renderProgress(g, false), /^2\/4 files {2}800\.0 KiB\/1000\.0 KiB {2}90% {2}.* {2}1 failed$/);
-  assert.match(renderInterrupted(g), /^interrupted after \d+\.\d s: 2 of 4 files transferred \(800\.0 KiB\), 0 unfinished, 1 failed$/);
+  assert.match(renderInterrupted(g), /^2 of 4 files transferred \(800\.0 KiB\) in \d+\.\d s, 0 running, 1 failed$/);
 });
 
 test('the total stays open until every walk (every job of a run) has ended', () => {

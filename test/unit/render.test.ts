@@ -5,14 +5,15 @@ import type { MirrorSummary, PlanAction } from '../../src/tree/plan.js';
 import {
   actionToJson,
   displayText,
+  entryToJson,
   formatBytes,
   formatDuration,
   formatModes,
   renderAction,
   renderSummary,
   renderSummaryLine,
-  summaryStatus,
 } from '../../src/cli/render.js';
+import { summaryStatus } from '../../src/cli/outcome.js';
 
 const entry = (name: string, size?: number, type: ListEntry['type'] = 'file'): ListEntry => ({
   name,
@@ -254,4 +255,14 @@ test('renderSummaryLine: partial on failures, unsynced or delete limit; deleted 
 test('renderSummaryLine: dry run', () => {
   const s = summary({ dryRun: true, files: { transferred: 12, skipped: 0, excluded: 0, deleted: 3, failed: 0, unchanged: 0 } });
   assert.equal(renderSummaryLine(s), 'ok (dry run): 12 to transfer (4.1 MiB), 3 to delete, 0 failed in 1.2 s');
+});
+
+test('a listing entry as JSON: one form for ls --json and plan lines; mode as octal text, an invalid time as null', () => {
+  const e: ListEntry = { name: 'a.txt', type: 'file', size: 5, mtime: new Date('2024-01-02T03:04:05Z'), mtimePrecision: 1000, mtimeApproximate: false, mode: 0o644, unique: 'u1' };
+  assert.deepEqual(entryToJson(e), { name: 'a.txt', type: 'file', size: 5, mtime: '2024-01-02T03:04:05.000Z', mtimePrecision: 1000, mtimeApproximate: false, mode: '0644', unique: 'u1' });
+  assert.equal(entryToJson({ ...e, mode: 0o4755 }).mode, '4755');
+  assert.equal(entryToJson({ ...e, mtime: new Date(NaN) }).mtime, null);
+  assert.ok(!('target' in entryToJson(e)), 'absent facts are left out');
+  const plan = actionToJson({ kind: 'transfer', path: 'a.txt', reason: 'missing', src: e }) as { src: unknown };
+  assert.deepEqual(plan.src, entryToJson(e));
 });

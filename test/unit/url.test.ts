@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFtpUrl, redactUrls } from '../../src/ftp/url.js';
-import { FtpUrlError } from '../../src/ftp/errors.js';
+import { absolutePath, loginDirectory, parseFtpUrl, redactUrls } from '../../src/ftp/url.js';
+import { FtpProtocolError, FtpUrlError } from '../../src/ftp/errors.js';
 
 test('parseFtpUrl: schemes, default ports and TLS modes', () => {
-  assert.deepEqual(parseFtpUrl('ftp://example.com'), { scheme: 'ftp', tls: 'none', host: 'example.com', port: 21, path: '/' });
-  assert.deepEqual(parseFtpUrl('ftps://example.com/'), { scheme: 'ftps', tls: 'implicit', host: 'example.com', port: 990, path: '/' });
+  assert.deepEqual(parseFtpUrl('ftp://example.com'), { scheme: 'ftp', tls: 'none', host: 'example.com', port: 21, path: '' });
+  assert.deepEqual(parseFtpUrl('ftps://example.com/'), { scheme: 'ftps', tls: 'implicit', host: 'example.com', port: 990, path: '' });
   assert.deepEqual(parseFtpUrl('ftpes://example.com/pub'), {
     scheme: 'ftpes',
     tls: 'explicit',
     host: 'example.com',
     port: 21,
-    path: '/pub',
+    path: 'pub',
   });
   assert.equal(parseFtpUrl('FTP://Example.com').scheme, 'ftp');
   assert.equal(parseFtpUrl('FtPeS://h').tls, 'explicit');
@@ -25,7 +25,7 @@ test('parseFtpUrl: user, password, port, path', () => {
     port: 2121,
     user: 'alice',
     password: 's3cret',
-    path: '/pub/linux/',
+    path: 'pub/linux/',
   });
   const noPass = parseFtpUrl('ftp://anonymous@h/');
   assert.equal(noPass.user, 'anonymous');
@@ -41,13 +41,45 @@ test('parseFtpUrl: percent-decoding', () => {
   const u = parseFtpUrl('ftp://me%40example.com:p%3Ass%2Fw%40rd@h/dir%20with%20spaces/a%2Fb/%C3%BCber%E6%97%A5');
   assert.equal(u.user, 'me@example.com');
   assert.equal(u.password, 'p:ss/w@rd');
-  assert.equal(u.path, '/dir with spaces/a/b/über日');
+  assert.equal(u.path, 'dir with spaces/a/b/über日');
   // "+" is not a space in URLs paths.
-  assert.equal(parseFtpUrl('ftp://h/a+b').path, '/a+b');
+  assert.equal(parseFtpUrl('ftp://h/a+b').path, 'a+b');
   // "?" and "#" are path characters for FTP.
-  assert.equal(parseFtpUrl('ftp://h/what?.txt#1').path, '/what?.txt#1');
+  assert.equal(parseFtpUrl('ftp://h/what?.txt#1').path, 'what?.txt#1');
   // Unencoded UTF-8 passes through.
-  assert.equal(parseFtpUrl('ftp://h/données').path, '/données');
+  assert.equal(parseFtpUrl('ftp://h/données').path, 'données');
+});
+
+test('parseFtpUrl: paths follow RFC 1738 §3.2.2: relative to the login directory, %2F makes them absolute', () => {
+  assert.equal(parseFtpUrl('ftp://h/pub').path, 'pub');
+  assert.equal(parseFtpUrl('ftp://h/pub/debian/').path, 'pub/debian/');
+  assert.equal(parseFtpUrl('ftp://h/').path, '');
+  assert.equal(parseFtpUrl('ftp://h').path, '');
+  assert.equal(parseFtpUrl('ftp://h/%2Fpub').path, '/pub');
+  assert.equal(parseFtpUrl('ftp://h/%2fpub/x').path, '/pub/x');
+  assert.equal(parseFtpUrl('ftp://h/%2F').path, '/');
+  // An empty first segment is the same "/" (curl and lftp read it so too).
+  assert.equal(parseFtpUrl('ftp://h//pub').path, '/pub');
+  // %2F later in the path is just a "/" inside it.
+  assert.equal(parseFtpUrl('ftp://h/a%2Fb').path, 'a/b');
+});
+
+test('absolutePath: relative paths join the login directory; absolute ones stay', () => {
+  assert.equal(absolutePath('pub', '/home/ftptest'), '/home/ftptest/pub');
+  assert.equal(absolutePath('pub/debian/', '/home/ftptest'), '/home/ftptest/pub/debian/');
+  assert.equal(absolutePath('', '/home/ftptest'), '/home/ftptest');
+  assert.equal(absolutePath('pub', '/'), '/pub');
+  assert.equal(absolutePath('../other', '/home/ftptest'), '/home/other');
+  assert.equal(absolutePath('/srv/pub', '/home/ftptest'), '/srv/pub');
+});
+
+test('loginDirectory: what PWD names must be absolute and clean', () => {
+  assert.equal(loginDirectory('/home/ftptest', 'h:21'), '/home/ftptest');
+  assert.equal(loginDirectory('/home//ftptest/', 'h:21'), '/home/ftptest/');
+  assert.equal(loginDirectory('/', 'h:21'), '/');
+  for (const bad of ['', 'C:\\Users\\ftp', 'DISK$USER:[FTP]', 'home/ftptest', '/a\0b']) {
+    assert.throws(() => loginDirectory(bad, 'h:21'), (e: unknown) => e instanceof FtpProtocolError && e.code === 'EPROTOCOL' && /^h:21: PWD named .* not an absolute path/.test(e.message), JSON.stringify(bad));
+  }
 });
 
 test('parseFtpUrl: an unencoded "@" in the password', () => {
@@ -55,11 +87,11 @@ test('parseFtpUrl: an unencoded "@" in the password', () => {
   assert.equal(u.user, 'user');
   assert.equal(u.password, 'p@ss');
   assert.equal(u.host, 'h');
-  assert.equal(u.path, '/x@y');
+  assert.equal(u.path, 'x@y');
 });
 
 test('parseFtpUrl: IPv6 literals', () => {
-  assert.deepEqual(parseFtpUrl('ftp://[::1]:2121/x'), { scheme: 'ftp', tls: 'none', host: '::1', port: 2121, path: '/x' });
+  assert.deepEqual(parseFtpUrl('ftp://[::1]:2121/x'), { scheme: 'ftp', tls: 'none', host: '::1', port: 2121, path: 'x' });
   assert.equal(parseFtpUrl('ftps://u:p@[2001:db8::10]/').host, '2001:db8::10');
   assert.equal(parseFtpUrl('ftps://[2001:db8::10]').port, 990);
   assert.throws(() => parseFtpUrl('ftp://[::1/x'), FtpUrlError);
