@@ -105,7 +105,7 @@ export function renderAction(a: PlanAction): string {
     case 'touch':
       return line('touch', showPath(a.path, false), `mtime ${isoOrNull(a.mtime) ?? 'invalid'}`);
     case 'delete':
-      return line('delete', showPath(a.path, a.type === 'dir'));
+      return line('delete', showPath(a.path, a.type === 'dir'), a.reason === 'stale-part' ? 'stale part file' : undefined);
     case 'skip':
       return line('skip', showPath(a.path, false), a.reason);
     case 'unsynced':
@@ -158,7 +158,7 @@ export function actionToJson(a: PlanAction): object {
       case 'touch':
         return { kind: a.kind, path: a.path, mtime: isoOrNull(a.mtime) };
       case 'delete':
-        return { kind: a.kind, path: a.path, type: a.type };
+        return { kind: a.kind, path: a.path, type: a.type, reason: a.reason };
       case 'skip':
         return { kind: a.kind, path: a.path, reason: a.reason };
       case 'unsynced':
@@ -227,6 +227,7 @@ export function renderSummary(s: MirrorSummary, interrupted?: StopSignal): strin
     ),
   );
   if (s.dirs.created > 0) out.push(label(s.dryRun ? 'to create' : 'created', plural(s.dirs.created, 'directory', 'directories')));
+  if (s.staleParts.length > 0) out.push(label('part files', `${plural(s.staleParts.length, 'stale part file')} ${s.dryRun ? 'to remove' : 'removed'}`));
   out.push(label('failed', plural(s.files.failed, 'file')));
   const modes = formatModes(s.modes);
   if (modes) out.push(label('modes', modes));
@@ -246,6 +247,10 @@ export function renderSummary(s: MirrorSummary, interrupted?: StopSignal): strin
   if (s.unusable.length > 0) {
     out.push(`unusable names (${s.unusable.length}, neither transferred nor deleted):`);
     out.push(...listLines(s.unusable, (u) => `${quoteName(u.name)} in ${showPath(u.dir, true)}  (${u.side}: ${displayText(u.reason)})`));
+  }
+  if (s.warnings.length > 0) {
+    out.push(`warnings (${s.warnings.length}):`);
+    out.push(...listLines(s.warnings, (w) => displayText(w)));
   }
   if (s.failures.length > 0) {
     out.push(`failures (${s.failures.length}):`);

@@ -71,7 +71,7 @@ export function mirrorEvents(r: MirrorReport): MirrorEvents {
           relayed.add(t);
           log.log({ level: 'warn', event: 'relay', path: a.path, message: 'every FXP mode was refused: files go through this machine (relay); see the fallback events' });
         }
-      } else if (a.kind === 'delete') log.log({ level: 'info', event: 'delete', path: a.path });
+      } else if (a.kind === 'delete') log.log({ level: 'info', event: 'delete', path: a.path, ...(a.reason ? { message: a.reason } : {}) });
     },
     failed: (t, a, err) => {
       if (a.kind === 'transfer') finish(t, a.path, 0, false);

@@ -19,6 +19,7 @@ export type FtpErrorCode =
   | 'EABORTED' // the caller aborted through its AbortSignal
   | 'EPATH' // a write path would have left the job's root (remote-path.ts)
   | 'ELIMIT' // a listing went past --max-listing-entries or --max-listing-line
+  | 'EFULL' // the destination has no room left (452/552, "No space left on device", a quota)
   | 'EFXPREFUSED'; // a server refused its part of a site-to-site transfer
 
 export class FtpError extends Error {
@@ -146,6 +147,19 @@ export class FtpAbortError extends FtpError {
   constructor(message = 'aborted', options?: { cause?: unknown }) {
     super('EABORTED', message, options);
   }
+}
+
+/**
+ * The destination has no room left: RFC 959 §4.2 452 "insufficient storage
+ * space" / 552 "exceeded storage allocation", or a reply that says so in
+ * other words (pyftpdlib: "[Errno 28] No space left on device"; quotas).
+ * Retrying cannot help until someone frees space.
+ */
+export function isDiskFull(err: unknown): boolean {
+  if (!(err instanceof FtpError)) return false;
+  if (err.code === 'EFULL') return true;
+  if (err instanceof FtpReplyError && (err.replyCode === 452 || err.replyCode === 552)) return true;
+  return /no space|disk full|quota|insufficient storage/i.test(err.message);
 }
 
 /** True when an error is worth retrying. Non-FtpErrors (bugs) are never retried. */

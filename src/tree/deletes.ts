@@ -1,4 +1,5 @@
 import type { MirrorOptions } from './options.js';
+import type { DeleteType } from './plan.js';
 
 /**
  * Deletion policy, pure. The walker collects deletions (paths only) while it
@@ -6,8 +7,6 @@ import type { MirrorOptions } from './options.js';
  * against the totals: a run that would delete too much deletes nothing, which
  * is what protects a mirror from an upstream that came back empty.
  */
-
-type DeleteType = 'file' | 'dir' | 'link';
 
 /** How a limit reads in messages: "100" or "10%". */
 export function formatMaxDelete(limit: { count: number } | { percent: number }): string {

@@ -1,6 +1,6 @@
 import type { ListEntry } from '../ftp/entry.js';
 import type { MirrorOptions } from './options.js';
-import type { PlanAction, TransferReason } from './plan.js';
+import type { DeleteType, PlanAction, TransferReason } from './plan.js';
 import { isPartName } from '../fxp/part-name.js';
 import type { PathFilter } from './filter.js';
 import { unusableName } from '../ftp/names.js';
@@ -10,8 +10,6 @@ import { unusableName } from '../ftp/names.js';
  * the matching destination listing and say what to do. The walker (I/O) calls
  * this once per directory pair and streams the actions to the executor.
  */
-
-export type DeleteType = 'file' | 'dir' | 'link';
 
 export interface DeleteItem {
   path: string;
@@ -89,8 +87,16 @@ function validPrecision(p: number): number {
  * compare 'checksum' (different known sizes: 'size', else 'verify' so the
  * executor hashes both; ignoreSize/ignoreTime do not apply: content decides) >
  * the default size+time rule with ignoreSize/ignoreTime.
+ *
+ * `dstMtimes` 'none': the destination cannot set modification times (GNU
+ * inetutils ftpd: no MFMT, SITE UTIME or MDTM with a time), so every copy
+ * there carries the time it arrived. The default rule would then transfer
+ * every file again on every run; instead a file of the same size that is not
+ * older there than on the source is unchanged (lftp's rule for such servers).
  */
-export function compareFile(src: ListEntry, dst: ListEntry, opts: MirrorOptions): TransferReason | 'verify' | null {
+export type DestinationMtimes = 'settable' | 'none';
+
+export function compareFile(src: ListEntry, dst: ListEntry, opts: MirrorOptions, dstMtimes: DestinationMtimes = 'settable'): TransferReason | 'verify' | null {
   if (opts.onlyMissing) return null;
   const ts = validTime(src.mtime);
   const td = validTime(dst.mtime);
@@ -100,6 +106,7 @@ export function compareFile(src: ListEntry, dst: ListEntry, opts: MirrorOptions)
   const sizesKnown = src.size !== undefined && dst.size !== undefined;
   if (opts.compare === 'checksum') return sizesKnown && src.size !== dst.size ? 'size' : 'verify';
   if (!opts.ignoreSize && sizesKnown && src.size !== dst.size) return 'size';
+  if (dstMtimes === 'none' && delta !== undefined && delta < precision) return null;
   if (!opts.ignoreTime && delta !== undefined && Math.abs(delta) >= precision) return 'time';
   return null;
 }
@@ -140,6 +147,8 @@ function byName(entries: ListEntry[], held: Set<string>): Map<string, ListEntry>
  * `blocked`: names to leave alone on both sides, neither transferred nor
  * deleted (the walker reports them): names unusable or duplicated in either
  * listing, and source links that are not followed.
+ *
+ * `dstMtimes`: whether the destination can set modification times (compareFile).
  */
 export function diffDirectory(
   dir: string,
@@ -148,6 +157,7 @@ export function diffDirectory(
   opts: MirrorOptions,
   filter: PathFilter,
   blocked: ReadonlySet<string> = new Set(),
+  dstMtimes: DestinationMtimes = 'settable',
 ): DirDiff {
   const actions: PlanAction[] = [];
   const deletes: DeleteItem[] = [];
@@ -205,7 +215,7 @@ export function diffDirectory(
     if (d === undefined) {
       actions.push({ kind: 'transfer', path, reason: 'missing', src: s });
     } else if (d.type === 'file') {
-      const r = compareFile(s, d, opts);
+      const r = compareFile(s, d, opts, dstMtimes);
       if (r === null) unchanged++;
       else if (r === 'verify') actions.push({ kind: 'verify', path, src: s, dst: d });
       else actions.push({ kind: 'transfer', path, reason: r, src: s, dst: d });

@@ -1,97 +1,198 @@
-import path from 'node:path/posix';
-import { FtpError, isTransient } from '../ftp/errors.js';
-import type { Listing, RejectedEntry } from '../ftp/names.js';
+import { isDiskFull } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
-import { joinPath, type DeleteItem } from './diff.js';
-import type { MirrorSummary, PlanAction } from './plan.js';
+import { containedPath } from '../ftp/remote-path.js';
+import { Side } from '../fxp/engine.js';
+import { mtimeAbility } from './mtimes.js';
+import type { PlanAction } from './plan.js';
+import { WorkQueue, type Slot } from './queue.js';
+import { ServerUnreachableError } from './reachability.js';
+import type { RetryHooks } from './retrier.js';
+import type { RunState } from './run-state.js';
+import { DestinationFullError, type Target } from './target.js';
+
+/** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
+const HIGH_WATER = 512;
+
+type Transfer = Extract<PlanAction, { kind: 'transfer' }>;
 
 /**
- * The mirror executor's small parts: the gate, retries, error descriptions,
- * the empty summary, and the two multi-server reads of the delete and verify
- * steps. The walk itself is in mirror.ts.
+ * The executor stage: carries out the walker's actions behind each target's
+ * gate. Transfers, checksum verifications and stale part-file removals wait
+ * in the `transfers` queue (--parallel at once); directories are created at
+ * once, because the walk descends into them next.
+ *
+ * A transfer is never tried into a destination known to be full (its
+ * target's assertRoom), and a full disk is never retried: the first such
+ * failure marks the target full (one warning) and the rest of its files fail
+ * untried. Other targets carry on.
  */
+export class Executor {
+  readonly transfers: WorkQueue;
+  /** Actions that got as far as an attempt: their failures are reported one by one. */
+  private readonly tried = new WeakSet<PlanAction>();
 
-/**
- * The one gate every side effect passes through. Under dry-run it reports the
- * action and does nothing: dry-run is this switch, not a second code path.
- */
-export class Gate {
-  constructor(
-    private readonly dryRun: boolean,
-    private readonly report: (a: PlanAction) => void,
-  ) {}
-  async pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
-    this.report(a);
-    if (this.dryRun) return undefined;
-    return effect();
+  constructor(private readonly state: RunState) {
+    this.transfers = new WorkQueue('transfers', Math.max(1, state.opts.parallel), HIGH_WATER);
   }
-  /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
-  note(a: PlanAction): void {
-    this.report(a);
+
+  /** Queue a transfer or a verify; waits while the queue is at high water. */
+  async enqueue(t: Target, a: Transfer | Extract<PlanAction, { kind: 'verify' }>): Promise<void> {
+    await this.transfers.room();
+    if (a.kind === 'transfer') this.state.events.queued?.(t.index, a);
+    this.transfers.push((slot) => this.execute(t, a, slot).catch((err) => this.fail(t, a, err)));
   }
-}
 
-export function emptySummary(src: string, dst: string, dryRun: boolean): MirrorSummary {
-  return {
-    source: src,
-    destination: dst,
-    dryRun,
-    files: { transferred: 0, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 0 },
-    bytes: { transferred: 0 },
-    dirs: { created: 0, deleted: 0 },
-    touched: 0,
-    modes: {},
-    unsynced: [],
-    skippedEntries: [],
-    unusable: [],
-    failures: [],
-    durationMs: 0,
-  };
-}
+  /** Queue the removal of a part file an earlier run left behind (part-files.ts). */
+  async enqueueStalePart(t: Target, path: string): Promise<void> {
+    await this.transfers.room();
+    this.transfers.push((slot) => this.removeStalePart(t, path, slot));
+  }
 
-export function describe(err: unknown): { code: string; message: string } {
-  if (err instanceof FtpError) return { code: err.code, message: err.message };
-  return { code: 'EINTERNAL', message: (err as Error)?.message ?? String(err) };
-}
+  /** Resolves when every queued action has run, including those queued meanwhile. */
+  drain(): Promise<void> {
+    return this.transfers.drain();
+  }
 
-/** Retry transient failures (4xx, resets, timeouts) with exponential backoff: 0.25 s, 0.5 s, 1 s, … */
-export async function withRetries<T>(retries: number, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= retries || !isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 8000)));
+  /** Record a failure; quietly when the action was never tried (full destination, server given up: one warning said so). */
+  fail(t: Target, a: PlanAction, err: unknown): void {
+    const untried = !this.tried.has(a) && (err instanceof DestinationFullError || err instanceof ServerUnreachableError);
+    this.state.fail(t, a, err, untried);
+  }
+
+  /** Carry out one action now. Throws when it fails for good (the caller records it). */
+  async execute(t: Target, a: PlanAction, slot?: Slot): Promise<void> {
+    const { opts, retrier } = this.state;
+    switch (a.kind) {
+      case 'transfer':
+        if (this.state.halted) return;
+        await t.gate.pass(a, () => this.copy(t, a, slot));
+        if (opts.dryRun) {
+          t.summary.files.transferred++;
+          t.summary.bytes.transferred += a.src.size ?? 0;
+        }
+        return;
+      case 'verify':
+        return this.verify(t, a, slot);
+      case 'mkdir':
+        await t.gate.pass(a, () => retrier.run([t.pool], () => t.pool.use((c) => c.mkdir(containedPath(t.ep.root, a.path))), { slot }));
+        t.summary.dirs.created++;
+        return;
+      case 'skip':
+        t.gate.note(a);
+        t.summary.files.skipped++;
+        t.summary.skippedEntries.push({ path: a.path, reason: a.reason });
+        return;
+      default:
+        return;
     }
   }
-}
 
-/**
- * List everything under a destination directory that is to be deleted, into
- * `out`. Returns false, after reporting them, when a listing in it holds names
- * fxpmirror may not use: such a subtree cannot be emptied (those entries are
- * never deleted), so none of it is deleted rather than part of it.
- */
-export async function collectSubtree(
-  root: string,
-  rel: string,
-  out: DeleteItem[],
-  listing: (dir: string) => Promise<Listing>,
-  onRejected: (dir: string, rejected: RejectedEntry[]) => void,
-): Promise<boolean> {
-  const { entries, rejected } = await listing(path.join(root, rel));
-  if (rejected.length) {
-    onRejected(rel, rejected);
-    return false;
+  /** One file, source to target, with retries (fxp/engine.ts does the transfer and its atomic publish). */
+  private async copy(t: Target, a: Transfer, slot?: Slot): Promise<void> {
+    const { events, retrier } = this.state;
+    const srcPool = this.state.src.pool;
+    const srcPath = this.state.abs(this.state.src.root, a.path);
+    // Leases on pooled connections, replaced when a failure closed them; given back during waits.
+    const src = new Side(srcPool);
+    const dst = new Side(t.pool);
+    const hooks: RetryHooks = {
+      slot,
+      idle: () => {
+        src.release();
+        dst.release();
+      },
+      before: () => {
+        t.assertRoom();
+        if (this.tried.has(a)) return;
+        this.tried.add(a);
+        events.started?.(t.index, a);
+      },
+      final: isDiskFull,
+    };
+    try {
+      // A LIST time is approximate (the minute; only the day for files older
+      // than six months): preserving it would cut the destination's mtime
+      // down to that. MDTM (RFC 3659 §3) has the exact second; the listed
+      // time stays the fallback, which still keeps the next run's comparison
+      // within the listing's precision.
+      let mtime = a.src.mtime;
+      const askMdtm = mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000;
+      if (askMdtm) {
+        mtime = (await retrier.run([srcPool], async () => (await src.live()).mdtm(srcPath), hooks).catch(() => undefined)) ?? mtime;
+      }
+      const result = await retrier.run(
+        [srcPool, t.pool],
+        () =>
+          this.state.engineFor(t).copy(src, dst, {
+            srcPath,
+            dstRoot: t.ep.root,
+            dstRel: a.path,
+            size: a.src.size,
+            mtime,
+            // The next file's PASV may be opened ahead, unless an MDTM on the
+            // source would come first anyway (LIST sources: see above).
+            more: !askMdtm,
+            // An interrupted run aborts the transfer at once (engine.ts).
+            signal: this.state.signal,
+          }),
+        hooks,
+      );
+      t.summary.files.transferred++;
+      t.summary.bytes.transferred += result.bytes;
+      t.summary.modes[result.mode] = (t.summary.modes[result.mode] ?? 0) + 1;
+      if (mtime && !result.mtimeSet && mtimeAbility(t.pool) === 'none') this.state.noteMtimeless(t.pool);
+      events.done?.(t.index, a, result);
+    } catch (err) {
+      if (isDiskFull(err) && !(err instanceof DestinationFullError)) t.markFull(err);
+      throw err;
+    } finally {
+      src.release();
+      dst.release();
+    }
   }
-  for (const e of entries) {
-    const p = joinPath(rel, e.name);
-    if (e.type === 'dir') {
-      out.push({ path: p, type: 'dir' });
-      if (!(await collectSubtree(root, p, out, listing, onRejected))) return false;
-    } else out.push({ path: p, type: e.type === 'link' ? 'link' : 'file' });
+
+  /** --compare checksum with equal sizes: hash both sides (reads only), then transfer or touch. */
+  private async verify(t: Target, a: Extract<PlanAction, { kind: 'verify' }>, slot?: Slot): Promise<void> {
+    const { events, retrier } = this.state;
+    const srcPool = this.state.src.pool;
+    const same = await retrier.run([srcPool, t.pool], () => sameChecksum(srcPool, t.pool, this.state.abs(this.state.src.root, a.path), this.state.abs(t.ep.root, a.path)), { slot });
+    if (same === false) {
+      const transfer: Transfer = { kind: 'transfer', path: a.path, reason: 'checksum', src: a.src, dst: a.dst };
+      events.queued?.(t.index, transfer);
+      try {
+        return await this.execute(t, transfer, slot);
+      } catch (err) {
+        this.fail(t, transfer, err);
+        return;
+      }
+    }
+    if (same === undefined) events.warn?.(`${a.path}: no checksum algorithm shared by both servers; compared by size and time instead`, t.index);
+    if (a.src.mtime && a.dst.mtime && Math.abs(a.src.mtime.getTime() - a.dst.mtime.getTime()) >= 1000 && mtimeAbility(t.pool) !== 'none') {
+      const mtime = a.src.mtime;
+      const set = await t.gate.pass({ kind: 'touch', path: a.path, mtime }, () =>
+        retrier.run([t.pool], () => t.pool.use((c) => c.setMtime(containedPath(t.ep.root, a.path), mtime)), { slot }),
+      );
+      if (set !== false) {
+        t.summary.touched++;
+        return;
+      }
+      this.state.noteMtimeless(t.pool);
+    }
+    t.summary.files.unchanged++;
   }
-  return true;
+
+  private async removeStalePart(t: Target, path: string, slot: Slot): Promise<void> {
+    if (this.state.halted) return;
+    const a: PlanAction = { kind: 'delete', path, type: 'file', reason: 'stale-part' };
+    try {
+      await t.gate.pass(a, () => this.state.retrier.run([t.pool], () => t.pool.use((c) => c.delete(containedPath(t.ep.root, path))), { slot }));
+      t.summary.staleParts.push(path);
+      this.state.events.done?.(t.index, a);
+    } catch (err) {
+      // Not a file of the mirror: a warning, not a failed file.
+      this.state.events.warn?.(`${path}: stale part file not removed: ${(err as Error).message}`, t.index);
+    }
+  }
 }
 
 /** Compare checksums; undefined when the servers share no algorithm. */

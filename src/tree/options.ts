@@ -50,7 +50,7 @@ export const DEFAULT_MIRROR_OPTIONS: MirrorOptions = {
   exclude: [],
   delete: false,
   parallel: 4,
-  retries: 3,
+  retries: 5,
   dryRun: false,
   fxp: 'auto',
   passive: 'source',

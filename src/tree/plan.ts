@@ -10,6 +10,9 @@ import type { TransferMode } from '../fxp/modes.js';
 
 export type TransferReason = 'missing' | 'size' | 'time' | 'newer' | 'checksum' | 'type';
 
+/** What a deletion removes: DELE for a file or link (a special file goes the same way), RMD for a directory. */
+export type DeleteType = 'file' | 'dir' | 'link';
+
 export type PlanAction =
   | {
       kind: 'mkdir';
@@ -33,7 +36,11 @@ export type PlanAction =
   | { kind: 'verify'; path: string; src: ListEntry; dst: ListEntry }
   /** Content already equal (checksum compare): only the mtime is set. */
   | { kind: 'touch'; path: string; mtime: Date }
-  | { kind: 'delete'; path: string; type: 'file' | 'dir' | 'link' }
+  /**
+   * `reason` 'stale-part': a temporary file an earlier run left behind
+   * (".<name>.fxpmirror-part"), removed whether or not --delete is given.
+   */
+  | { kind: 'delete'; path: string; type: DeleteType; reason?: 'stale-part' }
   /** Reported, not acted on: symlinks under `skip`, special files, type conflicts without --delete; under `follow`, links to an ancestor (loop) or out of the source root (outside). */
   | { kind: 'skip'; path: string; reason: 'symlink' | 'special' | 'conflict' | 'loop' | 'outside' }
   /**
@@ -67,7 +74,15 @@ export interface MirrorSummary {
   skippedEntries: { path: string; reason: string }[];
   /** Listed names that could not be used (a partial run: the tree is not an exact copy). `dir` is the directory that listed them. */
   unusable: { dir: string; name: string; side: 'source' | 'destination'; reason: string }[];
+  /** Temporary files of earlier runs removed from the directories walked (to be removed, in a dry run). */
+  staleParts: string[];
   failures: FailedItem[];
+  /**
+   * Things about this target the user should know, each once a run: a
+   * destination that cannot set mtimes, a full destination, a server that
+   * was unreachable.
+   */
+  warnings: string[];
   /** Set when --max-delete stopped the deletions (nothing was deleted). */
   deleteLimit?: { planned: number; limit: string };
   /** Set when this target could not be synced at all (its root could not be read or created): the first error. */

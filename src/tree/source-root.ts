@@ -1,7 +1,8 @@
 import type { Listing } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { MirrorOptions } from './options.js';
-import { describe, withRetries } from './execute.js';
+import { retryPolicy, withRetries } from './retry.js';
+import { describe } from './summary.js';
 
 /**
  * The source root could not be listed: it does not exist, is not readable, or
@@ -28,7 +29,7 @@ export class SourceRootError extends Error {
  */
 export async function readSourceRoot(src: { pool: ConnectionPool; root: string; display: string }, opts: Pick<MirrorOptions, 'retries'>): Promise<Listing> {
   try {
-    return await withRetries(opts.retries, () => src.pool.use((c) => c.list(src.root)));
+    return await withRetries(retryPolicy(opts.retries), () => src.pool.use((c) => c.list(src.root)));
   } catch (err) {
     const { host, port } = src.pool.server;
     throw new SourceRootError(src.display, `${host.includes(':') ? `[${host}]` : host}:${port}`, err);

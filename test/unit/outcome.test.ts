@@ -27,7 +27,9 @@ function summary(over: Partial<MirrorSummary> = {}): MirrorSummary {
     unsynced: [],
     skippedEntries: [],
     unusable: [],
+    staleParts: [],
     failures: [],
+    warnings: [],
     durationMs: 1500,
     ...over,
   };

@@ -37,7 +37,9 @@ function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
     unsynced: [],
     skippedEntries: [],
     unusable: [],
+    staleParts: [],
     failures: [],
+    warnings: [],
     durationMs: 1234,
     ...o,
   };

@@ -24,7 +24,7 @@ function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
     source: 's', destination: 'd', dryRun: false,
     files: { transferred: 1, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 0 },
     bytes: { transferred: 0 }, dirs: { created: 0, deleted: 0 }, touched: 0, modes: {},
-    unsynced: [], skippedEntries: [], unusable: [], failures: [], durationMs: 1000,
+    unsynced: [], skippedEntries: [], unusable: [], staleParts: [], failures: [], warnings: [], durationMs: 1000,
     ...o,
   };
 }

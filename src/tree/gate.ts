@@ -1,0 +1,25 @@
+import type { PlanAction } from './plan.js';
+
+/**
+ * The one gate every side effect of a mirror run passes through. Under
+ * dry-run it reports the action and does nothing: dry-run is this switch, not
+ * a second code path (rclone's SkipDestructive). The report is the plan: the
+ * dry-run output is exactly the stream of actions that reached a gate.
+ */
+export class Gate {
+  constructor(
+    private readonly dryRun: boolean,
+    private readonly report: (a: PlanAction) => void,
+  ) {}
+
+  async pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
+    this.report(a);
+    if (this.dryRun) return undefined;
+    return effect();
+  }
+
+  /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
+  note(a: PlanAction): void {
+    this.report(a);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * A named work queue: at most `limit` tasks run at once, and the producer
+ * (the walker) waits for room while `highWater` tasks are queued, so memory
+ * stays bounded on huge trees.
+ *
+ * A task holds a slot while it runs and may hand it back while it waits for
+ * something that is not work (a server that is down: retrier.ts): the other
+ * targets' work goes on meanwhile instead of queuing behind it.
+ */
+export interface Slot {
+  release(): void;
+  acquire(): Promise<void>;
+}
+
+export class WorkQueue {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  /**
+   * Producers blocked at high water; each finished task wakes one.
+   * (Promise.race(pending) instead would attach a reaction to every queued
+   * promise on every wait: O(n²) reactions kept alive on big trees.)
+   */
+  private readonly roomWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly limit: number,
+    private readonly highWater: number,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves once fewer than highWater tasks are queued. */
+  async room(): Promise<void> {
+    while (this.pending.size >= this.highWater) await new Promise<void>((r) => this.roomWaiters.push(r));
+  }
+
+  /** Queue a task. It must handle its own errors: a rejection fails drain(), and with it the run. */
+  push(task: (slot: Slot) => Promise<void>): void {
+    const slot: Slot = { acquire: () => this.acquire(), release: () => this.release() };
+    const p = (async () => {
+      await this.acquire();
+      try {
+        await task(slot);
+      } finally {
+        this.release();
+      }
+    })().finally(() => {
+      this.pending.delete(p);
+      this.roomWaiters.shift()?.();
+    });
+    this.pending.add(p);
+  }
+
+  /** Resolves when the queue is empty, including tasks queued while it waited. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.limit) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.waiting.push(() => {
+        this.running++;
+        resolve();
+      }),
+    );
+  }
+
+  private release(): void {
+    this.running--;
+    this.waiting.shift()?.();
+  }
+}

@@ -1,0 +1,174 @@
+import type { ListEntry } from '../ftp/entry.js';
+import type { Listing, RejectedEntry } from '../ftp/names.js';
+import { containedPath } from '../ftp/remote-path.js';
+import { diffDirectory, joinPath, type DirDiff } from './diff.js';
+import type { Executor } from './execute.js';
+import { LinkResolver } from './links.js';
+import { hingesOnMtimes, mtimeAbility } from './mtimes.js';
+import { staleParts } from './part-files.js';
+import type { PlanAction } from './plan.js';
+import type { RunState } from './run-state.js';
+import { describe } from './summary.js';
+import type { Target } from './target.js';
+
+/**
+ * The walk stage. Directory by directory: list the source and every target in
+ * parallel, diff (pure, diff.ts), hand the actions to the executor (transfers
+ * to its queue, directories created at once), collect the deletions for the
+ * delete phase, queue the removal of stale part files, descend. Nothing is
+ * done under a subtree whose listing failed: it is reported unsynced.
+ */
+export class Walker {
+  private readonly links: LinkResolver | undefined;
+
+  constructor(
+    private readonly state: RunState,
+    private readonly executor: Executor,
+  ) {
+    const { src, opts } = state;
+    this.links = opts.symlinks === 'follow' ? new LinkResolver(src.pool, src.root, (dir) => state.listing(src.pool, dir)) : undefined;
+  }
+
+  /**
+   * Every target root must exist before anything goes into it. A target whose
+   * root cannot be read or created (server down, refused) fails on its own:
+   * it is not walked (undefined), the other targets go on.
+   */
+  async prepareRoots(): Promise<(boolean | undefined)[]> {
+    return Promise.all(
+      this.state.targets.map(async (t): Promise<boolean | undefined> => {
+        const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
+        try {
+          const exists = await this.state.retrier.run([t.pool], () => t.pool.use((c) => c.isDirectory(t.ep.root)));
+          if (exists) return true;
+          await t.gate.pass(a, () => t.pool.use((c) => c.mkdir(containedPath(t.ep.root), true)));
+          t.summary.dirs.created++;
+          return false;
+        } catch (err) {
+          t.summary.error = describe(err);
+          this.state.fail(t, a, err);
+          return undefined;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Walk one directory pair; `exists[i]` says whether target `ts[i]` has this
+   * directory. `listed`: the source directory's listing, when already read
+   * (its links are resolved here all the same).
+   */
+  async walk(rel: string, exists: boolean[], ts: Target[], listed?: Listing): Promise<void> {
+    const { state } = this;
+    if (state.halted) return;
+    let srcEntries: ListEntry[];
+    let srcRejected: RejectedEntry[];
+    // Names held back from the diff on both sides: unusable or ambiguous on either side, links not followed.
+    const held = new Set<string>();
+    const linkSkips: { path: string; entry: ListEntry; reason: 'loop' | 'outside' | 'symlink' }[] = [];
+    const dstListings = exists.map((e, i) => (e ? state.listing(ts[i].pool, state.abs(ts[i].ep.root, rel)) : Promise.resolve(null)));
+    for (const p of dstListings) p.catch(() => undefined);
+    try {
+      ({ entries: srcEntries, rejected: srcRejected } = listed ?? (await state.listing(state.src.pool, state.abs(state.src.root, rel))));
+      if (this.links) {
+        const r = await this.links.resolve(state.abs(state.src.root, rel), srcEntries);
+        srcEntries = r.entries;
+        for (const k of r.skipped) {
+          held.add(k.entry.name);
+          linkSkips.push({ path: joinPath(rel, k.entry.name), entry: k.entry, reason: k.reason });
+        }
+      }
+    } catch (err) {
+      // Never delete on the destination because a listing failed: the whole
+      // subtree is reported unsynced and nothing under it is touched.
+      for (const t of ts) t.markUnsynced(rel, 'source', err);
+      return;
+    }
+    // Per subdirectory, per target: true/false = walk it (destination exists or
+    // not); undefined = this target does not descend there (conflict, mkdir failed).
+    const next = new Map<string, (boolean | undefined)[]>();
+    await Promise.all(
+      ts.map(async (t, i) => {
+        t.noteUnusable(rel, 'source', srcRejected);
+        let dst: Listing | null;
+        try {
+          dst = await dstListings[i];
+        } catch (err) {
+          t.markUnsynced(rel, 'destination', err);
+          return;
+        }
+        t.seen += dst?.entries.length ?? 0;
+        t.noteUnusable(rel, 'destination', dst?.rejected ?? []);
+        for (const k of linkSkips) {
+          if (state.filter.wantFile(k.path, k.entry)) await this.executor.execute(t, { kind: 'skip', path: k.path, reason: k.reason });
+        }
+        const blocked = new Set([...held, ...srcRejected.map((r) => r.name), ...(dst?.rejected ?? []).map((r) => r.name)]);
+        const diff = await this.diff(t, rel, srcEntries, dst, blocked);
+        if (dst && !t.isUnsynced(rel)) for (const p of staleParts(rel, dst.entries, diff.actions, state.filter)) await this.executor.enqueueStalePart(t, p);
+        const stop = await this.hand(t, diff);
+        for (const d of diff.descend) {
+          if (stop.has(d.path)) continue;
+          const e = next.get(d.path) ?? ts.map(() => undefined);
+          e[i] = d.dstExists;
+          next.set(d.path, e);
+        }
+      }),
+    );
+    // Descend: subdirectories are walked concurrently; each listing waits for its pool.
+    await Promise.all(
+      [...next.entries()].map(([sub, e]) => {
+        const keep = ts.filter((_, i) => e[i] !== undefined);
+        return this.walk(sub, e.filter((x) => x !== undefined), keep);
+      }),
+    );
+  }
+
+  /**
+   * diff.ts for one target. Where a file's fate hangs on whether the
+   * destination can set mtimes and that is not known yet, it is learned first
+   * (mtimes.ts); on a destination that cannot, the diff uses lftp's rule.
+   */
+  private async diff(t: Target, rel: string, src: ListEntry[], dst: Listing | null, blocked: Set<string>): Promise<DirDiff> {
+    const { opts, filter } = this.state;
+    let ability = mtimeAbility(t.pool);
+    const diffWith = () => diffDirectory(rel, src, dst?.entries ?? null, opts, filter, blocked, ability === 'none' ? 'none' : 'settable');
+    let diff = diffWith();
+    if (ability === 'unknown' && !opts.dryRun) {
+      const probe = diff.actions.find((a): a is Parameters<typeof hingesOnMtimes>[0] & { kind: 'transfer'; dst: ListEntry } => hingesOnMtimes(a, opts));
+      if (probe) {
+        ability = await this.state.mtimeProbe.learn(t.pool, t.ep.root, probe.path, probe.dst);
+        if (ability === 'none') diff = diffWith();
+      }
+    }
+    if (ability === 'none') this.state.noteMtimeless(t.pool);
+    return diff;
+  }
+
+  /** Hand a directory's actions to the executor; returns the subdirectories this target must not descend into. */
+  private async hand(t: Target, diff: DirDiff): Promise<Set<string>> {
+    t.summary.files.unchanged += diff.unchanged;
+    t.summary.files.skipped += diff.excluded;
+    t.summary.files.excluded += diff.excluded;
+    t.deletes.push(...diff.deletes);
+    const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
+    for (const a of diff.actions) {
+      if (conflicts.has(a.path)) {
+        t.deferred.push(a);
+        continue;
+      }
+      if (a.kind === 'mkdir') {
+        try {
+          await this.executor.execute(t, a);
+        } catch (err) {
+          this.executor.fail(t, a, err);
+          conflicts.add(a.path); // do not descend into a directory we could not create
+        }
+      } else if (a.kind === 'transfer' || a.kind === 'verify') {
+        await this.executor.enqueue(t, a);
+      } else {
+        await this.executor.execute(t, a);
+      }
+    }
+    return conflicts;
+  }
+}
