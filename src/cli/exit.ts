@@ -64,6 +64,7 @@ export function exitCodeFor(err: unknown): ExitCode {
       case 'EFTPREPLY':
       case 'EPROTOCOL':
       case 'ELIMIT':
+      case 'EFULL':
         return EXIT.REMOTE;
       default:
         return EXIT.PARTIAL;

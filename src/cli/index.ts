@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option, InvalidArgumentError, CommanderError } from 'commander';
 import { FtpConnection } from '../ftp/connection.js';
-import { ConnectionPool } from '../ftp/pool.js';
+import { ConnectionLease, ConnectionPool } from '../ftp/pool.js';
 import { FtpUrlError } from '../ftp/errors.js';
-import { FxpEngine, Side } from '../fxp/engine.js';
+import { FxpEngine } from '../fxp/engine.js';
 import { mirror } from '../tree/mirror.js';
 import { DEFAULT_MIRROR_OPTIONS, type MirrorOptions } from '../tree/options.js';
 import { parseMaxDelete } from '../tree/deletes.js';
@@ -218,14 +218,14 @@ async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts & Trans
     },
   );
   for (const p of [srcPool, dstPool]) p.onNote = (n) => held.push(n);
-  const s = new Side(srcPool);
-  const d = new Side(dstPool);
+  const s = new ConnectionLease(srcPool);
+  const d = new ConnectionLease(dstPool);
   const started = Date.now();
   try {
     // Each server has a pool of its own here, so both logins can run at once
     // (the source-first order only matters where pools are shared and full),
     // and so can the questions to each: a round trip or two less per copy.
-    const [srcConn, dstConn] = await Promise.all([s.live(), d.live()]);
+    const [srcConn, dstConn] = await Promise.all([s.connection(), d.connection()]);
     const name = src.url.path.split('/').pop()!;
     const [toDirectory, { mtime, size }] = await Promise.all([
       // The destination may name a directory: then the file keeps its name.

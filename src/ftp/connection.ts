@@ -25,7 +25,8 @@ import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import { openSocket } from './socket.js';
-import { connectData, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { connectData, dataError, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { finished } from 'node:stream/promises';
 import { FtpSession, type ConnectContext } from './session.js';
 
 export type { ConnectContext, DataProtection, FtpNote, ServerState } from './session.js';
@@ -79,6 +80,7 @@ export class FtpConnection extends FtpSession {
 
   // ---- simple commands (each one takes the queue) ----
 
+  /** `request` inside `exclusive`: one command and its final reply, for callers that hold no queue (see session.ts). */
   cmd<C extends string>(command: C, arg?: ArgOf<C>, signal?: AbortSignal): Promise<FtpReply> {
     return this.exclusive(() => this.request(command, arg, { signal }));
   }
@@ -323,6 +325,28 @@ export class FtpConnection extends FtpSession {
       listener?.close();
       throw err;
     }
+  }
+
+  /**
+   * Store a small file (probe's test file, the remote lock's owner file)
+   * over a data connection of our own: STOR, the bytes, the 226. `path` must
+   * have been built by containedPath(). Takes the queue.
+   */
+  upload(path: ContainedPath, data: Buffer | string): Promise<void> {
+    return this.exclusive(async () => {
+      const stor = await this.openData('STOR', path);
+      try {
+        // finished() also sees a reset that came before we wrote (the socket keeps its error).
+        stor.socket.end(data);
+        await finished(stor.socket, { readable: false });
+      } catch (err) {
+        stor.socket.destroy();
+        // The server's reply says more than our socket error (426, 452 disk full...): it wins.
+        await stor.finish();
+        throw dataError(this.label, err as Error);
+      }
+      await stor.finish();
+    });
   }
 
   /**

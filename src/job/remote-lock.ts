@@ -39,16 +39,7 @@ export async function acquireRemoteLock(
   const dir = containedPath(root, REMOTE_LOCK_NAME);
   const ownerFile = containedPath(root, REMOTE_LOCK_NAME, 'owner');
   const owner = `${os.hostname()} pid ${process.pid} since ${new Date().toISOString()}`;
-  const writeOwner = async (c: FtpConnection) => {
-    await c.exclusive(async () => {
-      const stor = await c.openData('STOR', ownerFile);
-      await new Promise<void>((resolve, reject) => {
-        stor.socket.once('error', reject);
-        stor.socket.end(owner + '\n', () => resolve());
-      });
-      await stor.finish();
-    });
-  };
+  const writeOwner = (c: FtpConnection) => c.upload(ownerFile, owner + '\n');
   const takeLock = async () => {
     // The lock lives inside the target root, which does not exist before the
     // first run; creating it is not the lock (two runs may both do it).

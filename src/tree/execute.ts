@@ -2,6 +2,7 @@ import path from 'node:path/posix';
 import { FtpError, isTransient } from '../ftp/errors.js';
 import type { Listing, RejectedEntry } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
+import { checksumsOf } from '../fxp/checksum.js';
 import { joinPath, type DeleteItem } from './diff.js';
 import type { MirrorSummary, PlanAction } from './plan.js';
 
@@ -98,10 +99,8 @@ export async function collectSubtree(
 export async function sameChecksum(srcPool: ConnectionPool, dstPool: ConnectionPool, srcPath: string, dstPath: string): Promise<boolean | undefined> {
   return srcPool.use((s) =>
     dstPool.use(async (d) => {
-      const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
-      if (!common.length) return undefined;
-      const [a, b] = await Promise.all([s.checksum(srcPath, common[0]), d.checksum(dstPath, common[0])]);
-      return a === b;
+      const sums = await checksumsOf(s, d, srcPath, dstPath);
+      return sums && sums.source === sums.destination;
     }),
   );
 }

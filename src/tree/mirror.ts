@@ -2,10 +2,10 @@ import path from 'node:path/posix';
 import pLimit from 'p-limit';
 import type { ListEntry } from '../ftp/entry.js';
 import type { Listing, RejectedEntry } from '../ftp/names.js';
-import type { ConnectionPool } from '../ftp/pool.js';
-import { FtpReplyError } from '../ftp/errors.js';
+import { ConnectionLease, type ConnectionPool } from '../ftp/pool.js';
+import { FtpReplyError, replyText } from '../ftp/errors.js';
 import { containedPath } from '../ftp/remote-path.js';
-import { FxpEngine, Side, type CopyResult } from '../fxp/engine.js';
+import { FxpEngine, type CopyResult } from '../fxp/engine.js';
 import type { MirrorOptions } from './options.js';
 import type { MirrorSummary, PlanAction } from './plan.js';
 import { diffDirectory, joinPath, type DeleteItem } from './diff.js';
@@ -130,8 +130,8 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   };
 
   const copyOne = async (t: TargetState, a: Extract<PlanAction, { kind: 'transfer' }>) => {
-    const src = new Side(run.src.pool);
-    const dst = new Side(t.ep.pool);
+    const src = new ConnectionLease(run.src.pool);
+    const dst = new ConnectionLease(t.ep.pool);
     try {
       events.started?.(t.index, a);
       // A LIST time is approximate (the minute; only the day for files older
@@ -143,7 +143,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
       const askMdtm = mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000;
       if (askMdtm) {
         const srcPath = abs(run.src.root, a.path);
-        mtime = (await withRetries(opts.retries, async () => (await src.live()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
+        mtime = (await withRetries(opts.retries, async () => (await src.connection()).mdtm(srcPath)).catch(() => undefined)) ?? mtime;
       }
       const result = await withRetries(opts.retries, () =>
         run.engine.copy(src, dst, {
@@ -220,7 +220,7 @@ export async function mirror(run: MirrorRun): Promise<MirrorSummary[]> {
   };
 
   const markUnsynced = (t: TargetState, rel: string, side: 'source' | 'destination', err: unknown) => {
-    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
+    const reason = err instanceof FtpReplyError ? replyText(err.lines) : describe(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
     t.gate.note(a);
     t.summary.unsynced.push({ path: rel, side, reason });
