@@ -20,7 +20,7 @@ import {
   type Command,
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
-import { FtpListingLimitError, FtpProtocolError, FtpReplyError } from './errors.js';
+import { FtpProtocolError, FtpReplyError } from './errors.js';
 import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
@@ -392,10 +392,11 @@ export class FtpConnection extends FtpSession {
     try {
       await readAll(data.socket, (chunk) => reader.push(chunk), this.server.timeouts.data, this.label);
     } catch (err) {
-      // Past a limit the data connection is already closed; the server's
-      // 426 or 226 would come whenever it notices, and would then answer a
+      // Past a limit, or reset: the data connection is gone, and the
+      // server's 426 or 226 would come whenever it notices and then answer a
       // later command: the control connection goes too (the pool replaces it).
-      if (err instanceof FtpListingLimitError) this.channel.close(err);
+      data.socket.destroy();
+      this.channel.close(err as Error);
       throw err;
     }
     const reply = await data.finish();

@@ -12,3 +12,5 @@ export { endlessListing, DATA_WAIT_MS } from './ftp-data.js';
 export type { DataBody, DataRecord } from './ftp-data.js';
 export { startRecordingListener } from './recording-listener.js';
 export type { RecordedConnection, RecordingListener } from './recording-listener.js';
+export { FxpPair, withPair } from './fxp-pair.js';
+export type { PairOptions, RecordedEvent } from './fxp-pair.js';
