@@ -238,9 +238,11 @@ export function assertSafeArgument(arg: string, what = 'argument'): void {
 }
 
 /**
- * A server refused its part in a site-to-site transfer: PORT to a foreign
- * address, a data connection from a foreign address, SSCN, or it went silent.
- * The FXP ladder moves to its next rung on this error, and only on this one.
+ * A server refused its part in a site-to-site transfer: a rejected PASV,
+ * PORT, SSCN..., a data connection from or to a foreign address refused
+ * before any data flowed, or one that never came (silence). Judged by
+ * classifyFault (src/fxp/faults.ts). The FXP ladder moves to its next rung on
+ * this error, and only on this one.
  */
 export class FxpRefusedError extends FtpError {
   constructor(

@@ -78,3 +78,18 @@ export function eventWithin<T = void>(emitter: EventEmitter, event: string, w: E
     else w.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * `p`'s value, or undefined once `ms` have passed without it (a grace
+ * period: a reply that may or may not come). A rejection of `p` within the
+ * time rejects; after it, nobody hears it (the caller closes what `p` waits on).
+ */
+export function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  p.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

@@ -8,6 +8,7 @@ import type { FtpConnection } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
 import { FtpReplyError, FtpTimeoutError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
+import { settledWithin } from '../ftp/wait.js';
 import { FxpStallError, classifyFault, dataFlowMatters, judgedError, type Fault } from './faults.js';
 import type { PartWatch, StallSignal } from './watch.js';
 import type { ContainedPath } from '../ftp/remote-path.js';
@@ -186,7 +187,8 @@ async function stall(
       /* already closed: it cannot answer */
     }
   }
-  await Promise.race([both, new Promise((r) => setTimeout(r, ends.timings.abortGraceMs).unref())]);
+  // At most half the stall time: the whole abort stays within about twice --timeout.
+  await settledWithin(both, Math.min(ends.timings.abortGraceMs, ends.stallMs / 2));
   const srcAlive = settled.has(src);
   const dstAlive = settled.has(dst);
   const bytes = signal.bytes ?? watch?.maxBytes;

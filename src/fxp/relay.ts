@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { FtpConnection } from '../ftp/connection.js';
 import { FtpClosedError, FtpError, FtpReplyError } from '../ftp/errors.js';
+import { settledWithin } from '../ftp/wait.js';
 import type { FxpFile } from './transfer.js';
 
 /**
@@ -39,7 +40,7 @@ export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file
     // The destination's own reply says why better than a broken pipe (452
     // disk full, 426): wait a moment for it. Both connections close after,
     // their replies no longer pair with our commands.
-    const verdict = await Promise.race([stor.finish().then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, VERDICT_MS).unref())]);
+    const verdict = await settledWithin(stor.finish().then(() => undefined, (e: unknown) => e), VERDICT_MS);
     src.destroy(err as Error);
     dst.destroy(err as Error);
     if (verdict instanceof FtpReplyError) throw verdict;

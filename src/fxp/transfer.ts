@@ -4,6 +4,7 @@ import type { HostPort } from '../ftp/address.js';
 import { commandLine, passiveVerb, portCommand, pretCommand, restCommand, type Command } from '../ftp/commands.js';
 import { FtpReplyError, FtpTimeoutError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
+import { settledWithin } from '../ftp/wait.js';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
 import type { FxpState } from './state.js';
 import { DEFAULT_TIMINGS, awaitBoth, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
@@ -217,13 +218,10 @@ export async function fxpTransfer(
   const safeEarly = !dstPassive && dst.state.kind !== undefined && connectsOnPort(dst.state.kind) === false;
   if (!safeEarly && (!dstPassive || !knownLate)) {
     const wait = dstPassive ? timings.markGraceMs : commandTimeout;
-    const grace = new AbortController();
-    const timer = setTimeout(() => grace.abort(), wait);
     let fault: Fault | undefined;
     try {
       dstFirst = dst.reply(commandTimeout, undefined, 'reply to STOR');
-      dstFirst.catch(() => undefined);
-      dstMark = await Promise.race([dstFirst, new Promise<undefined>((resolve) => grace.signal.addEventListener('abort', () => resolve(undefined)))]);
+      dstMark = await settledWithin(dstFirst, wait);
       if (dstMark === undefined && !dstPassive) {
         // An active destination that does not mark: its data connection to the passive source never came.
         fault = { step: 'STOR', error: new FtpTimeoutError(`no reply within ${formatMs(wait)}`), silent: true };
@@ -232,8 +230,6 @@ export async function fxpTransfer(
       }
     } catch (err) {
       fault = { step: 'STOR', error: err, silent: err instanceof FtpTimeoutError };
-    } finally {
-      clearTimeout(timer);
     }
     if (fault) {
       // Nothing was sent to the source yet, so no data moved. A destination
