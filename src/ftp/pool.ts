@@ -220,4 +220,9 @@ export class ConnectionLease {
     if (this.conn) this.pool.release(this.conn);
     this.conn = undefined;
   }
+
+  /** Close the leased connection now: whatever waits on it fails at once (an interrupted run). */
+  destroy(cause: Error): void {
+    this.conn?.destroy(cause);
+  }
 }

@@ -1,7 +1,7 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionLease, ConnectionPool } from '../ftp/pool.js';
 import type { PassiveSide } from '../ftp/options.js';
-import { FtpError, FtpReplyError, FxpRefusedError, asDiskFull, assertSafeArgument } from '../ftp/errors.js';
+import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, asDiskFull, assertSafeArgument } from '../ftp/errors.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
 import type { TransferMode } from './modes.js';
 import { containedPartPath } from './part-name.js';
@@ -43,6 +43,17 @@ export interface CopyRequest {
   mtime?: Date;
   /** More files will follow on these connections (mirror): open the next transfer's PASV ahead (see transfer.ts). */
   more?: boolean;
+  /**
+   * Aborted (an interrupted run): the transfer stops at once, its connections
+   * are closed (the pool replaces them), the temporary file is deleted (kept
+   * with --continue), and copy() rejects with an EABORTED error.
+   */
+  signal?: AbortSignal;
+}
+
+/** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
+function abortError(signal: AbortSignal): FtpError {
+  return signal.reason instanceof FtpError && signal.reason.code === 'EABORTED' ? signal.reason : new FtpAbortError('transfer aborted', { cause: signal.reason });
 }
 
 export interface CopyResult {
@@ -116,10 +127,32 @@ export class FxpEngine {
     assertSafeArgument(req.srcPath, 'source path');
     const final = containedPath(req.dstRoot, req.dstRel);
     const tmp = containedPartPath(req.dstRoot, req.dstRel);
+    const signal = req.signal;
+    if (signal?.aborted) throw abortError(signal);
+    // Closing both control connections ends every wait at once; the servers
+    // end the transfer when they notice (some only once it is done).
+    const onAbort = () => {
+      const err = abortError(signal!);
+      src.destroy(err);
+      dst.destroy(err);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.copyOnce(src, dst, req, final, tmp);
+    } catch (err) {
+      throw signal?.aborted ? abortError(signal) : err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async copyOnce(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
     // Connections are always taken source first, then destination, by every
     // caller: two tasks taking them in opposite orders could deadlock a full pool.
     const s0 = await src.connection();
     await dst.connection();
+    // Aborted while waiting for the connections: their abort came before they were leased.
+    if (req.signal?.aborted) throw abortError(req.signal);
     const size = req.size ?? (await s0.size(req.srcPath));
     let rest = 0;
     let complete = false;
@@ -133,7 +166,7 @@ export class FxpEngine {
     let aheadOnSrc: Promise<void> | undefined;
     try {
       if (!complete) {
-        const file = (from: number): FxpFile => ({ srcPath: req.srcPath, dstPath: tmp, rest: from, remaining: size - from });
+        const file = (from: number): FxpFile => ({ srcPath: req.srcPath, dstPath: tmp, rest: from, remaining: size - from, signal: req.signal });
         let outcome: Outcome;
         try {
           outcome = await this.transfer(src, dst, file(rest), req.dstRel);
@@ -275,7 +308,8 @@ export class FxpEngine {
         const why = notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
         return { mode: rung.mode, relayedBytes, refusals, why };
       } catch (err) {
-        if (!(err instanceof FxpRefusedError) || !rung.layout) throw err;
+        // An aborted transfer is no refusal: the ladder stops here.
+        if (!(err instanceof FxpRefusedError) || !rung.layout || file.signal?.aborted) throw err;
         refusals.push(err);
         // A rung that already worked for this pair is not banned by one refusal
         // (pyftpdlib sometimes drops a back-to-back active data connection):

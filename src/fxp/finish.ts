@@ -21,6 +21,8 @@ export interface FxpFile {
   rest: number;
   /** Bytes still to move; sets the transfer deadline. */
   remaining: number;
+  /** An interrupted run: relay stops streaming at once (FXP waits end when the engine closes the connections). */
+  signal?: AbortSignal;
 }
 
 export interface FxpTimings {

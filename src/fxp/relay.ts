@@ -33,14 +33,14 @@ export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file
   const idle = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
   retr.socket.setTimeout(idle, () => retr.socket.destroy(new FtpError('ETIMEOUT', `${src.label}: relay data idle for ${idle} ms`)));
   try {
-    await pipeline(retr.socket, count, stor.socket);
+    await pipeline(retr.socket, count, stor.socket, { signal: file.signal });
   } catch (err) {
     retr.socket.destroy();
     stor.socket.destroy();
     // The destination's own reply says why better than a broken pipe (452
     // disk full, 426): wait a moment for it. Both connections close after,
     // their replies no longer pair with our commands.
-    const verdict = await settledWithin(stor.finish().then(() => undefined, (e: unknown) => e), VERDICT_MS);
+    const verdict = file.signal?.aborted ? undefined : await settledWithin(stor.finish().then(() => undefined, (e: unknown) => e), VERDICT_MS);
     src.destroy(err as Error);
     dst.destroy(err as Error);
     if (verdict instanceof FtpReplyError) throw verdict;
