@@ -239,3 +239,32 @@ test("a multi-line error keeps its NNN- lines (pure-ftpd on a full disk); a shor
     assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
   });
 });
+
+test('the two final replies in either order, and a destination that marks only once the source connected', async () => {
+  const sleepThen = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Serve RETR (or take STOR), then answer 226 only `lateMs` after the data connection ended. */
+  const late = (lateMs: number, stor: boolean): Handler => async (ctx) => {
+    if (!stor) ctx.reply('150 Opening data connection.');
+    const s = await ctx.session.data.open(ctx.line);
+    if (stor) {
+      ctx.reply('150 Ok to send data.'); // marks only after accepting, as vsftpd/proftpd/pure-ftpd do when passive
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise((r) => s.once('end', r));
+      ctx.server.tree.put(ctx.session.resolve(ctx.arg), Buffer.concat(chunks));
+    } else await new Promise((r) => s.end(ctx.server.tree.read(ctx.arg)!, () => r(undefined)));
+    await sleepThen(lateMs);
+    return '226 Transfer complete.';
+  };
+  // The source's 226 long after the destination's; then the other way round (passive destination).
+  await withPair(HOSTS, { src: { files: FILES, handlers: { RETR: late(300, false) } } }, async (p) => {
+    assert.equal((await p.copy('a.bin')).mode, 'fxp');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+  });
+  await withPair(HOSTS, { src: { files: FILES }, dst: { handlers: { STOR: late(300, true) } }, policy: { passive: 'destination' } }, async (p) => {
+    assert.equal((await p.copy('a.bin')).mode, 'fxp-reversed');
+    assert.equal((await p.copy('b.bin')).mode, 'fxp-reversed');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+    assert.ok(p.dst.tree.read('/in/b.bin')?.equals(FILES['/out/b.bin']));
+  });
+});
