@@ -137,8 +137,12 @@ function reasonOf(err: unknown): string {
 export function judgedError(f: Fault, cls: FaultClass, server: string): unknown {
   const err = f.error;
   switch (cls) {
-    case 'refusal':
-      return err instanceof FxpRefusedError ? err : new FxpRefusedError(server, f.step, reasonOf(err), { cause: err });
+    case 'refusal': {
+      if (err instanceof FxpRefusedError) return err;
+      // "<server> refused RETR: no reply to RETR within 10 s …": the server is named once.
+      const reason = reasonOf(err);
+      return new FxpRefusedError(server, f.step, reason.startsWith(`${server}: `) ? reason.slice(server.length + 2) : reason, { cause: err });
+    }
     case 'full':
       return asDiskFull(err, server);
     case 'transient':

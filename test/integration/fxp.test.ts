@@ -283,7 +283,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       assert.equal(r.code, EXIT.FXP_REFUSED);
       assert.ok(r.ms < bound, `took ${r.ms} ms, bound ${bound} ms`);
       const line = oneErrorLine(r);
-      assert.match(line, /127\.0\.0\.32:3123 refused RETR: no reply within 10 s/);
+      assert.match(line, /127\.0\.0\.32:3123 refused RETR: no reply to RETR within 10 s after 127\.0\.0\.26:3122 finished;/);
       assert.match(line, /127\.0\.0\.32:3123 refused PORT: 500 I won't open a connection to 127\.0\.0\.26/);
       assert.equal(fs.existsSync(path.join(S.proftpd.root, 'silent.bin')), false);
       assert.deepEqual(leftovers(S.proftpd), []);
