@@ -33,9 +33,9 @@ import {
 import { lines, mkdirLab, oneErrorLine, requireServers, runCli, sha256File, startPlan, urlOf, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { serverFromUrl } from '../../src/cli/servers.js';
-import { ConnectionPool } from '../../src/ftp/pool.js';
+import { ConnectionLease, ConnectionPool } from '../../src/ftp/pool.js';
 import { FtpConnection } from '../../src/ftp/connection.js';
-import { FxpEngine, Side } from '../../src/fxp/engine.js';
+import { FxpEngine } from '../../src/fxp/engine.js';
 import { DEFAULT_TIMINGS } from '../../src/fxp/transfer.js';
 import { PART_SUFFIX } from '../../src/fxp/part-name.js';
 import { containedPath } from '../../src/ftp/remote-path.js';
@@ -285,7 +285,7 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
       assert.equal(r.code, EXIT.FXP_REFUSED);
       assert.ok(r.ms < bound, `took ${r.ms} ms, bound ${bound} ms`);
       const line = oneErrorLine(r);
-      assert.match(line, /127\.0\.0\.32:3123 refused RETR: no reply within 10 s/);
+      assert.match(line, /127\.0\.0\.32:3123 refused RETR: no reply to RETR within 10 s after 127\.0\.0\.26:3122 finished;/);
       assert.match(line, /127\.0\.0\.32:3123 refused PORT: 500 I won't open a connection to 127\.0\.0\.26/);
       assert.equal(fs.existsSync(path.join(S.proftpd.root, 'silent.bin')), false);
       assert.deepEqual(leftovers(S.proftpd), []);
@@ -656,8 +656,8 @@ describe('FXP engine against the lab servers', { skip: UNAVAILABLE ?? false }, (
     const srcPool = new ConnectionPool(serverOptions(S['pure-ftpd']), 1);
     const dstPool = new ConnectionPool(serverOptions(S.pyftpdlib), 1);
     const engine = new FxpEngine({ fxp: 'force', passive: 'source', passiveExplicit: true, verify: 'size', continue: false, allowClearData: false });
-    const s = new Side(srcPool);
-    const d = new Side(dstPool);
+    const s = new ConnectionLease(srcPool);
+    const d = new ConnectionLease(dstPool);
     const ok: string[] = [];
     try {
       const files = Array.from({ length: 20 }, (_, i) => {
