@@ -1,4 +1,4 @@
-import { FtpError, FtpReplyError } from '../ftp/errors.js';
+import { FtpError, FtpReplyError, replyText } from '../ftp/errors.js';
 import type { RejectedEntry } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { DeleteItem } from './diff.js';
@@ -71,7 +71,8 @@ export class Target {
 
   /** A subtree that could not be compared: reported, and nothing under it is deleted. */
   markUnsynced(rel: string, side: 'source' | 'destination', err: unknown): void {
-    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
+    // The code the failure counts as, then every line of the reply (the cause is often on the NNN- lines).
+    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${replyText(err.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')))}`.trim() : describe(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
     this.gate.note(a);
     this.summary.unsynced.push({ path: rel, side, reason });
