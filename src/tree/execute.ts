@@ -1,4 +1,3 @@
-import { isDiskFull } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { containedPath } from '../ftp/remote-path.js';
 import { Side } from '../fxp/engine.js';
@@ -8,7 +7,7 @@ import { WorkQueue, type Slot } from './queue.js';
 import { ServerUnreachableError } from './reachability.js';
 import type { RetryHooks } from './retrier.js';
 import type { RunState } from './run-state.js';
-import { DestinationFullError, type Target } from './target.js';
+import { DestinationFullError, isDestinationFull, type Target } from './target.js';
 
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
 const HIGH_WATER = 512;
@@ -107,7 +106,7 @@ export class Executor {
         this.tried.add(a);
         events.started?.(t.index, a);
       },
-      final: isDiskFull,
+      final: isDestinationFull,
     };
     try {
       // A LIST time is approximate (the minute; only the day for files older
@@ -143,7 +142,7 @@ export class Executor {
       if (mtime && !result.mtimeSet && mtimeAbility(t.pool) === 'none') this.state.noteMtimeless(t.pool);
       events.done?.(t.index, a, result);
     } catch (err) {
-      if (isDiskFull(err) && !(err instanceof DestinationFullError)) t.markFull(err);
+      if (isDestinationFull(err) && !(err instanceof DestinationFullError)) t.markFull(err);
       throw err;
     } finally {
       src.release();

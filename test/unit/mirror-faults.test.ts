@@ -155,6 +155,20 @@ test('a quota reply in other words ("No space left on device" on a 451) counts a
   assert.deepEqual(r.summaries[0].failures.map((f) => f.code), ['EFTPREPLY', 'EFULL', 'EFULL']);
 });
 
+for (const [server, reply, host] of [
+  ['vsftpd', '451 Failure writing to local file.', '127.0.91.8'],
+  ['pure-ftpd', ['451-Error during write to file', '451 Transfer aborted'], '127.0.91.9'],
+  ['proftpd', '451 Transfer aborted. Input/output error', '127.0.91.10'],
+] as const) {
+  test(`a full disk in ${server}'s words (${JSON.stringify(reply)}) stops sending there too`, async () => {
+    const { src, dst: [full] } = await servers(3, [host]);
+    full.on('STOR', [...(Array.isArray(reply) ? reply : [reply])]);
+    const r = await oneTarget(src, full, undefined, { options: { parallel: 1 } });
+    assert.equal(full.sent('STOR').length, 1);
+    assert.deepEqual(r.summaries[0].failures.map((f) => f.code), ['EFTPREPLY', 'EFULL', 'EFULL']);
+  });
+}
+
 test('the pool replaces connections that died while idle (a restart between two files)', async () => {
   const srv = await ScriptedFtpServer.start({ host: '127.0.91.7' });
   open.push(srv);
