@@ -2,7 +2,8 @@ import { ConnectionPool } from '../ftp/pool.js';
 import type { FtpConnection } from '../ftp/connection.js';
 import { redactUrls } from '../ftp/url.js';
 import { containedPath } from '../ftp/remote-path.js';
-import { FxpEngine, Side } from '../fxp/engine.js';
+import { FxpEngine } from '../fxp/engine.js';
+import { ConnectionLease } from '../ftp/pool.js';
 import { serverFromUrl } from './servers.js';
 import { resolveOn } from './login-paths.js';
 import { interruption } from './interrupt.js';
@@ -44,14 +45,14 @@ export async function copyCommand(srcUrl: string, dstUrl: string, o: CommonOpts 
     },
   );
   for (const p of [srcPool, dstPool]) p.onNote = (n) => held.push(n);
-  const s = new Side(srcPool);
-  const d = new Side(dstPool);
+  const s = new ConnectionLease(srcPool);
+  const d = new ConnectionLease(dstPool);
   const started = Date.now();
   try {
     // Each server has a pool of its own here, so both logins can run at once
     // (the source-first order only matters where pools are shared and full),
     // and so can the questions to each: a round trip or two less per copy.
-    const [srcConn, dstConn] = await Promise.all([s.live(), d.live()]);
+    const [srcConn, dstConn] = await Promise.all([s.connection(), d.connection()]);
     // Relative paths (ftp://host/file) start at the login directory: asked now, fresh from login.
     const [srcPath, dstUrlPath] = await Promise.all([resolveOn(srcConn, src.url.path), resolveOn(dstConn, dst.url.path)]);
     const name = srcPath.split('/').pop()!;

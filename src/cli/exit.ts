@@ -76,6 +76,7 @@ export function exitCodeForCode(code: unknown): ExitCode {
     case 'EFTPREPLY':
     case 'EPROTOCOL':
     case 'ELIMIT':
+    case 'EFULL':
       return EXIT.REMOTE;
     case 'EABORTED':
       return EXIT.PARTIAL;

@@ -10,6 +10,7 @@ import {
   FtpTimeoutError,
   assertSafeArgument,
 } from './errors.js';
+import { eventWithin, guardErrors } from './wait.js';
 
 /** Receives protocol lines for debugging. The channel never hands it a password. */
 export type WireLog = (direction: '>' | '<', line: string) => void;
@@ -73,23 +74,31 @@ export class ControlChannel {
     return stripMapped(this.socket.localAddress ?? '');
   }
 
+  private readonly onChunk = (chunk: Buffer) => this.onData(chunk);
+  private readonly onError = (err: Error) => this.close(new FtpClosedError(`${this.label}: ${err.message}`, { cause: err }));
+  private readonly onClose = () => this.close(new FtpClosedError(`${this.label}: control connection closed by server`));
+  private readonly onSession = (session: Buffer) => {
+    this.tlsSession = session;
+  };
+
   private attach(socket: net.Socket): void {
+    // The guard stays for the socket's whole life, also once the TLS socket
+    // has taken over (upgradeToTls): a reset of the plain socket underneath
+    // must not become an uncaught exception.
+    guardErrors(socket);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.close(new FtpClosedError(`${this.label}: ${err.message}`, { cause: err })));
-    socket.on('close', () => this.close(new FtpClosedError(`${this.label}: control connection closed by server`)));
-    if (socket instanceof tls.TLSSocket) {
-      socket.on('session', (session: Buffer) => {
-        this.tlsSession = session;
-      });
-    }
+    socket.on('data', this.onChunk);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    if (socket instanceof tls.TLSSocket) socket.on('session', this.onSession);
   }
 
+  /** Only our own listeners: the guard stays. */
   private detach(socket: net.Socket): void {
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('error');
-    socket.removeAllListeners('close');
-    socket.removeAllListeners('session');
+    socket.removeListener('data', this.onChunk);
+    socket.removeListener('error', this.onError);
+    socket.removeListener('close', this.onClose);
+    socket.removeListener('session', this.onSession);
   }
 
   private onData(chunk: Buffer): void {
@@ -223,24 +232,23 @@ export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s` : `${ms} ms`;
 }
 
-/** Start a TLS client handshake; resolve on secureConnect, reject with the verification error. */
-export function tlsHandshake(options: tls.ConnectionOptions, timeoutMs: number, label: string): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect(options);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${label}: TLS handshake timed out after ${formatMs(timeoutMs)}`));
-    }, timeoutMs);
-    socket.once('secureConnect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolve(socket);
+/**
+ * Start a TLS client handshake; resolve on secureConnect, reject with the
+ * verification error. The TLS socket is guarded for its whole life (see
+ * guardErrors): a data connection's reset after the handshake is seen by
+ * whoever reads it, never as an uncaught 'error' event.
+ */
+export async function tlsHandshake(options: tls.ConnectionOptions, timeoutMs: number, label: string): Promise<tls.TLSSocket> {
+  if (options.socket) guardErrors(options.socket);
+  const socket = guardErrors(tls.connect(options));
+  try {
+    await eventWithin(socket, 'secureConnect', {
+      ms: timeoutMs,
+      timeout: () => new FtpTimeoutError(`${label}: TLS handshake timed out after ${formatMs(timeoutMs)}`),
     });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    };
-    socket.once('error', onError);
-  });
+    return socket;
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }

@@ -20,12 +20,13 @@ import {
   type Command,
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
-import { FtpListingLimitError, FtpProtocolError, FtpReplyError } from './errors.js';
+import { FtpProtocolError, FtpReplyError } from './errors.js';
 import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import { openSocket } from './socket.js';
-import { connectData, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { connectData, dataError, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { finished } from 'node:stream/promises';
 import { FtpSession, type ConnectContext } from './session.js';
 
 export type { ConnectContext, DataProtection, FtpNote, ServerState } from './session.js';
@@ -79,6 +80,7 @@ export class FtpConnection extends FtpSession {
 
   // ---- simple commands (each one takes the queue) ----
 
+  /** `request` inside `exclusive`: one command and its final reply, for callers that hold no queue (see session.ts). */
   cmd<C extends string>(command: C, arg?: ArgOf<C>, signal?: AbortSignal): Promise<FtpReply> {
     return this.exclusive(() => this.request(command, arg, { signal }));
   }
@@ -326,6 +328,28 @@ export class FtpConnection extends FtpSession {
   }
 
   /**
+   * Store a small file (probe's test file, the remote lock's owner file)
+   * over a data connection of our own: STOR, the bytes, the 226. `path` must
+   * have been built by containedPath(). Takes the queue.
+   */
+  upload(path: ContainedPath, data: Buffer | string): Promise<void> {
+    return this.exclusive(async () => {
+      const stor = await this.openData('STOR', path);
+      try {
+        // finished() also sees a reset that came before we wrote (the socket keeps its error).
+        stor.socket.end(data);
+        await finished(stor.socket, { readable: false });
+      } catch (err) {
+        stor.socket.destroy();
+        // The server's reply says more than our socket error (426, 452 disk full...): it wins.
+        await stor.finish();
+        throw dataError(this.label, err as Error);
+      }
+      await stor.finish();
+    });
+  }
+
+  /**
    * List a directory: MLSD (RFC 3659 §7, exact facts) when the server has it,
    * else LIST -a (approximate dates). The choice is remembered per server;
    * `command: 'LIST'` asks for LIST this once (symlink targets, which MLSD
@@ -368,10 +392,11 @@ export class FtpConnection extends FtpSession {
     try {
       await readAll(data.socket, (chunk) => reader.push(chunk), this.server.timeouts.data, this.label);
     } catch (err) {
-      // Past a limit the data connection is already closed; the server's
-      // 426 or 226 would come whenever it notices, and would then answer a
+      // Past a limit, or reset: the data connection is gone, and the
+      // server's 426 or 226 would come whenever it notices and then answer a
       // later command: the control connection goes too (the pool replaces it).
-      if (err instanceof FtpListingLimitError) this.channel.close(err);
+      data.socket.destroy();
+      this.channel.close(err as Error);
       throw err;
     }
     const reply = await data.finish();

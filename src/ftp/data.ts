@@ -8,10 +8,20 @@ import net from 'node:net';
 import { formatMs, stripMapped } from './channel.js';
 import { portCommand, type Command } from './commands.js';
 import type { HostPort } from './address.js';
-import { FtpConnectError, FtpTimeoutError } from './errors.js';
+import { FtpClosedError, FtpConnectError, FtpTimeoutError } from './errors.js';
+import { eventWithin, guardErrors } from './wait.js';
 
-/** Read a data connection to its end; fails when it stays idle for `idleMs`. */
-/** Feed a data connection's chunks to `onChunk` until it ends; a throw from `onChunk` closes it at once and rejects. */
+/** A data connection's error as one line naming the server. */
+export function dataError(label: string, err: Error): FtpClosedError {
+  return new FtpClosedError(`${label}: data connection failed: ${err.message}`, { cause: err });
+}
+
+/**
+ * Feed a data connection's chunks to `onChunk` until it ends; fails when it
+ * stays idle for `idleMs`, when it is reset (also before we listened), and
+ * when it closes without its end. A throw from `onChunk` closes it at once
+ * and rejects.
+ */
 export function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, idleMs: number, label: string): Promise<void> {
   return new Promise((resolve, reject) => {
     // An empty listing can be over before we listen: while we waited for the
@@ -22,6 +32,15 @@ export function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, id
     // 'end' only comes once the buffer is empty.
     if (socket.readableEnded) {
       resolve();
+      return;
+    }
+    // Reset while we waited for the mark: the guard heard the error, the stream kept it.
+    if (socket.errored) {
+      reject(dataError(label, socket.errored));
+      return;
+    }
+    if (socket.destroyed) {
+      reject(new FtpClosedError(`${label}: data connection closed before its end`));
       return;
     }
     socket.setTimeout(idleMs, () => {
@@ -36,7 +55,9 @@ export function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, id
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    socket.once('error', reject);
+    socket.once('error', (err) => reject(dataError(label, err)));
+    // A close without 'end' (a reset) rejects; after 'end' the promise is settled already.
+    socket.once('close', () => reject(new FtpClosedError(`${label}: data connection closed before its end`)));
     socket.once('end', () => {
       socket.setTimeout(0);
       socket.destroy();
@@ -46,25 +67,20 @@ export function readAll(socket: net.Socket, onChunk: (chunk: Buffer) => void, id
 }
 
 /** Passive mode: connect to the address the connection chose (see choosePasvAddress in address.ts). */
-export function connectData(hp: HostPort, timeoutMs: number, label: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: hp.host, port: hp.port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${label}: data connection to ${hp.host}:${hp.port} timed out`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolve(socket);
+export async function connectData(hp: HostPort, timeoutMs: number, label: string): Promise<net.Socket> {
+  const socket = guardErrors(net.connect({ host: hp.host, port: hp.port }));
+  socket.setNoDelay(true);
+  try {
+    await eventWithin(socket, 'connect', {
+      ms: timeoutMs,
+      timeout: () => new FtpTimeoutError(`${label}: data connection to ${hp.host}:${hp.port} timed out`),
+      error: (err) => new FtpConnectError(`${label}: data connection to ${hp.host}:${hp.port} failed: ${err.message}`, { cause: err }),
     });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(new FtpConnectError(`${label}: data connection to ${hp.host}:${hp.port} failed: ${err.message}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
+    return socket;
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }
 
 export interface ActiveListener {
@@ -84,10 +100,10 @@ export interface ActiveListener {
 export async function listenActive(control: { localAddress: string; remoteAddress: string }, label: string, timeoutMs: number): Promise<ActiveListener> {
   const local = control.localAddress;
   const peer = control.remoteAddress;
-  const server = net.createServer();
+  const server = guardErrors(net.createServer());
   let arrived: net.Socket | undefined;
-  let waiting: ((s: net.Socket) => void) | undefined;
   server.on('connection', (s: net.Socket) => {
+    guardErrors(s);
     // Only the server we talk to may connect: anyone else reaching our port
     // first would otherwise receive (or supply) the file.
     if (arrived || stripMapped(s.remoteAddress ?? '') !== peer) {
@@ -98,27 +114,33 @@ export async function listenActive(control: { localAddress: string; remoteAddres
     s.setNoDelay(true);
     arrived = s;
     server.close();
-    waiting?.(s);
+    server.emit('accepted', s);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, local, () => resolve());
-  });
+  server.listen(0, local);
+  try {
+    await eventWithin(server, 'listening', {
+      ms: timeoutMs,
+      timeout: () => new FtpTimeoutError(`${label}: could not listen on ${local}`),
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const port = (server.address() as net.AddressInfo).port;
   return {
     command: portCommand({ host: local, port }),
-    accept: () =>
-      new Promise((resolve, reject) => {
-        if (arrived) return resolve(arrived);
-        const timer = setTimeout(() => {
-          server.close();
-          reject(new FtpTimeoutError(`${label}: server did not connect to our data port within ${formatMs(timeoutMs)}`));
-        }, timeoutMs);
-        waiting = (s) => {
-          clearTimeout(timer);
-          resolve(s);
-        };
-      }),
+    accept: async () => {
+      if (arrived) return arrived;
+      try {
+        return await eventWithin<net.Socket>(server, 'accepted', {
+          ms: timeoutMs,
+          timeout: () => new FtpTimeoutError(`${label}: server did not connect to our data port within ${formatMs(timeoutMs)}`),
+        });
+      } catch (err) {
+        server.close();
+        throw err;
+      }
+    },
     close: () => {
       server.close();
       arrived?.destroy();
@@ -128,7 +150,7 @@ export async function listenActive(control: { localAddress: string; remoteAddres
 
 /** A data "socket" that has already ended: for a 2xx reply that comes with no data connection. */
 export function emptySocket(): net.Socket {
-  const s = new net.Socket();
+  const s = guardErrors(new net.Socket());
   s.push(null);
   return s;
 }

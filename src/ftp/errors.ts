@@ -19,8 +19,8 @@ export type FtpErrorCode =
   | 'EABORTED' // the caller aborted through its AbortSignal
   | 'EPATH' // a write path would have left the job's root (remote-path.ts)
   | 'ELIMIT' // a listing went past --max-listing-entries or --max-listing-line
-  | 'EFULL' // the destination has no room left (452/552, "No space left on device", a quota)
-  | 'EFXPREFUSED'; // a server refused its part of a site-to-site transfer
+  | 'EFXPREFUSED' // a server refused its part of a site-to-site transfer
+  | 'EFULL'; // the server's disk or quota is full (452/552, or a reply that says so): never retried
 
 export class FtpError extends Error {
   readonly code: FtpErrorCode;
@@ -35,22 +35,80 @@ export class FtpError extends Error {
   }
 }
 
-/** A reply we did not want. Carries everything the server said, like pg's DatabaseError. */
+/**
+ * A reply we did not want. Carries everything the server said, like pg's
+ * DatabaseError; the message keeps every line of a multi-line reply, because
+ * servers put the cause on the `NNN-` lines (pure-ftpd on a full disk:
+ * "451-Error during write to file", "451-Transfer aborted", then "451 0.002
+ * seconds (measured here), …").
+ */
 export class FtpReplyError extends FtpError {
   readonly replyCode: number;
   readonly command: string;
   readonly lines: string[];
   constructor(replyCode: number, command: string, lines: string[]) {
-    const text = lines.length ? lines[lines.length - 1] : String(replyCode);
+    const text = lines.length ? replyText(lines) : String(replyCode);
     super('EFTPREPLY', `${command ? `${command}: ` : ''}${text}`);
     this.replyCode = replyCode;
     this.command = command;
     this.lines = lines;
   }
-  /** RFC 959 §4.2: 4yz is "transient negative completion". */
+  /** RFC 959 §4.2: 4yz is "transient negative completion"; but a full disk (452) stays full. */
   override get transient(): boolean {
-    return this.replyCode >= 400 && this.replyCode < 500;
+    return this.replyCode >= 400 && this.replyCode < 500 && !isDiskFullReply(this.replyCode, this.lines);
   }
+}
+
+/** A reply longer than this is cut in messages: a hostile server may send 64 KiB of lines. */
+const MAX_REPLY_TEXT = 2000;
+
+/**
+ * A reply as one line of text for messages and JSON: every line of a
+ * multi-line reply, joined by " / ", codes kept ("451-Error during write to
+ * file / 451-Transfer aborted / 451 0.002 seconds"). The one home of this
+ * wording: the FXP ladder, the mirror's unsynced reasons and FtpReplyError use it.
+ */
+export function replyText(lines: readonly string[]): string {
+  const text = lines
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' / ');
+  return text.length > MAX_REPLY_TEXT ? `${text.slice(0, MAX_REPLY_TEXT)}…` : text;
+}
+
+/**
+ * RFC 959 §4.2: 452 "insufficient storage space", 552 "exceeded storage
+ * allocation"; and replies that say so with another code (proftpd: "452
+ * Transfer aborted. No space left on device"). vsftpd ("451 Failure writing
+ * to local file."), pure-ftpd ("451-Error during write to file") and
+ * pyftpdlib ("426 … transfer aborted") say nothing about the cause on a full
+ * disk: those stay transient and are retried.
+ */
+export function isDiskFullReply(code: number, lines: readonly string[]): boolean {
+  if (code === 452 || code === 552) return true;
+  return code >= 400 && /no space left|disk (is )?full|quota|not enough (disk )?space|insufficient (disk|storage)|storage allocation|space (is )?exhausted/i.test(lines.join('\n'));
+}
+
+/**
+ * The destination's disk or quota is full. Not transient: every retry would
+ * fail the same way, so the tree layer stops sending to that destination.
+ */
+export class FtpDiskFullError extends FtpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EFULL', message, options);
+  }
+}
+
+/** Whether `err` says the server's disk or quota is full (see isDiskFullReply). */
+export function isDiskFull(err: unknown): boolean {
+  if (err instanceof FtpDiskFullError) return true;
+  return err instanceof FtpReplyError && isDiskFullReply(err.replyCode, err.lines);
+}
+
+/** `err` as an FtpDiskFullError when it says the disk is full, else `err` itself. */
+export function asDiskFull(err: unknown, server?: string): unknown {
+  if (!(err instanceof FtpReplyError) || !isDiskFull(err)) return err;
+  return new FtpDiskFullError(`${server ? `${server}: ` : ''}${err.message}`, { cause: err });
 }
 
 export class FtpTimeoutError extends FtpError {
@@ -149,19 +207,6 @@ export class FtpAbortError extends FtpError {
   }
 }
 
-/**
- * The destination has no room left: RFC 959 §4.2 452 "insufficient storage
- * space" / 552 "exceeded storage allocation", or a reply that says so in
- * other words (pyftpdlib: "[Errno 28] No space left on device"; quotas).
- * Retrying cannot help until someone frees space.
- */
-export function isDiskFull(err: unknown): boolean {
-  if (!(err instanceof FtpError)) return false;
-  if (err.code === 'EFULL') return true;
-  if (err instanceof FtpReplyError && (err.replyCode === 452 || err.replyCode === 552)) return true;
-  return /no space|disk full|quota|insufficient storage/i.test(err.message);
-}
-
 /** True when an error is worth retrying. Non-FtpErrors (bugs) are never retried. */
 export function isTransient(err: unknown): boolean {
   return err instanceof FtpError && err.transient;
@@ -193,9 +238,11 @@ export function assertSafeArgument(arg: string, what = 'argument'): void {
 }
 
 /**
- * A server refused its part in a site-to-site transfer: PORT to a foreign
- * address, a data connection from a foreign address, SSCN, or it went silent.
- * The FXP ladder moves to its next rung on this error, and only on this one.
+ * A server refused its part in a site-to-site transfer: a rejected PASV,
+ * PORT, SSCN..., a data connection from or to a foreign address refused
+ * before any data flowed, or one that never came (silence). Judged by
+ * classifyFault (src/fxp/faults.ts). The FXP ladder moves to its next rung on
+ * this error, and only on this one.
  */
 export class FxpRefusedError extends FtpError {
   constructor(

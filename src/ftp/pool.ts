@@ -30,6 +30,12 @@ export class ConnectionPool {
   private opening = 0;
   private waiters: ((c: FtpConnection | Error) => void)[] = [];
   private limit: number;
+  /** Connections outside the limit (spare()), within the server's cap. */
+  private spares = new Set<FtpConnection>();
+  private idleSpares: FtpConnection[] = [];
+  private sparesOpening = 0;
+  /** The server's cap (maxConnections), lowered when it answers 421. */
+  private cap: number;
   private closed = false;
   /** Settles when the latest connect has its greeting: the next one waits for it on servers that start sessions slowly in parallel. */
   private lastGreeting: Promise<void> = Promise.resolve();
@@ -46,6 +52,7 @@ export class ConnectionPool {
     private readonly wireLog?: WireLog,
   ) {
     this.limit = Math.max(1, Math.min(limit, server.maxConnections));
+    this.cap = Math.max(1, server.maxConnections);
   }
 
   get size(): number {
@@ -92,6 +99,7 @@ export class ConnectionPool {
           const limit = Math.max(1, this.all.size);
           if (limit < this.limit) this.onShrink?.(limit, (err as Error).message);
           this.limit = Math.min(this.limit, limit);
+          this.cap = Math.min(this.cap, this.all.size + this.spares.size);
           // While this login was being refused, every other connection may
           // have come back idle (nobody was waiting then): take one, or
           // wait() would wait for a release that never comes.
@@ -138,12 +146,83 @@ export class ConnectionPool {
     }
   }
 
+  /**
+   * One more connection beside the pool's own, never waited for: for
+   * watching transfers (the FXP engine polls a part file's size over it).
+   * It counts against the server's cap (maxConnections) but not against the
+   * pool's limit, so the transfers keep their parallelism. Undefined when the
+   * cap is reached (the pool's limit already uses it all) or the server
+   * refuses one more login; other failures (a dead server) throw.
+   */
+  async spare(): Promise<FtpConnection | undefined> {
+    if (this.closed) return undefined;
+    for (let c = this.idleSpares.pop(); c; c = this.idleSpares.pop()) {
+      if (!c.closed) return c;
+      this.spares.delete(c);
+    }
+    if (this.all.size + this.opening + this.spares.size + this.sparesOpening >= this.cap) return undefined;
+    this.sparesOpening++;
+    try {
+      const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onNote: (n) => this.onNote?.(n) });
+      if (this.closed) {
+        await conn.close();
+        return undefined;
+      }
+      this.spares.add(conn);
+      return conn;
+    } catch (err) {
+      if (!isTooManyConnections(err)) throw err;
+      this.cap = Math.max(1, Math.min(this.cap, this.all.size + this.spares.size));
+      return undefined;
+    } finally {
+      this.sparesOpening--;
+    }
+  }
+
+  /** Give a spare() connection back; kept for the next spare() while it stays open. */
+  releaseSpare(conn: FtpConnection): void {
+    if (conn.closed) this.spares.delete(conn);
+    else this.idleSpares.push(conn);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const err = new FtpError('ECLOSED', `${this.server.name}: pool closed`);
     for (const w of this.waiters.splice(0)) w(err);
-    await Promise.all([...this.all].map((c) => c.close()));
+    await Promise.all([...this.all, ...this.spares].map((c) => c.close()));
     this.all.clear();
     this.idle = [];
+    this.spares.clear();
+    this.idleSpares = [];
+  }
+}
+
+/**
+ * A lease on one pooled connection, for work that must stay on one
+ * connection (a file's transfer: TYPE, PASV, STOR, SIZE, rename). connection()
+ * is the leased connection, or a fresh one from the pool when a failure
+ * closed it (a failed transfer closes a side whose replies may be out of
+ * step); release() gives it back.
+ */
+export class ConnectionLease {
+  private conn: FtpConnection | undefined;
+  constructor(readonly pool: ConnectionPool) {}
+
+  async connection(): Promise<FtpConnection> {
+    if (this.conn && !this.conn.closed) return this.conn;
+    if (this.conn) this.pool.release(this.conn);
+    this.conn = undefined;
+    this.conn = await this.pool.acquire();
+    return this.conn;
+  }
+
+  release(): void {
+    if (this.conn) this.pool.release(this.conn);
+    this.conn = undefined;
+  }
+
+  /** Close the leased connection now: whatever waits on it fails at once (an interrupted run). */
+  destroy(cause: Error): void {
+    this.conn?.destroy(cause);
   }
 }

@@ -12,7 +12,7 @@ import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
 import { isExtendedPassive, sscnCommand, type MtimeMethod, type PassiveVerb } from './commands.js';
-import { FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
+import { FtpError, FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer, type ServerKind } from './software.js';
 import { asTlsError, verifyPeer } from './tls-policy.js';
@@ -60,8 +60,8 @@ function isPositive(code: number): boolean {
 /**
  * One FTP control connection's session. Callers are serialised by a queue
  * (never rejected): every public operation runs inside `exclusive`, one at a
- * time. The FXP engine holds two connections' `exclusive` at once and speaks
- * to them through `send`/`reply`/`request`.
+ * time. The FXP engine leases two connections from their pools and speaks to
+ * them through the raw primitives below (send, reply, request, pipeline).
  */
 export class FtpSession {
   readonly server: ServerOptions;
@@ -159,6 +159,19 @@ export class FtpSession {
     this.state.kind ??= identifyServer(this.greeting);
   }
 
+  // ---- the command primitives ----
+  //
+  // How they differ (the FXP engine and probe use the raw ones, inside
+  // `exclusive`, because they drive two servers at once and read replies out
+  // of step with what they sent):
+  // - send / sendBatch: write command lines, read nothing;
+  // - reply: read the next reply in arrival order, whatever command it answers;
+  // - request: send one command and read its FINAL reply (past 1xx marks),
+  //   throwing FtpReplyError for a refusal;
+  // - pipeline: send several commands in one write, then read each final
+  //   reply; a refusal or a lost connection is that command's result, never thrown;
+  // - FtpConnection.cmd: `request` inside `exclusive`, for callers that hold no queue.
+
   /** Serialise callers: `fn` runs when every earlier caller is done. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.tail.then(fn, fn);
@@ -166,19 +179,23 @@ export class FtpSession {
     return run;
   }
 
-  /** Raw send (FXP engine, inside exclusive). Arguments are checked for CR/LF/NUL. */
+  /** Write one command, read nothing (inside exclusive). Arguments are checked for CR/LF/NUL. */
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
     if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
   }
 
-  /** Several raw commands in one write (FXP engine, inside exclusive); every argument is checked before anything is sent. */
+  /** Write several commands in one write, read nothing (inside exclusive); every argument is checked before anything is sent. */
   sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
   }
 
-  /** Raw read of the next reply (FXP engine, inside exclusive). */
+  /**
+   * Read the next reply in arrival order (inside exclusive), 1xx marks
+   * included. A deadline or an abort closes the connection: a late reply
+   * would otherwise answer the next command.
+   */
   reply(timeoutMs = this.server.timeouts.command, signal?: AbortSignal, what?: string): Promise<FtpReply> {
     return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');
   }
@@ -206,23 +223,31 @@ export class FtpSession {
    * Send several commands in one write, then read their final replies in
    * order. Replies come strictly in command order (RFC 959 §4.2), so this
    * saves a round trip per command; it is used only for short, independent
-   * commands. A refused command does not stop the others: each result is the
-   * reply or its FtpReplyError. Every argument is checked before anything is sent.
+   * commands. Each result is the reply, its FtpReplyError, or the error that
+   * ended the conversation (a reset, a timeout): a caller that needs only
+   * the first replies keeps them when the connection dies before the last
+   * (a PASV asked ahead after RNFR+RNTO). Every argument is checked before
+   * anything is sent; that, and a closed connection, still throw.
    *
    * Only for commands a server completes before reading the next one: a
    * command that starts asynchronous work may be answered late (pyftpdlib
    * answers PORT after its data connection is up, after a pipelined STOR).
    */
-  async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpReplyError)[]> {
+  async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpError)[]> {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
     this.channel.sendBatch(lines);
-    const out: (FtpReply | FtpReplyError)[] = [];
+    const out: (FtpReply | FtpError)[] = [];
     for (const line of lines) {
-      let r: FtpReply;
-      do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
-      while (r.code < 200);
-      out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
+      try {
+        let r: FtpReply;
+        do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
+        while (r.code < 200);
+        out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
+      } catch (err) {
+        if (!(err instanceof FtpError)) throw err;
+        out.push(err);
+      }
     }
     return out;
   }

@@ -9,35 +9,24 @@ import { formatMs, tlsHandshake } from './channel.js';
 import { FtpConnectError, FtpTimeoutError } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { asTlsError, verifyPeer } from './tls-policy.js';
+import { eventWithin, guardErrors } from './wait.js';
 
 export async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
   const timeout = server.timeouts.connect;
   const where = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
-  const plain = await new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: server.host, port: server.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FtpTimeoutError(`${server.name}: connecting to ${where} timed out after ${formatMs(timeout)}`));
-    }, timeout);
-    const onAbort = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(new FtpConnectError(`${server.name}: connect aborted`));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('error', onError);
-      resolve(socket);
+  const plain = guardErrors(net.connect({ host: server.host, port: server.port }));
+  try {
+    await eventWithin(plain, 'connect', {
+      ms: timeout,
+      timeout: () => new FtpTimeoutError(`${server.name}: connecting to ${where} timed out after ${formatMs(timeout)}`),
+      error: (err) => new FtpConnectError(`${server.name}: cannot connect to ${where}: ${connectFailureReason(err)}`, { cause: err }),
+      signal,
+      aborted: () => new FtpConnectError(`${server.name}: connect aborted`),
     });
-    const onError = (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      reject(new FtpConnectError(`${server.name}: cannot connect to ${where}: ${connectFailureReason(err)}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
+  } catch (err) {
+    plain.destroy();
+    throw err;
+  }
   if (server.tls !== 'implicit') return plain;
   try {
     // Judged before a byte of the greeting is read (explicit TLS: right after AUTH TLS).

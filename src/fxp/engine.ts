@@ -1,36 +1,22 @@
 import type { FtpConnection } from '../ftp/connection.js';
-import type { ConnectionPool } from '../ftp/pool.js';
-import type { FxpPolicy, PassiveSide } from '../ftp/options.js';
-import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, assertSafeArgument } from '../ftp/errors.js';
-import { modeName, type TransferMode } from './modes.js';
-import { containedPartPath } from './part-name.js';
+import type { ConnectionLease, ConnectionPool } from '../ftp/pool.js';
+import type { PassiveSide } from '../ftp/options.js';
+import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, asDiskFull, assertSafeArgument } from '../ftp/errors.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
-import { fxpTransfer, DEFAULT_TIMINGS, type FxpLayout, type FxpTimings, type TlsRole } from './transfer.js';
+import type { TransferMode } from './modes.js';
+import { containedPartPath } from './part-name.js';
+import { fxpTransfer, DEFAULT_TIMINGS, type FxpFile, type TransferAids } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
-import { unreliableActive } from '../ftp/software.js';
+import { buildLadder, type TransferPolicy } from './ladder.js';
+import { checksumsOf } from './checksum.js';
+import { FxpShortFileError } from './faults.js';
+import { PartWatcher } from './watch.js';
 
-export interface TransferPolicy {
-  fxp: FxpPolicy;
-  passive: PassiveSide;
-  allowClearData: boolean;
-  verify: 'size' | 'checksum' | 'none';
-  continue: boolean;
-  timings?: FxpTimings;
-  /**
-   * The user chose `passive` (flag or job key, or a server's passive
-   * preference). Otherwise it is a default, and a server known to be
-   * unreliable as the active side is made passive instead.
-   */
-  passiveExplicit?: boolean;
-}
+export { buildLadder } from './ladder.js';
+export type { Rung, TransferPolicy } from './ladder.js';
 
-/** One rung of the fallback ladder. `layout` undefined means relay through the client. */
-export interface Rung {
-  mode: TransferMode;
-  layout?: FxpLayout;
-}
-
+/** A checksum that differs after equal sizes. Not retried: the servers disagree about the bytes. */
 export class FxpVerifyError extends FtpError {
   constructor(message: string) {
     super('EPROTOCOL', message);
@@ -43,62 +29,6 @@ export class FxpForceError extends FtpError {
   constructor(readonly refusals: FxpRefusedError[], message: string) {
     super('EFXPREFUSED', message);
   }
-}
-
-const swap = (p: PassiveSide): PassiveSide => (p === 'source' ? 'destination' : 'source');
-
-/**
- * The fallback ladder (lftp's order, FileCopyFtp.cc): first the preferred
- * passive side, then the other; under TLS, every way of choosing the TLS
- * client (SSCN on either side, CPSV on the passive side); then clear data if
- * the user allowed it; then relay, unless --fxp force.
- *
- * Layouts that cannot work are left out instead of being tried: two TLS
- * servers of which neither offers SSCN or CPSV would each wait for the other's
- * ClientHello until a timeout.
- */
-export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: TransferPolicy, fxp: FxpState = new FxpState()): { rungs: Rung[]; notes: string[] } {
-  const notes: string[] = [];
-  const rungs: Rung[] = [];
-  const rung = (layout?: FxpLayout): Rung => ({ mode: modeName(layout), layout });
-  const relay = rung();
-  if (policy.fxp === 'never') return { rungs: [relay], notes: ['--fxp never: relaying through the client'] };
-  let first = policy.passive;
-  if (!policy.passiveExplicit) {
-    const activeOf = (p: PassiveSide) => (p === 'source' ? dst : src);
-    const bad = (c: FtpConnection) => c.state?.kind !== undefined && unreliableActive(c.state.kind);
-    if (bad(activeOf(first)) && !bad(activeOf(swap(first)))) first = swap(first);
-  }
-  const sides: PassiveSide[] = [first, swap(first)];
-  const bothTls = src.isTls && dst.isTls;
-  const oneTls = src.isTls !== dst.isTls;
-  if (!src.isTls && !dst.isTls) {
-    for (const p of sides) rungs.push(rung({ passive: p, tls: 'none' }));
-  } else if (bothTls) {
-    const sscn = (c: FtpConnection) => (c.features.sscn || fxp.sscnWorks(c) === true) && fxp.sscnWorks(c) !== false;
-    const roles: [TlsRole, (p: PassiveSide) => boolean][] = [
-      ['sscn-source', () => sscn(src)],
-      ['sscn-destination', () => sscn(dst)],
-      ['cpsv', (p) => (p === 'source' ? src : dst).features.cpsv],
-    ];
-    for (const p of sides) {
-      for (const [tls, possible] of roles) {
-        if (possible(p)) rungs.push(rung({ passive: p, tls }));
-      }
-    }
-    if (rungs.length === 0) {
-      notes.push(`protected FXP impossible: neither ${src.label} nor ${dst.label} offers SSCN or CPSV, so neither can act as TLS client of the data connection`);
-    }
-  }
-  if ((bothTls || oneTls) && policy.allowClearData) {
-    for (const p of sides) rungs.push(rung({ passive: p, tls: 'clear' }));
-  } else if (oneTls) {
-    notes.push(`FXP between ${src.isTls ? src.label : dst.label} (TLS) and ${src.isTls ? dst.label : src.label} (no TLS) needs clear data: allow it with --allow-clear-data`);
-  } else if (bothTls) {
-    notes.push('clear-data FXP not tried: it needs --allow-clear-data');
-  }
-  if (policy.fxp !== 'force') rungs.push(relay);
-  return { rungs, notes };
 }
 
 export interface CopyRequest {
@@ -121,6 +51,11 @@ export interface CopyRequest {
   signal?: AbortSignal;
 }
 
+/** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
+function abortError(signal: AbortSignal): FtpError {
+  return signal.reason instanceof FtpError && signal.reason.code === 'EABORTED' ? signal.reason : new FtpAbortError('transfer aborted', { cause: signal.reason });
+}
+
 export interface CopyResult {
   mode: TransferMode;
   bytes: number;
@@ -133,48 +68,44 @@ export interface CopyResult {
 }
 
 export interface EngineEvents {
-  /** Once per server: it cannot set mtimes. */
+  /** Something the user should know, once: a server cannot set mtimes, a note on why data went through the client. */
   warn?(message: string): void;
-  /** A rung failed and the ladder moves on. */
+  /** A rung was refused and the ladder moves on. */
   fallback?(from: TransferMode, err: FxpRefusedError): void;
-}
-
-/** Holds a pooled connection and replaces it when a failed transfer closed it. */
-export class Side {
-  private conn: FtpConnection | undefined;
-  constructor(readonly pool: ConnectionPool) {}
-  async live(): Promise<FtpConnection> {
-    if (this.conn && !this.conn.closed) return this.conn;
-    if (this.conn) this.pool.release(this.conn);
-    this.conn = await this.pool.acquire();
-    return this.conn;
-  }
-  release(): void {
-    if (this.conn) this.pool.release(this.conn);
-    this.conn = undefined;
-  }
-  /** Close the leased connection now: whatever waits on it fails at once (an interrupted run). */
-  destroy(cause: Error): void {
-    this.conn?.destroy(cause);
-  }
-}
-
-/** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
-function abortError(signal: AbortSignal): FtpError {
-  return signal.reason instanceof FtpError && signal.reason.code === 'EABORTED' ? signal.reason : new FtpAbortError('transfer aborted', { cause: signal.reason });
+  /**
+   * A file went through the client because every FXP mode was refused (not
+   * under --fxp never, which asks for it): it cost the client's bandwidth.
+   * Without this handler it is reported through warn().
+   */
+  relayed?(e: { path: string; bytes: number; reason: string }): void;
+  /**
+   * The destination's part file during an FXP transfer, polled about once a
+   * second (watch.ts): bytes so far (REST offset included) and the rate since
+   * the last reading. For the progress display and --stats.
+   */
+  progress?(e: { path: string; bytes: number; total: number; bytesPerSecond: number }): void;
 }
 
 /**
  * Copies files from one server to another. Remembers, for the rest of the run,
- * which rung worked for each ordered pair of servers, so only the first file
- * of a pair pays for the fallbacks.
+ * which FXP rung worked for each ordered pair of servers, so only the first
+ * file of a pair pays for the fallbacks, and which rungs were refused.
+ *
+ * Failures are judged by one function (faults.ts), as probe judges them: only
+ * a refusal moves down the ladder (and bans that rung for the pair, unless it
+ * worked before); a transient fault (reset, timeout, stall, short file) is
+ * thrown as it is, for the caller's retry loop to try again in the same mode;
+ * a full disk is thrown as FtpDiskFullError (code EFULL).
  */
 export class FxpEngine {
   /** What the transfers learn about the servers, and the PASV asked ahead (state.ts). */
   private readonly fxp = new FxpState();
+  /** The FXP mode that worked, per ordered pair of servers. Relay is never remembered: it is only ever the last resort. */
   private memory = new Map<string, TransferMode>();
   private refused = new Map<string, Set<TransferMode>>();
   private warned = new Set<string>();
+  /** One part-file watcher per destination server. */
+  private watchers = new WeakMap<ConnectionPool, PartWatcher>();
 
   constructor(
     readonly policy: TransferPolicy,
@@ -187,8 +118,12 @@ export class FxpEngine {
     this.events.warn?.(message);
   }
 
+  private get timings() {
+    return this.policy.timings ?? DEFAULT_TIMINGS;
+  }
+
   /** Copy one file with atomic publish: temporary name, size check, mtime, rename. */
-  async copy(src: Side, dst: Side, req: CopyRequest): Promise<CopyResult> {
+  async copy(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest): Promise<CopyResult> {
     assertSafeArgument(req.srcPath, 'source path');
     const final = containedPath(req.dstRoot, req.dstRel);
     const tmp = containedPartPath(req.dstRoot, req.dstRel);
@@ -211,18 +146,18 @@ export class FxpEngine {
     }
   }
 
-  private async copyOnce(src: Side, dst: Side, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
+  private async copyOnce(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
     // Connections are always taken source first, then destination, by every
     // caller: two tasks taking them in opposite orders could deadlock a full pool.
-    const s0 = await src.live();
-    await dst.live();
+    const s0 = await src.connection();
+    await dst.connection();
     // Aborted while waiting for the connections: their abort came before they were leased.
     if (req.signal?.aborted) throw abortError(req.signal);
     const size = req.size ?? (await s0.size(req.srcPath));
     let rest = 0;
     let complete = false;
     if (this.policy.continue) {
-      const have = await (await dst.live()).sizeIfExists(tmp);
+      const have = await (await dst.connection()).sizeIfExists(tmp);
       if (have !== undefined && have > 0 && have < size) rest = have;
       else if (have === size && size > 0) complete = true;
     }
@@ -231,18 +166,22 @@ export class FxpEngine {
     let aheadOnSrc: Promise<void> | undefined;
     try {
       if (!complete) {
+        const file = (from: number): FxpFile => ({ srcPath: req.srcPath, dstPath: tmp, rest: from, remaining: size - from, signal: req.signal });
+        let outcome: Outcome;
         try {
-          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size - rest, signal: req.signal }));
+          outcome = await this.transfer(src, dst, file(rest), req.dstRel);
         } catch (err) {
           // Servers may refuse REST before STOR (RFC 3659 §5): proftpd does by
           // default ("451 Append/Restart not permitted", AllowStoreRestart off).
           // Without this, --continue would fail on such a server forever.
           if (rest === 0 || !(err instanceof FtpReplyError) || !err.command.startsWith('STOR ')) throw err;
-          const label = (await dst.live()).label;
+          const label = dst.pool.server.name;
           this.warnOnce(`rest:${label}`, `${label} does not resume uploads (${err.message}): transferring from the start`);
           rest = 0;
-          ({ mode, relayedBytes } = await this.transfer(src, dst, { srcPath: req.srcPath, dstPath: tmp, rest, remaining: size, signal: req.signal }));
+          outcome = await this.transfer(src, dst, file(0), req.dstRel);
         }
+        ({ mode, relayedBytes } = outcome);
+        if (mode === 'relay' && this.policy.fxp !== 'never') this.reportRelay(req.dstRel, outcome);
       }
       // The next file's PASV, asked for while this one is checked and renamed
       // (transfer.ts, "PASV ahead"): on a passive source now, beside the
@@ -251,13 +190,13 @@ export class FxpEngine {
       let aheadOnDst = false;
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
-        const conn = await (passive === 'source' ? src : dst).live();
+        const conn = await (passive === 'source' ? src : dst).connection();
         if (this.fxp.canOpenAhead(conn)) {
           if (passive === 'source') aheadOnSrc = this.fxp.openAhead(conn);
           else aheadOnDst = true;
         }
       }
-      const d = await dst.live();
+      const d = await dst.connection();
       // SIZE and the mtime command go out together (one round trip) once we
       // know how this server sets times; the rename waits for the size check,
       // so a short file never gets its final name.
@@ -269,18 +208,19 @@ export class FxpEngine {
       const replies = batch.length ? await d.pipeline(batch) : [];
       if (this.policy.verify !== 'none') {
         // Always compare sizes: two "226" replies can still leave a short file
-        // (a refused data connection, or proftpd's TLS 1.3 truncation).
+        // (a data connection cut short, or proftpd's TLS 1.3 truncation). It
+        // is sent again (transient), never published.
         const r = replies[0];
-        if (r instanceof FtpReplyError) throw r;
+        if (r instanceof FtpError) throw r;
         const got = Number(r.message.trim());
-        if (got !== size) throw new FxpVerifyError(`${d.label}: ${final}: size after transfer is ${r.message.trim()}, expected ${size}`);
+        if (got !== size) throw new FxpShortFileError(`${d.label}: ${final}: size after transfer is ${r.message.trim()}, expected ${size}`);
       }
       let checksum: CopyResult['checksum'];
-      if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.live(), d, req.srcPath, tmp);
+      if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.connection(), d, req.srcPath, tmp);
       let mtimeSet = false;
       if (setTime) {
         const r = replies[replies.length - 1];
-        if (r instanceof FtpReplyError) throw r;
+        if (r instanceof FtpError) throw r;
         mtimeSet = true;
       } else if (req.mtime) {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
@@ -292,7 +232,7 @@ export class FxpEngine {
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
     } catch (err) {
       if (!this.policy.continue) await discard(dst, tmp);
-      throw err;
+      throw asDiskFull(err, dst.pool.server.name);
     } finally {
       // The source goes back to the pool only once its PASV reply is read:
       // the next user's first reply would be that 227 otherwise.
@@ -300,22 +240,45 @@ export class FxpEngine {
     }
   }
 
+  private reportRelay(path: string, o: Outcome): void {
+    const reason = o.refusals.length ? `FXP refused: ${o.refusals.map((r) => r.message).join('; ')}` : o.why;
+    if (this.events.relayed) this.events.relayed({ path, bytes: o.relayedBytes, reason });
+    else this.events.warn?.(`${path}: relayed through the client (${o.relayedBytes} bytes): ${reason}`);
+  }
+
   private async verifyChecksum(s: FtpConnection, d: FtpConnection, srcPath: string, dstPath: ContainedPath): Promise<CopyResult['checksum']> {
-    const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
-    if (common.length === 0) {
+    const sums = await checksumsOf(s, d, srcPath, dstPath);
+    if (!sums) {
       this.warnOnce(`hash:${s.label}>${d.label}`, `${s.label} and ${d.label} share no checksum algorithm (HASH, XSHA256, XSHA1, XMD5, XCRC): verified by size only`);
       return undefined;
     }
-    const algorithm = common[0];
-    const [a, b] = await Promise.all([s.checksum(srcPath, algorithm), d.checksum(dstPath, algorithm)]);
-    if (a !== b) throw new FxpVerifyError(`${d.label}: ${dstPath}: ${algorithm} ${b} differs from the source's ${a}`);
-    return { algorithm, value: a };
+    if (sums.source !== sums.destination) throw new FxpVerifyError(`${d.label}: ${dstPath}: ${sums.algorithm} ${sums.destination} differs from the source's ${sums.source}`);
+    return { algorithm: sums.algorithm, value: sums.source };
+  }
+
+  /** What a transfer lends fxpTransfer: a SIZE of the part file on demand, and a watch on it. */
+  private aids(dst: ConnectionLease, file: FxpFile, path: string): TransferAids {
+    let watcher = this.watchers.get(dst.pool);
+    if (!watcher) this.watchers.set(dst.pool, (watcher = new PartWatcher(dst.pool, this.timings.pollMs)));
+    const w = watcher;
+    const total = file.rest + file.remaining;
+    return {
+      measure: async () => (await dst.connection()).sizeIfExists(file.dstPath),
+      watch: ({ stallMs, deadlineMs }) =>
+        w.watch(file.dstPath, {
+          rest: file.rest,
+          total,
+          stallMs,
+          deadlineMs,
+          onProgress: (bytes, bytesPerSecond) => this.events.progress?.({ path, bytes, total, bytesPerSecond }),
+        }),
+    };
   }
 
   /** Walk the ladder for one file. */
-  async transfer(src: Side, dst: Side, file: { srcPath: string; dstPath: ContainedPath; rest: number; remaining: number; signal?: AbortSignal }): Promise<{ mode: TransferMode; relayedBytes: number }> {
-    let s = await src.live();
-    let d = await dst.live();
+  async transfer(src: ConnectionLease, dst: ConnectionLease, file: FxpFile, path: string = file.dstPath): Promise<Outcome> {
+    let s = await src.connection();
+    let d = await dst.connection();
     const key = `${s.label}\u0000${d.label}`;
     const { rungs, notes } = buildLadder(s, d, this.policy, this.fxp);
     const refused = this.refused.get(key) ?? new Set<TransferMode>();
@@ -324,30 +287,31 @@ export class FxpEngine {
     const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
     const refusals: FxpRefusedError[] = [];
     for (const rung of ordered) {
-      if (refused.has(rung.mode) && rung.mode !== 'relay') continue;
-      s = await src.live();
-      d = await dst.live();
+      if (rung.layout && refused.has(rung.mode)) continue;
+      s = await src.connection();
+      d = await dst.connection();
       try {
         let relayedBytes = 0;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.policy.timings ?? DEFAULT_TIMINGS);
+          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, path));
           if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
+          this.memory.set(key, rung.mode);
         } else {
           await resetForClientData(s);
           await resetForClientData(d);
           relayedBytes = await relayTransfer(s, d, file);
         }
-        this.memory.set(key, rung.mode);
         // The notes explain why the data went through the client or in the
         // clear; when protected FXP worked they are noise, and when every rung
         // failed they are part of the error message instead.
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
-        return { mode: rung.mode, relayedBytes };
+        const why = notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
+        return { mode: rung.mode, relayedBytes, refusals, why };
       } catch (err) {
         // An aborted transfer is no refusal: the ladder stops here.
         if (!(err instanceof FxpRefusedError) || !rung.layout || file.signal?.aborted) throw err;
         refusals.push(err);
-        // A rung that already worked for this pair is not banned by one failure
+        // A rung that already worked for this pair is not banned by one refusal
         // (pyftpdlib sometimes drops a back-to-back active data connection):
         // this file moves down the ladder, the next one tries it again.
         if (rung.mode !== known) refused.add(rung.mode);
@@ -364,6 +328,15 @@ export class FxpEngine {
   }
 }
 
+/** How a file went: the mode, the bytes through the client, and the refusals on the way. */
+export interface Outcome {
+  mode: TransferMode;
+  relayedBytes: number;
+  refusals: FxpRefusedError[];
+  /** Why relay was needed when this file met no refusal itself. */
+  why: string;
+}
+
 /** Relay opens client-side data connections: the server must be the TLS server (SSCN OFF) and PROT P again. */
 export async function resetForClientData(c: FtpConnection): Promise<void> {
   await c.setSscn(false);
@@ -377,13 +350,14 @@ export async function resetForClientData(c: FtpConnection): Promise<void> {
  */
 async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, ahead?: FxpState): Promise<void> {
   // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
-  // PASV for the next transfer may ride along: it does not depend on them.
+  // PASV for the next transfer may ride along: it does not depend on them,
+  // and a connection lost before its reply does not undo the rename.
   const rename = async (withPasv: boolean) => {
     const replies = await (withPasv ? d.pipeline([['RNFR', tmp], ['RNTO', final], ['PASV']]) : d.pipeline([['RNFR', tmp], ['RNTO', final]]));
     const [from, to, pasv] = replies;
-    if (pasv !== undefined && !(pasv instanceof FtpReplyError)) ahead?.rememberAhead(d, pasv);
-    if (from instanceof FtpReplyError) throw from;
-    if (to instanceof FtpReplyError) throw to;
+    if (pasv !== undefined && !(pasv instanceof FtpError)) ahead?.rememberAhead(d, pasv);
+    if (from instanceof FtpError) throw from;
+    if (to instanceof FtpError) throw to;
   };
   try {
     await rename(ahead !== undefined);
@@ -394,9 +368,9 @@ async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPat
   }
 }
 
-async function discard(dst: Side, tmp: ContainedPath): Promise<void> {
+async function discard(dst: ConnectionLease, tmp: ContainedPath): Promise<void> {
   try {
-    const d = await dst.live();
+    const d = await dst.connection();
     await d.delete(tmp);
   } catch {
     /* nothing there, or the server is gone: nothing more we can do */

@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { ConnectionPool } from '../ftp/pool.js';
-import type { FtpConnection, FtpNote } from '../ftp/connection.js';
+import type { FtpNote } from '../ftp/connection.js';
 import type { ServerOptions } from '../ftp/options.js';
-import { FtpError, FxpRefusedError } from '../ftp/errors.js';
-import { fxpTransfer, type FxpLayout } from './transfer.js';
+import { ConnectionLease } from '../ftp/pool.js';
+import { FxpRefusedError, isDiskFull, isTransient } from '../ftp/errors.js';
+import { DEFAULT_TIMINGS, fxpTransfer, type FxpLayout, type TransferAids } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
 import { modeName, type TransferMode } from './modes.js';
-import { Side, resetForClientData } from './engine.js';
+import { resetForClientData } from './engine.js';
+import { FxpShortFileError, type FaultClass } from './faults.js';
 import { identifyServer, type ServerKind } from '../ftp/software.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
-
 
 export interface ProbeServer {
   label: 'A' | 'B';
@@ -34,7 +35,13 @@ export interface ProbeResult {
   reply?: string;
   /** The server setting that makes this mode work, for known servers. */
   fix?: string;
-  /** 2 when a data-level failure was retried before being reported. */
+  /**
+   * The verdict on a failure, the same one copy and mirror act on
+   * (faults.ts): 'refusal' moves them down the ladder, 'transient' is retried
+   * in the same mode, 'full' and 'permanent' fail the file.
+   */
+  fault?: FaultClass;
+  /** 2 when a transient failure was tried again before being reported. */
   attempts?: number;
 }
 
@@ -80,17 +87,6 @@ function layoutText(l: FxpLayout | undefined, src: 'A' | 'B', dst: 'A' | 'B'): s
   return `${pc} ${passive}, ${ac} ${active}${tls}`;
 }
 
-async function upload(conn: FtpConnection, file: ContainedPath, data: Buffer): Promise<void> {
-  await conn.exclusive(async () => {
-    const stor = await conn.openData('STOR', file);
-    await new Promise<void>((resolve, reject) => {
-      stor.socket.once('error', reject);
-      stor.socket.end(data, () => resolve());
-    });
-    await stor.finish();
-  });
-}
-
 /**
  * Try every mode in both directions with a small temporary file on each
  * server, and report what worked and, for each refusal, who refused, what it
@@ -100,7 +96,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
   const pools = { A: new ConnectionPool(a, 1), B: new ConnectionPool(b, 1) };
   for (const p of [pools.A, pools.B]) p.onNote = onNote;
   const fxp = new FxpState();
-  const sides = { A: new Side(pools.A), B: new Side(pools.B) };
+  const sides = { A: new ConnectionLease(pools.A), B: new ConnectionLease(pools.B) };
   const tag = randomBytes(4).toString('hex');
   const name = `.fxpmirror-probe-${tag}`;
   const files = { A: containedPath(dirA, name), B: containedPath(dirB, name) };
@@ -110,7 +106,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
   const created: ('A' | 'B')[] = [];
   try {
     for (const label of ['A', 'B'] as const) {
-      const c = await sides[label].live();
+      const c = await sides[label].connection();
       const syst = await c.system();
       const f = c.features;
       servers.push({
@@ -124,7 +120,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
     }
     const data = randomBytes(PROBE_BYTES);
     for (const label of ['A', 'B'] as const) {
-      await upload(await sides[label].live(), files[label], data);
+      await (await sides[label].connection()).upload(files[label], data);
       created.push(label);
     }
     const bothTls = servers[0].tls && servers[1].tls;
@@ -134,7 +130,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
       for (const passive of ['source', 'destination'] as const) {
         if (bothTls) {
           layouts.push({ passive, tls: 'sscn-source' }, { passive, tls: 'sscn-destination' });
-          const passiveConn = await sides[passive === 'source' ? s : d].live();
+          const passiveConn = await sides[passive === 'source' ? s : d].connection();
           if (passiveConn.features.cpsv) layouts.push({ passive, tls: 'cpsv' });
         }
         if (anyTls) layouts.push({ passive, tls: 'clear' });
@@ -148,7 +144,7 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
   } finally {
     for (const label of created) {
       try {
-        await (await sides[label].live()).delete(files[label]);
+        await (await sides[label].connection()).delete(files[label]);
       } catch {
         /* best effort */
       }
@@ -159,23 +155,28 @@ export async function runProbe(a: ServerOptions, b: ServerOptions, dirA: string,
   }
 }
 
-/** Commands a server refuses deterministically: no point asking twice. */
-const COMMAND_STEPS = new Set(['PORT', 'EPRT', 'PASV', 'EPSV', 'CPSV', 'CEPR', 'SSCN', 'PRET', 'PROT C']);
-
 /**
- * One mode, tried again once when it failed on the data connection (425,
- * 426, silence): a refusal is only reported when it repeats, so a passing
- * glitch is not blamed on a server setting. Refused commands are final.
+ * One mode, judged as copy and mirror judge it (faults.ts): a refusal is
+ * final at once, as it moves them down the ladder at once; a transient
+ * failure (a reset, a timeout, a short file) is tried once more, as their
+ * retry loop would, so a passing glitch is not reported as the mode's verdict.
  */
 async function tryMode(...args: Parameters<typeof tryOnce>): Promise<ProbeResult> {
   const first = await tryOnce(...args);
-  if (first.ok || (first.step !== undefined && COMMAND_STEPS.has(first.step))) return first;
+  if (first.ok || first.fault !== 'transient') return first;
   const second = await tryOnce(...args);
   return { ...second, attempts: 2 };
 }
 
+/** The class of an error a transfer threw, already judged there (faults.ts). */
+function faultOf(err: unknown): FaultClass {
+  if (err instanceof FxpRefusedError) return 'refusal';
+  if (isDiskFull(err)) return 'full';
+  return isTransient(err) ? 'transient' : 'permanent';
+}
+
 async function tryOnce(
-  sides: Record<'A' | 'B', Side>,
+  sides: Record<'A' | 'B', ConnectionLease>,
   servers: ProbeServer[],
   fxp: FxpState,
   s: 'A' | 'B',
@@ -187,24 +188,25 @@ async function tryOnce(
   const started = Date.now();
   const base = { direction: `${s}->${d}` as ProbeResult["direction"], mode: modeName(layout), layout: layoutText(layout, s, d) };
   try {
-    const src = await sides[s].live();
-    const dst = await sides[d].live();
+    const src = await sides[s].connection();
+    const dst = await sides[d].connection();
     const file = { srcPath, dstPath, rest: 0, remaining: PROBE_BYTES };
-    if (layout) await fxpTransfer(src, dst, layout, file, fxp, { copyCheckMs: 4000, markGraceMs: 1000 });
+    // As the engine: the part file's size judges whether data moved (faults.ts).
+    const aids: TransferAids = { measure: async () => (await sides[d].connection()).sizeIfExists(dstPath) };
+    if (layout) await fxpTransfer(src, dst, layout, file, fxp, { ...DEFAULT_TIMINGS, copyCheckMs: 4000, markGraceMs: 1000 }, aids);
     else {
       await resetForClientData(src);
       await resetForClientData(dst);
       await relayTransfer(src, dst, file);
     }
-    const got = await (await sides[d].live()).size(dstPath);
-    if (got !== PROBE_BYTES) throw new FxpRefusedError(servers.find((x) => x.label === d)!.name, 'size', `${got} bytes arrived of ${PROBE_BYTES} (both sides may have said 226)`);
+    const got = await (await sides[d].connection()).size(dstPath);
+    if (got !== PROBE_BYTES) throw new FxpShortFileError(`${servers.find((x) => x.label === d)!.name}: ${got} bytes arrived of ${PROBE_BYTES} (both sides said 226)`);
     return { ...base, ok: true, ms: Date.now() - started };
   } catch (err) {
-    const e = err as FtpError;
     const by = err instanceof FxpRefusedError ? servers.find((x) => x.name === err.server) : undefined;
     const label = by?.label;
     const step = err instanceof FxpRefusedError ? err.step : undefined;
-    const reply = err instanceof FxpRefusedError ? err.reply : e.message;
+    const reply = err instanceof FxpRefusedError ? err.reply : err instanceof Error ? err.message : String(err);
     let role: 'active' | 'passive' = 'passive';
     if (layout && label) {
       const passiveLabel = layout.passive === 'source' ? s : d;
@@ -219,10 +221,11 @@ async function tryOnce(
       step,
       reply,
       fix: by && step ? advise(by.kind, role, step, reply ?? '') : undefined,
+      fault: faultOf(err),
     };
   } finally {
     try {
-      await (await sides[d].live()).delete(dstPath);
+      await (await sides[d].connection()).delete(dstPath);
     } catch {
       /* not created */
     }
@@ -245,7 +248,22 @@ export function renderProbe(r: ProbeReport): string {
     lines.push('', 'To allow the refused modes:');
     for (const f of fixes) lines.push(`  ${f}`);
   }
-  const okModes = r.results.filter((x) => x.ok && x.mode !== 'relay');
-  lines.push('', okModes.length ? `FXP works: ${[...new Set(okModes.map((x) => `${x.direction} ${x.mode}`))].join(', ')}` : 'No FXP mode works between these servers: fxpmirror will relay (unless --fxp force).');
+  lines.push('', verdict(r.results));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * What copy and mirror will do, from the same verdicts they act on: relay
+ * only when every FXP mode was refused; a mode that failed transiently is
+ * retried in that mode, never a reason to relay.
+ */
+export function verdict(results: ProbeResult[]): string {
+  const fxp = results.filter((x) => x.mode !== 'relay');
+  const ok = fxp.filter((x) => x.ok);
+  if (ok.length) return `FXP works: ${[...new Set(ok.map((x) => `${x.direction} ${x.mode}`))].join(', ')}`;
+  const transient = fxp.filter((x) => x.fault !== 'refusal');
+  if (transient.length) {
+    return `No FXP mode worked, but ${transient.length} did not fail by refusal (${transient.map((x) => `${x.direction} ${x.mode}: ${x.fault ?? 'error'}`).join(', ')}): copy and mirror retry such failures in the same mode and do not relay because of them; run probe again.`;
+  }
+  return 'No FXP mode works between these servers: fxpmirror will relay (unless --fxp force).';
 }

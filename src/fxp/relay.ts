@@ -1,7 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { FtpConnection } from '../ftp/connection.js';
-import { FtpError } from '../ftp/errors.js';
+import { FtpClosedError, FtpError, FtpReplyError } from '../ftp/errors.js';
+import { settledWithin } from '../ftp/wait.js';
 import type { FxpFile } from './transfer.js';
 
 /**
@@ -36,10 +37,18 @@ export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file
   } catch (err) {
     retr.socket.destroy();
     stor.socket.destroy();
+    // The destination's own reply says why better than a broken pipe (452
+    // disk full, 426): wait a moment for it. Both connections close after,
+    // their replies no longer pair with our commands.
+    const verdict = file.signal?.aborted ? undefined : await settledWithin(stor.finish().then(() => undefined, (e: unknown) => e), VERDICT_MS);
     src.destroy(err as Error);
     dst.destroy(err as Error);
-    throw err instanceof FtpError ? err : new FtpError('ECLOSED', `relay failed: ${(err as Error).message}`, { cause: err });
+    if (verdict instanceof FtpReplyError) throw verdict;
+    throw err instanceof FtpError ? err : new FtpClosedError(`relay ${src.label} -> ${dst.label} failed: ${(err as Error).message}`, { cause: err });
   }
   await Promise.all([retr.finish(), stor.finish()]);
   return bytes;
 }
+
+/** After a broken relay, how long the destination's reply is waited for. */
+const VERDICT_MS = 2000;

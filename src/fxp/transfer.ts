@@ -2,11 +2,16 @@ import type { FtpConnection } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
 import type { HostPort } from '../ftp/address.js';
 import { commandLine, passiveVerb, portCommand, pretCommand, restCommand, type Command } from '../ftp/commands.js';
-import { FtpError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
+import { FtpReplyError, FtpTimeoutError } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
+import { settledWithin } from '../ftp/wait.js';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
-import type { ContainedPath } from '../ftp/remote-path.js';
 import type { FxpState } from './state.js';
+import { DEFAULT_TIMINGS, awaitBoth, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
+import { classifyFault, judgedError, type Fault } from './faults.js';
+
+export { DEFAULT_TIMINGS } from './finish.js';
+export type { FxpFile, FxpTimings, TransferAids } from './finish.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -19,49 +24,20 @@ export interface FxpLayout {
   extended?: boolean;
 }
 
-export interface FxpFile {
-  srcPath: string;
-  /** Where STOR writes: built by containedPath(). */
-  dstPath: ContainedPath;
-  /** REST offset on both sides (resume), 0 for a full transfer. */
-  rest: number;
-  /** Bytes still to move; sets the transfer deadline. */
-  remaining: number;
-  /** An interrupted run: relay stops streaming at once (FXP waits end when the engine closes the connections). */
-  signal?: AbortSignal;
-}
-
-export interface FxpTimings {
-  /** How long a side may stay silent after the other finished (lftp's CopyCheckTimeout idea). */
-  copyCheckMs: number;
-  /** How long to wait for a passive destination's 1xx before sending RETR anyway. */
-  markGraceMs: number;
-}
-
-export const DEFAULT_TIMINGS: FxpTimings = { copyCheckMs: 10_000, markGraceMs: 1_500 };
-
-/** After one side fails, how long the other may take to report its own verdict. */
-const SETTLE_MS = 1000;
-
-/** Transfers slower than this are considered stalled (lets a 1 GiB file take 68 minutes). */
+/**
+ * Where the part file cannot be watched, transfers slower than this are
+ * considered stalled (lets a 1 GiB file take 68 minutes).
+ */
 const FLOOR_RATE_BYTES_PER_MS = 256;
 
-function isRefusalCode(code: number): boolean {
-  // 425 can't open data connection, 426 connection closed; transfer aborted (RFC 959 §4.2).
-  return code === 425 || code === 426;
-}
-
-/** Turn an error at one step into a ladder refusal, or leave it as a file-level error. */
-function refusal(conn: FtpConnection, step: string, err: unknown, always = false): unknown {
-  if (err instanceof FxpRefusedError) return err;
-  if (err instanceof FtpReplyError) {
-    if (always || isRefusalCode(err.replyCode)) return new FxpRefusedError(conn.label, step, `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim(), { cause: err });
-    return err;
-  }
-  if (err instanceof FtpError && (err.code === 'ETIMEOUT' || err.code === 'EABORTED' || err.code === 'ECLOSED')) {
-    return new FxpRefusedError(conn.label, step, err.message, { cause: err });
-  }
-  return err;
+/**
+ * A failure at a command step, judged (faults.ts): a refused command is the
+ * layout's refusal, a lost connection is transient. No data can have moved
+ * before RETR is sent.
+ */
+function judged(conn: FtpConnection, step: string, err: unknown): unknown {
+  const fault: Fault = { step, error: err };
+  return judgedError(fault, classifyFault(fault, false), conn.label);
 }
 
 /**
@@ -75,7 +51,7 @@ async function setSscn(conn: FtpConnection, on: boolean): Promise<void> {
   try {
     await conn.setSscn(on);
   } catch (err) {
-    throw refusal(conn, 'SSCN', err, true);
+    throw judged(conn, 'SSCN', err);
   }
 }
 
@@ -89,7 +65,7 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
       try {
         await c.setProtection('C');
       } catch (err) {
-        throw refusal(c, 'PROT C', err, true);
+        throw judged(c, 'PROT C', err);
       }
     }));
     return;
@@ -121,7 +97,7 @@ async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command
     try {
       await conn.request(...pretCommand(pret));
     } catch (err) {
-      throw refusal(conn, 'PRET', err, true);
+      throw judged(conn, 'PRET', err);
     }
   }
   // RFC 2428 §3: an IPv6 peer needs EPSV (or CEPR), which answers with a port only.
@@ -133,7 +109,7 @@ async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command
     return await conn.passiveWithFallback(false);
   } catch (err) {
     // The step is the command that was refused (PASV when it and EPSV both were).
-    throw refusal(conn, err instanceof FtpReplyError ? err.command.split(' ')[0] : verb, err, true);
+    throw judged(conn, err instanceof FtpReplyError ? err.command.split(' ')[0] : verb, err);
   }
 }
 
@@ -141,7 +117,7 @@ async function sendPort(conn: FtpConnection, port: Command): Promise<void> {
   try {
     await conn.request(...port);
   } catch (err) {
-    throw refusal(conn, port[0], err, true);
+    throw judged(conn, port[0], err);
   }
 }
 
@@ -174,6 +150,7 @@ export async function fxpTransfer(
   file: FxpFile,
   fxp: FxpState,
   timings: FxpTimings = DEFAULT_TIMINGS,
+  aids: TransferAids = {},
 ): Promise<void> {
   const passive = layout.passive === 'source' ? src : dst;
   const active = passive === src ? dst : src;
@@ -185,6 +162,8 @@ export async function fxpTransfer(
   const port = portCommand(hp, extended);
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
+  const stallMs = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
+  const ends = { passive, deadline, stallMs, commandTimeout, timings, aids };
   if (pipelinable(src, dst, layout, file, fxp)) {
     // One write per server, no waiting between them (see pipelinable): a
     // file costs one round trip less. PORT's reply is read first; a refused
@@ -204,10 +183,9 @@ export async function fxpTransfer(
       dst.destroy(err as Error);
       throw err;
     }
-    let portReply: FtpReply | undefined;
     let failure: unknown;
     try {
-      portReply = await active.reply(commandTimeout, undefined, `reply to ${port[0]}`);
+      const portReply = await active.reply(commandTimeout, undefined, `reply to ${port[0]}`);
       if (portReply.code >= 300) failure = new FtpReplyError(portReply.code, commandLine(port), portReply.lines);
     } catch (err) {
       failure = err;
@@ -215,9 +193,9 @@ export async function fxpTransfer(
     if (failure !== undefined) {
       src.destroy(failure instanceof Error ? failure : undefined);
       dst.destroy(failure instanceof Error ? failure : undefined);
-      throw refusal(active, port[0], failure, true);
+      throw judged(active, port[0], failure);
     }
-    return awaitBoth(src, dst, passive, file, undefined, deadline, commandTimeout, timings);
+    return awaitBoth(src, dst, file, undefined, ends);
   }
   // PORT is never pipelined with STOR: pyftpdlib answers PORT only once its
   // data connection is up, so a STOR sent in the same write gets its 150
@@ -231,6 +209,8 @@ export async function fxpTransfer(
   // 1. STOR on the destination.
   dst.send('STOR', file.dstPath);
   let dstMark: FtpReply | undefined;
+  // STOR's first reply: read now (below), or still pending for awaitBoth.
+  let dstFirst: Promise<FtpReply> | undefined;
   const dstPassive = passive === dst;
   const knownLate = fxp.marksAfterAccept(dst) === true;
   // An active destination that connects only while processing STOR cannot
@@ -238,26 +218,27 @@ export async function fxpTransfer(
   const safeEarly = !dstPassive && dst.state.kind !== undefined && connectsOnPort(dst.state.kind) === false;
   if (!safeEarly && (!dstPassive || !knownLate)) {
     const wait = dstPassive ? timings.markGraceMs : commandTimeout;
-    const grace = new AbortController();
-    const timer = setTimeout(() => grace.abort(), wait);
+    let fault: Fault | undefined;
     try {
-      dstMark = await Promise.race([
-        dst.reply(commandTimeout, undefined, 'reply to STOR'),
-        new Promise<undefined>((resolve) => grace.signal.addEventListener('abort', () => resolve(undefined))),
-      ]);
+      dstFirst = dst.reply(commandTimeout, undefined, 'reply to STOR');
+      dstMark = await settledWithin(dstFirst, wait);
+      if (dstMark === undefined && !dstPassive) {
+        // An active destination that does not mark: its data connection to the passive source never came.
+        fault = { step: 'STOR', error: new FtpTimeoutError(`no reply within ${formatMs(wait)}`), silent: true };
+      } else if (dstMark !== undefined && dstMark.code >= 300) {
+        fault = { step: 'STOR', error: new FtpReplyError(dstMark.code, `STOR ${file.dstPath}`, dstMark.lines) };
+      }
     } catch (err) {
-      throw refusal(dst, 'STOR', err);
-    } finally {
-      clearTimeout(timer);
+      fault = { step: 'STOR', error: err, silent: err instanceof FtpTimeoutError };
     }
-    if (dstMark === undefined) {
-      if (!dstPassive) throw new FxpRefusedError(dst.label, 'STOR', `no reply within ${formatMs(wait)}`);
-      fxp.learnMarksAfterAccept(dst, true); // this passive server marks only after the data connection arrives
-    } else if (dstMark.code >= 300) {
-      throw refusal(dst, 'STOR', new FtpReplyError(dstMark.code, `STOR ${file.dstPath}`, dstMark.lines));
-    } else if (dstPassive) {
-      fxp.learnMarksAfterAccept(dst, false);
+    if (fault) {
+      // Nothing was sent to the source yet, so no data moved. A destination
+      // that did not answer STOR may still: it is closed (the caller reconnects).
+      if (dstMark === undefined) dst.destroy(fault.error instanceof Error ? fault.error : undefined);
+      throw judgedError(fault, classifyFault(fault, false), dst.label);
     }
+    if (dstMark === undefined) fxp.learnMarksAfterAccept(dst, true); // this passive server marks only after the data connection arrives
+    else if (dstPassive) fxp.learnMarksAfterAccept(dst, false);
   }
   // 2. RETR on the source.
   if (file.rest > 0) {
@@ -274,7 +255,7 @@ export async function fxpTransfer(
     dst.destroy(err as Error); // its STOR is pending: the caller replaces the connection
     throw err;
   }
-  return awaitBoth(src, dst, passive, file, dstMark, deadline, commandTimeout, timings);
+  return awaitBoth(src, dst, file, dstMark ?? dstFirst, ends);
 }
 
 /**
@@ -292,74 +273,4 @@ function pipelinable(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, 
   if (layout.tls !== 'none' || file.rest !== 0) return false;
   const lazy = (c: FtpConnection) => c.state.kind !== undefined && connectsOnPort(c.state.kind) === false;
   return layout.passive === 'destination' ? fxp.marksAfterAccept(dst) === true && lazy(src) : lazy(dst);
-}
-
-/**
- * 3. Both final replies, in either order, with a copy-check timeout once one
- * side is done. `dstMark` is STOR's 1xx when it was read already.
- */
-async function awaitBoth(
-  src: FtpConnection,
-  dst: FtpConnection,
-  passive: FtpConnection,
-  file: FxpFile,
-  dstMark: FtpReply | undefined,
-  deadline: number,
-  commandTimeout: number,
-  timings: FxpTimings,
-): Promise<void> {
-  // If STOR's reply is still pending (passive destination that marks late),
-  // the late reply arrives on the channel queue and is read below.
-  const srcAbort = new AbortController();
-  const dstAbort = new AbortController();
-  const dstPending = dstMark === undefined ? dst.reply(deadline, dstAbort.signal, 'reply to STOR') : undefined;
-  dstPending?.catch(() => undefined);
-
-  const finalOf = async (conn: FtpConnection, command: string, path: string, first: FtpReply | Promise<FtpReply> | undefined, abort: AbortController): Promise<FtpReply> => {
-    let r = first ? await first : await conn.reply(commandTimeout, abort.signal, `reply to ${command}`);
-    if (r.code < 200) r = await conn.reply(deadline, abort.signal, `end of ${command}`);
-    if (r.code >= 300) throw new FtpReplyError(r.code, `${command} ${path}`, r.lines);
-    return r;
-  };
-  const srcDone = finalOf(src, 'RETR', file.srcPath, undefined, srcAbort);
-  const dstDone = finalOf(dst, 'STOR', file.dstPath, dstMark ?? dstPending, dstAbort);
-  // When one side fails, the other gets a moment to report its own verdict
-  // before it is aborted (its connection closes; the caller replaces it).
-  // If both fail, the passive side is the cause: an active side that was
-  // allowed its PORT can only fail on the data connection because the
-  // passive side refused or dropped it (vsftpd's "425 Security: Bad IP
-  // connecting" races pyftpdlib's own error for the dropped connection).
-  let checkTimer: NodeJS.Timeout | undefined;
-  const failures: { conn: FtpConnection; step: string; err: unknown }[] = [];
-  const watch = (p: Promise<FtpReply>, conn: FtpConnection, step: string, other: AbortController) =>
-    p.then(
-      () => {
-        checkTimer ??= setTimeout(
-          () => other.abort(new Error(`no reply within ${formatMs(timings.copyCheckMs)} after ${conn.label} finished`)),
-          timings.copyCheckMs,
-        );
-      },
-      (err: unknown) => {
-        failures.push({ conn, step, err });
-        const settle = setTimeout(() => other.abort(new Error(`${conn.label} failed`)), SETTLE_MS);
-        settle.unref();
-      },
-    );
-  await Promise.all([watch(srcDone, src, 'RETR', dstAbort), watch(dstDone, dst, 'STOR', srcAbort)]);
-  if (checkTimer) clearTimeout(checkTimer);
-  if (failures.length === 0) return;
-  const own = failures.filter((f) => !(f.err instanceof FtpError && f.err.code === 'EABORTED' && /failed$/.test(String((f.err.cause as Error)?.message))));
-  const candidates = own.length ? own : failures;
-  const { conn, step, err } = candidates.find((f) => f.conn === passive) ?? candidates[0];
-  // A side that failed may still have its RETR/STOR queued: pyftpdlib
-  // answers a refused foreign data connection with a 425 sent *before* it
-  // reads RETR, then marks RETR 150 and serves it to the next data connection
-  // (a later relay on that connection received the file twice). Its replies no
-  // longer pair with our commands, so every failed side is closed; the caller reconnects.
-  for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
-  if (err instanceof FtpError && err.code === 'EABORTED') {
-    const why = (err.cause as Error | undefined)?.message ?? err.message;
-    throw new FxpRefusedError(conn.label, step, why, { cause: err });
-  }
-  throw refusal(conn, step, err);
 }

@@ -63,16 +63,7 @@ export async function acquireRemoteLock(
   const ownerFile = containedPath(root, REMOTE_LOCK_NAME, 'owner');
   const me = thisProcess();
   const owner = ownerText(me, new Date());
-  const writeOwner = async (c: FtpConnection) => {
-    await c.exclusive(async () => {
-      const stor = await c.openData('STOR', ownerFile);
-      await new Promise<void>((resolve, reject) => {
-        stor.socket.once('error', reject);
-        stor.socket.end(owner, () => resolve());
-      });
-      await stor.finish();
-    });
-  };
+  const writeOwner = (c: FtpConnection) => c.upload(ownerFile, owner);
   const takeLock = async () => {
     // The lock lives inside the target root, which does not exist before the
     // first run; creating it is not the lock (two runs may both do it).

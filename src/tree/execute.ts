@@ -1,13 +1,15 @@
+import { isDiskFull } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { containedPath } from '../ftp/remote-path.js';
-import { Side } from '../fxp/engine.js';
+import { ConnectionLease } from '../ftp/pool.js';
+import { checksumsOf } from '../fxp/checksum.js';
 import { mtimeAbility } from './mtimes.js';
 import type { PlanAction } from './plan.js';
 import { WorkQueue, type Slot } from './queue.js';
 import { ServerUnreachableError } from './reachability.js';
 import type { RetryHooks } from './retrier.js';
 import type { RunState } from './run-state.js';
-import { DestinationFullError, isDestinationFull, type Target } from './target.js';
+import { DestinationFullError, type Target } from './target.js';
 
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
 const HIGH_WATER = 512;
@@ -92,8 +94,8 @@ export class Executor {
     const srcPool = this.state.src.pool;
     const srcPath = this.state.abs(this.state.src.root, a.path);
     // Leases on pooled connections, replaced when a failure closed them; given back during waits.
-    const src = new Side(srcPool);
-    const dst = new Side(t.pool);
+    const src = new ConnectionLease(srcPool);
+    const dst = new ConnectionLease(t.pool);
     const hooks: RetryHooks = {
       slot,
       idle: () => {
@@ -106,7 +108,7 @@ export class Executor {
         this.tried.add(a);
         events.started?.(t.index, a);
       },
-      final: isDestinationFull,
+      final: isDiskFull,
     };
     try {
       // A LIST time is approximate (the minute; only the day for files older
@@ -117,7 +119,7 @@ export class Executor {
       let mtime = a.src.mtime;
       const askMdtm = mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000;
       if (askMdtm) {
-        mtime = (await retrier.run([srcPool], async () => (await src.live()).mdtm(srcPath), hooks).catch(() => undefined)) ?? mtime;
+        mtime = (await retrier.run([srcPool], async () => (await src.connection()).mdtm(srcPath), hooks).catch(() => undefined)) ?? mtime;
       }
       const result = await retrier.run(
         [srcPool, t.pool],
@@ -142,7 +144,7 @@ export class Executor {
       if (mtime && !result.mtimeSet && mtimeAbility(t.pool) === 'none') this.state.noteMtimeless(t.pool);
       events.done?.(t.index, a, result);
     } catch (err) {
-      if (isDestinationFull(err) && !(err instanceof DestinationFullError)) t.markFull(err);
+      if (isDiskFull(err) && !(err instanceof DestinationFullError)) t.markFull(err);
       throw err;
     } finally {
       src.release();
@@ -198,10 +200,8 @@ export class Executor {
 export async function sameChecksum(srcPool: ConnectionPool, dstPool: ConnectionPool, srcPath: string, dstPath: string): Promise<boolean | undefined> {
   return srcPool.use((s) =>
     dstPool.use(async (d) => {
-      const common = s.hashAlgorithms().filter((a) => d.hashAlgorithms().includes(a));
-      if (!common.length) return undefined;
-      const [a, b] = await Promise.all([s.checksum(srcPath, common[0]), d.checksum(dstPath, common[0])]);
-      return a === b;
+      const sums = await checksumsOf(s, d, srcPath, dstPath);
+      return sums && sums.source === sums.destination;
     }),
   );
 }

@@ -1,4 +1,4 @@
-import { FtpError, FtpReplyError, isDiskFull } from '../ftp/errors.js';
+import { FtpError, FtpReplyError, replyText } from '../ftp/errors.js';
 import type { RejectedEntry } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { DeleteItem } from './diff.js';
@@ -6,19 +6,6 @@ import { Gate } from './gate.js';
 import type { MirrorSummary, PlanAction } from './plan.js';
 import type { MirrorEndpoint, MirrorEvents } from './run-types.js';
 import { describe, emptySummary } from './summary.js';
-
-/**
- * The destination has no room: isDiskFull (452/552, "no space", a quota), or
- * a STOR the server could not write. On a full disk (a tmpfs in the lab) none
- * of the lab's servers says 452 or 552: vsftpd answers "451 Failure writing to
- * local file.", proftpd "451 Transfer aborted. Input/output error", pure-ftpd
- * "451-Error during write to file" (on the first line of a multi-line reply).
- * Retrying a write the server could not make, into the same server, is futile.
- */
-export function isDestinationFull(err: unknown): boolean {
-  if (isDiskFull(err)) return true;
-  return err instanceof FtpReplyError && /^(STOR|APPE) /.test(err.command) && err.lines.some((l) => /failure writing|error during write|input\/output error/i.test(l));
-}
 
 /**
  * The destination said it has no room left: nothing more is sent there this
@@ -84,7 +71,8 @@ export class Target {
 
   /** A subtree that could not be compared: reported, and nothing under it is deleted. */
   markUnsynced(rel: string, side: 'source' | 'destination', err: unknown): void {
-    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${err.lines.at(-1)?.replace(/^\d{3}[ -]?/, '') ?? ''}`.trim() : describe(err).message;
+    // The code the failure counts as, then every line of the reply (the cause is often on the NNN- lines).
+    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${replyText(err.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')))}`.trim() : describe(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
     this.gate.note(a);
     this.summary.unsynced.push({ path: rel, side, reason });

@@ -1,14 +1,14 @@
 /**
  * Signals during `run`, against real servers, with a transfer running when
- * the signal lands (the test waits until the big file's temporary file is
- * growing on the destination's disk): SIGTERM and SIGINT stop the run
+ * the signal lands: the source is throttled, and the test waits until the big
+ * file's temporary file is growing on the destination's disk: SIGTERM and SIGINT stop the run
  * cleanly (exit 143 / 130, summary marked "interrupted", no partial file
  * under a final name, no part file unless --continue, no local or remote
  * lock left, log and metrics written), and an immediate re-run completes
  * with identical trees. A run killed with SIGKILL leaves its remote lock
  * behind; the next run on this host takes it over at once.
  *
- *   src  proftpd  127.0.3.51:2351
+ *   src  proftpd  127.0.3.51:2351  throttled to 4 MiB/s (TransferRate)
  *   dst  vsftpd   127.0.3.52:2352
  */
 import { after, before, describe, test } from 'node:test';
@@ -28,8 +28,9 @@ import { hashTree, lines, requireServers, runCli, startPlan, writeLabFile, type 
 const UNAVAILABLE = requireServers(['proftpd', 'vsftpd']);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fxpmirror-signals-test-'));
 const LOCKS = path.join(TMP, 'locks');
-/** Big enough that its FXP transfer runs for a while on loopback. */
-const BIG = 768 * 1024 * 1024;
+/** Some seconds at the source's rate: the signal lands while it moves. */
+const BIG = 16 * 1024 * 1024;
+const RATE = 4 * 1024 * 1024;
 const ENV = { SIG_PW: LAB_PASSWORD, NETRC: path.join(TMP, 'no-netrc'), XDG_RUNTIME_DIR: undefined, FXPMIRROR_PASSWORD: undefined };
 
 function show(r: CliRun | CliEnd): string {
@@ -78,14 +79,12 @@ describe('signals during run: a clean stop, locks released, and a re-run that co
   let S: Record<'src' | 'dst', LabServer>;
   before(async () => {
     S = await startPlan({
-      src: ['proftpd', { address: '127.0.3.51', port: 2351 }],
+      src: ['proftpd', { address: '127.0.3.51', port: 2351, rateLimit: RATE }],
       dst: ['vsftpd', { address: '127.0.3.52', port: 2352 }],
     });
     writeLabFile(path.join(S.src.root, 'tree', 'a.txt'), 'a\n');
     writeLabFile(path.join(S.src.root, 'tree', 'd', 'b.bin'), randomBytes(70_000));
-    // Sparse: written in no time, read by the server as BIG bytes of zeros.
-    const big = writeLabFile(path.join(S.src.root, 'tree', 'big.bin'), randomBytes(4096));
-    fs.truncateSync(big, BIG);
+    writeLabFile(path.join(S.src.root, 'tree', 'big.bin'), randomBytes(BIG));
   });
   after(async () => {
     await stopAll();

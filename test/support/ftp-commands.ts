@@ -36,7 +36,7 @@ async function transfer(ctx: CommandContext, io: (socket: import('node:net').Soc
   const ok = await io(socket).catch(() => false);
   socket.destroy();
   session.rest = 0;
-  ctx.reply(ok ? '226 Transfer complete.' : '426 Connection closed; transfer aborted.');
+  ctx.reply(ok && !session.aborted ? '226 Transfer complete.' : '426 Connection closed; transfer aborted.');
 }
 
 async function listing(ctx: CommandContext): Promise<void> {
@@ -51,7 +51,7 @@ async function listing(ctx: CommandContext): Promise<void> {
     body = verb === 'MLSD' ? mlsdText(entries) : verb === 'LIST' ? listText(entries) : entries.map(([n]) => `${n}\r\n`).join('');
   }
   const b = body;
-  await transfer(ctx, (s) => sendBody(s, b));
+  await transfer(ctx, (s) => sendBody(s, b, ctx.server.options.dataRate));
 }
 
 function parseEprt(arg: string): { host: string; port: number } | undefined {
@@ -145,20 +145,18 @@ export const DEFAULT_COMMANDS: Record<string, Command> = {
     const data = ctx.server.tree.read(ctx.session.resolve(ctx.arg));
     if (!data) return ctx.reply(`550 ${ctx.arg}: No such file.`);
     const from = ctx.session.rest;
-    await transfer(ctx, (s) => sendBody(s, data.subarray(from)));
+    await transfer(ctx, (s) => sendBody(s, data.subarray(from), ctx.server.options.dataRate));
   },
   async STOR(ctx) {
     const p = ctx.session.resolve(ctx.arg);
     const tree = ctx.server.tree;
     if (!tree.isDir(path.dirname(p)) || tree.isDir(p)) return ctx.reply(`553 ${ctx.arg}: Cannot create file.`);
     const from = ctx.session.rest;
-    await transfer(ctx, async (s) => {
-      const got = await receiveBody(s);
-      if (!got) return false;
-      const old = tree.read(p) ?? Buffer.alloc(0);
-      tree.put(p, from ? Buffer.concat([old.subarray(0, from), got]) : got, new Date());
-      return true;
-    });
+    // Written as it arrives, as a real server's file grows on disk: another
+    // session's SIZE sees it grow, and a broken upload leaves what arrived.
+    const kept = from ? (tree.read(p) ?? Buffer.alloc(0)).subarray(0, from) : Buffer.alloc(0);
+    tree.put(p, kept, new Date());
+    await transfer(ctx, (s) => receiveBody(s, (chunk) => tree.put(p, Buffer.concat([tree.read(p) ?? Buffer.alloc(0), chunk]), new Date())));
   },
   RNFR(ctx) {
     const p = ctx.session.resolve(ctx.arg);

@@ -39,6 +39,7 @@ export class DataChannel {
   private accepted: Promise<net.Socket> | undefined;
   private target: { host: string; port: number } | undefined;
   private sockets = new Set<net.Socket>();
+  private paused = false;
 
   constructor(
     private readonly session: number,
@@ -71,6 +72,44 @@ export class DataChannel {
   connectTo(host: string, port: number): void {
     this.reset();
     this.target = { host, port };
+  }
+
+  /**
+   * PORT/EPRT the pyftpdlib way: connect at once, before any transfer
+   * command (pyftpdlib answers PORT only once this connection is up).
+   */
+  async connectNow(host: string, port: number): Promise<void> {
+    this.reset();
+    const s = await new Promise<net.Socket>((resolve, reject) => {
+      const c = net.connect({ host, port, localAddress: this.localAddress() });
+      c.once('connect', () => resolve(c));
+      c.once('error', reject);
+    });
+    this.track(s, 'active');
+    this.accepted = Promise.resolve(s);
+  }
+
+  /** Whether a data connection is open (a transfer runs, or is about to). */
+  get active(): boolean {
+    return this.sockets.size > 0;
+  }
+
+  /** Stop reading and writing every data socket, now and later (a frozen session). */
+  pause(): void {
+    this.paused = true;
+    for (const s of this.sockets) halt(s);
+  }
+
+  /** Reset (RST) every open data socket: a connection killed mid-transfer, as `ss -K` does. */
+  resetSockets(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  private reset(): void {
+    this.listener?.close();
+    this.listener = undefined;
+    this.accepted = undefined;
+    this.target = undefined;
   }
 
   get pending(): boolean {
@@ -121,16 +160,11 @@ export class DataChannel {
     (s as net.Socket & { record?: DataRecord }).record = rec;
     this.record(rec);
     this.sockets.add(s);
+    if (this.paused) halt(s);
     s.on('error', () => undefined);
     s.on('close', () => this.sockets.delete(s));
   }
 
-  private reset(): void {
-    this.listener?.close();
-    this.listener = undefined;
-    this.accepted = undefined;
-    this.target = undefined;
-  }
 
   /** Close the listener and every data socket at once. */
   destroy(): void {
@@ -140,19 +174,30 @@ export class DataChannel {
   }
 }
 
+/** Data sockets of frozen sessions: nothing is read from them or written to them any more. */
+const halted = new WeakSet<net.Socket>();
+
+function halt(s: net.Socket): void {
+  halted.add(s);
+  s.pause();
+}
+
 /**
  * Write a body to a data socket with backpressure, then end it. Resolves
  * true when everything was sent, false when the client closed first (an
  * endless listing ends that way).
  */
-export async function sendBody(socket: net.Socket, body: DataBody): Promise<boolean> {
+export async function sendBody(socket: net.Socket, body: DataBody, rate?: number): Promise<boolean> {
   const closed = new Promise<false>((resolve) => socket.once('close', () => resolve(false)));
   const write = async (chunk: string | Buffer): Promise<boolean> => {
+    if (halted.has(socket)) return closed;
     if (socket.destroyed) return false;
     if (socket.write(chunk)) return true;
     return Promise.race([new Promise<true>((r) => socket.once('drain', () => r(true))), closed]);
   };
-  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+  if (rate && (typeof body === 'string' || Buffer.isBuffer(body))) {
+    for await (const slice of paced(Buffer.from(body), rate)) if (!(await write(slice))) return false;
+  } else if (typeof body === 'string' || Buffer.isBuffer(body)) {
     if (!(await write(body))) return false;
   } else {
     // Small chunks are gathered into ~64 KiB writes: an endless listing of
@@ -176,14 +221,25 @@ export async function sendBody(socket: net.Socket, body: DataBody): Promise<bool
   return true;
 }
 
-/** Read a data socket to its end (STOR). Resolves with the bytes, or undefined when it broke. */
-export function receiveBody(socket: net.Socket): Promise<Buffer | undefined> {
+/** `data` in slices of a tenth of `rate`, ten per second. */
+async function* paced(data: Buffer, rate: number): AsyncGenerator<Buffer> {
+  const slice = Math.max(1, Math.floor(rate / 10));
+  for (let i = 0; i < data.length; i += slice) {
+    yield data.subarray(i, i + slice);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Read a data socket to its end (STOR), handing each chunk to `onChunk`.
+ * Resolves true when it ended cleanly, false when it broke (a reset).
+ */
+export function receiveBody(socket: net.Socket, onChunk: (chunk: Buffer) => void): Promise<boolean> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.once('end', () => resolve(Buffer.concat(chunks)));
-    socket.once('error', () => resolve(undefined));
-    socket.once('close', () => resolve(Buffer.concat(chunks)));
+    socket.on('data', onChunk);
+    socket.once('end', () => resolve(true));
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(true));
   });
 }
 

@@ -119,23 +119,45 @@ export class ScriptedFtpServer {
     socket.on('close', () => session.data.destroy());
     const g = this.options.greeting ?? '220 scripted FTP server ready';
     socket.write(Buffer.isBuffer(g) ? g : formatReply(g));
-    // Commands run one at a time, in order, even when the client pipelines them.
-    let queue: Promise<void> = Promise.resolve();
+    // Commands run one at a time, in order, even when the client pipelines
+    // them; ABOR alone is taken at once, as a server watching its control
+    // connection during a transfer does (RFC 959 §4.1.3).
     let buffer = '';
     socket.on('data', (chunk: Buffer) => {
+      if (session.frozen) return;
       buffer += chunk.toString('utf8');
       for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
-        queue = queue.then(() => this.dispatch(session, line)).catch(() => {
+        if (/^ABOR\b/i.test(line) && !this.handlers.has('ABOR')) {
+          void this.abort(session, line);
+          continue;
+        }
+        session.busy = session.busy.then(() => this.dispatch(session, line)).catch(() => {
           socket.destroy();
         });
       }
     });
   }
 
+  /**
+   * ABOR (RFC 959 §4.1.3): the running transfer's data connection is
+   * closed, that transfer answers 426, then ABOR itself 226 (225 when none ran).
+   */
+  private async abort(session: Session, line: string): Promise<void> {
+    session.commands.push(line);
+    const running = session.data.active;
+    if (running) {
+      session.aborted = true;
+      session.data.destroy();
+    }
+    await session.busy;
+    session.aborted = false;
+    if (!session.frozen && !session.socket.destroyed) session.socket.write(formatReply(running ? '226 ABOR command successful.' : '225 No transfer to ABOR.'));
+  }
+
   private async dispatch(session: Session, line: string): Promise<void> {
-    if (session.socket.destroyed) return;
+    if (session.socket.destroyed || session.frozen) return;
     session.commands.push(line);
     const space = line.indexOf(' ');
     const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
@@ -147,10 +169,10 @@ export class ScriptedFtpServer {
       arg,
       line,
       reply: (text) => {
-        if (!session.socket.destroyed) session.socket.write(formatReply(text));
+        if (!session.socket.destroyed && !session.frozen) session.socket.write(formatReply(text));
       },
       write: (raw) => {
-        if (!session.socket.destroyed) session.socket.write(raw);
+        if (!session.socket.destroyed && !session.frozen) session.socket.write(raw);
       },
       fallback: () => this.runDefault(ctx),
       close: () => {

@@ -46,6 +46,8 @@ export type Handler =
   | ((ctx: CommandContext) => void | ReplyText | Promise<void | ReplyText>);
 
 export interface ScriptedServerOptions {
+  /** RETR and listings send at most this many bytes per second (a throttled server: a fault lands mid-transfer). */
+  dataRate?: number;
   /** Control address (any 127.x.y.z). Default 127.0.0.1. Port is always ephemeral. */
   host?: string;
   /** Sent on connect: a reply (default "220 scripted FTP server ready"), or raw bytes (garbage, 999 codes). */
@@ -80,6 +82,16 @@ export class Session {
   /** Every command line received, in order. */
   readonly commands: string[] = [];
   readonly data: DataChannel;
+  /**
+   * Frozen (freeze()): the session acts like a server process under SIGSTOP:
+   * no command is read or answered any more, its data sockets are no longer
+   * read (the sender's window fills), and it writes nothing.
+   */
+  frozen = false;
+  /** Set by ABOR while a transfer runs: that transfer answers 426. */
+  aborted = false;
+  /** Settles when the command being run (and those queued before it) are done. */
+  busy: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: number,
@@ -94,6 +106,12 @@ export class Session {
   /** Both ends of the control connection, kept after it closes. */
   readonly localAddress: string;
   readonly remoteAddress: string;
+
+  /** Stop like a process under SIGSTOP (see `frozen`). */
+  freeze(): void {
+    this.frozen = true;
+    this.data.pause();
+  }
 
   /** A path argument resolved against the working directory. */
   resolve(arg: string): string {

@@ -14,3 +14,5 @@ export { startRecordingListener } from './recording-listener.js';
 export type { RecordedConnection, RecordingListener } from './recording-listener.js';
 export { startCli } from './cli-process.js';
 export type { CliEnd, RunningCli } from './cli-process.js';
+export { FxpPair, withPair } from './fxp-pair.js';
+export type { PairOptions, RecordedEvent } from './fxp-pair.js';

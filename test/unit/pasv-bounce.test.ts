@@ -12,9 +12,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FtpConnection, type FtpNote } from '../../src/ftp/connection.js';
-import { ConnectionPool } from '../../src/ftp/pool.js';
+import { ConnectionLease, ConnectionPool } from '../../src/ftp/pool.js';
 import type { ServerOptions } from '../../src/ftp/options.js';
-import { FxpEngine, Side, type TransferPolicy } from '../../src/fxp/engine.js';
+import { FxpEngine, type TransferPolicy } from '../../src/fxp/engine.js';
 import { runProbe } from '../../src/fxp/probe.js';
 import { acquireRemoteLock } from '../../src/job/remote-lock.js';
 import { ScriptedFtpServer, startRecordingListener, type Handler, type RecordingListener } from '../support/index.js';
@@ -120,7 +120,7 @@ async function engineCopy(
   const notes: FtpNote[] = [];
   const pools = [new ConnectionPool(src, 1), new ConnectionPool(dst, 1)];
   for (const p of pools) p.onNote = (n) => notes.push(n);
-  const [s, d] = pools.map((p) => new Side(p));
+  const [s, d] = pools.map((p) => new ConnectionLease(p));
   const engine = new FxpEngine(policy);
   const modes: string[] = [];
   try {

@@ -14,8 +14,8 @@ import { EXIT } from '../../src/cli/exit.js';
 import { diffDirectory } from '../../src/tree/diff.js';
 import { PathFilter } from '../../src/tree/filter.js';
 import { DEFAULT_MIRROR_OPTIONS } from '../../src/tree/options.js';
-import { ConnectionPool } from '../../src/ftp/pool.js';
-import { FxpEngine, Side } from '../../src/fxp/engine.js';
+import { ConnectionLease, ConnectionPool } from '../../src/ftp/pool.js';
+import { FxpEngine } from '../../src/fxp/engine.js';
 import { PathEscapeError } from '../../src/ftp/remote-path.js';
 import { ScriptedFtpServer } from '../support/index.js';
 
@@ -69,7 +69,7 @@ test('engine: a destination path out of the root is refused before anything reac
   const src = await ScriptedFtpServer.start({ host: '127.0.79.1', files: { '/src/a': 'a' } });
   const dst = await ScriptedFtpServer.start({ host: '127.0.79.2', files: { '/dst/': '' } });
   const pools = [new ConnectionPool(src.clientOptions(), 1), new ConnectionPool(dst.clientOptions(), 1)];
-  const [s, d] = pools.map((p) => new Side(p));
+  const [s, d] = pools.map((p) => new ConnectionLease(p));
   const engine = new FxpEngine({ fxp: 'auto', passive: 'source', allowClearData: false, verify: 'size', continue: false });
   try {
     for (const dstRel of ['../a', 'sub/../../a', '/etc/a', 'a\\b', '']) {

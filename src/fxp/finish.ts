@@ -1,0 +1,227 @@
+/**
+ * The end of a site-to-site transfer (step 3 of fxpTransfer): both final
+ * replies, in either order; a side that stays silent once the other is done;
+ * a part file that stops growing; and the verdict on whatever went wrong
+ * (faults.ts), so that a refusal moves the ladder and nothing else does.
+ */
+import type { FtpConnection } from '../ftp/connection.js';
+import type { FtpReply } from '../ftp/reply.js';
+import { FtpReplyError, FtpTimeoutError } from '../ftp/errors.js';
+import { formatMs } from '../ftp/channel.js';
+import { settledWithin } from '../ftp/wait.js';
+import { FxpStallError, classifyFault, dataFlowMatters, judgedError, type Fault } from './faults.js';
+import type { PartWatch, StallSignal } from './watch.js';
+import type { ContainedPath } from '../ftp/remote-path.js';
+
+export interface FxpFile {
+  srcPath: string;
+  /** Where STOR writes: built by containedPath(). */
+  dstPath: ContainedPath;
+  /** REST offset on both sides (resume), 0 for a full transfer. */
+  rest: number;
+  /** Bytes still to move; sets the transfer deadline. */
+  remaining: number;
+  /** An interrupted run: relay stops streaming at once (FXP waits end when the engine closes the connections). */
+  signal?: AbortSignal;
+}
+
+export interface FxpTimings {
+  /** How long a side may stay silent after the other finished (lftp's CopyCheckTimeout idea). */
+  copyCheckMs: number;
+  /** How long to wait for a passive destination's 1xx before sending RETR anyway. */
+  markGraceMs: number;
+  /** How often the destination's part file is polled (watch.ts): stall detection and progress. */
+  pollMs: number;
+  /** After a stall, how long the servers' answers to ABOR are waited for: they tell which side is alive. */
+  abortGraceMs: number;
+}
+
+export const DEFAULT_TIMINGS: FxpTimings = { copyCheckMs: 10_000, markGraceMs: 1_500, pollMs: 1_000, abortGraceMs: 3_000 };
+
+/** What the caller lends a transfer, to judge its failures and to watch it. */
+export interface TransferAids {
+  /**
+   * The destination part file's size now (SIZE over any connection to that
+   * server), undefined when it is not there; throws when it cannot tell.
+   * Asked only after a failure whose verdict depends on whether data moved.
+   */
+  measure?: () => Promise<number | undefined>;
+  /**
+   * Starts watching the part file (watch.ts) once RETR is sent: no growth
+   * for `stallMs` is a stall; while its size cannot be read, `deadlineMs` ends it.
+   */
+  watch?: (limits: { stallMs: number; deadlineMs: number }) => PartWatch;
+}
+
+export interface Ends {
+  /** The passive side: blamed first when both fail (see below). */
+  passive: FtpConnection;
+  /** No growth of the part file for this long is a stall (--timeout). */
+  stallMs: number;
+  /** Where the part file cannot be watched, the longest a transfer may take. */
+  deadline: number;
+  commandTimeout: number;
+  timings: FxpTimings;
+  aids: TransferAids;
+}
+
+/** After one side fails, how long the other may take to report its own verdict. */
+const SETTLE_MS = 1000;
+
+interface Failure {
+  conn: FtpConnection;
+  step: 'RETR' | 'STOR';
+  err: unknown;
+}
+
+/**
+ * Both final replies, in either order, with a copy-check timeout once one
+ * side is done. `dstFirst` is STOR's first reply, read already or still
+ * pending (a passive destination that marks only once the source connected).
+ *
+ * While a watch runs, the final replies have no deadline of their own: the
+ * watch ends a transfer whose part file stopped growing for --timeout, and
+ * falls back to `ends.deadline` only while it cannot read the size.
+ */
+export async function awaitBoth(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends): Promise<void> {
+  const watch = ends.aids.watch?.({ stallMs: ends.stallMs, deadlineMs: ends.deadline });
+  try {
+    await finish(src, dst, file, dstFirst, ends, watch);
+  } finally {
+    watch?.stop();
+  }
+}
+
+async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends, watch: PartWatch | undefined): Promise<void> {
+  const { commandTimeout, timings } = ends;
+  const finalTimeout = watch ? Infinity : ends.deadline;
+  const aborts = new Map([
+    [src, new AbortController()],
+    [dst, new AbortController()],
+  ]);
+  const finalOf = async (conn: FtpConnection, command: string, path: string, first: FtpReply | Promise<FtpReply> | undefined): Promise<FtpReply> => {
+    const signal = aborts.get(conn)!.signal;
+    let r = first ? await first : await conn.reply(commandTimeout, signal, `reply to ${command}`);
+    if (r.code < 200) r = await conn.reply(finalTimeout, signal, `end of ${command}`);
+    if (r.code >= 300) throw new FtpReplyError(r.code, `${command} ${path}`, r.lines);
+    return r;
+  };
+  // Why a side was cut short by us: the other failed first, or it stayed silent after the other finished.
+  const cut = new Map<FtpConnection, { kind: 'peer' | 'copy-check'; text: string }>();
+  const settled = new Set<FtpConnection>();
+  const failures: Failure[] = [];
+  let checkTimer: NodeJS.Timeout | undefined;
+  // When one side fails, the other gets a moment to report its own verdict
+  // before it is cut (its connection closes; the caller replaces it).
+  const side = (p: Promise<FtpReply>, conn: FtpConnection, step: Failure['step'], other: FtpConnection, otherStep: string) =>
+    p.then(
+      () => {
+        settled.add(conn);
+        checkTimer ??= setTimeout(() => {
+          cut.set(other, { kind: 'copy-check', text: `no reply to ${otherStep} within ${formatMs(timings.copyCheckMs)} after ${conn.label} finished` });
+          aborts.get(other)!.abort();
+        }, timings.copyCheckMs);
+      },
+      (err: unknown) => {
+        settled.add(conn);
+        failures.push({ conn, step, err });
+        setTimeout(() => {
+          if (!cut.has(other)) cut.set(other, { kind: 'peer', text: `${conn.label} failed` });
+          aborts.get(other)!.abort();
+        }, SETTLE_MS).unref();
+      },
+    );
+  const both = Promise.all([
+    side(finalOf(src, 'RETR', file.srcPath, undefined), src, 'RETR', dst, 'STOR'),
+    side(finalOf(dst, 'STOR', file.dstPath, dstFirst), dst, 'STOR', src, 'RETR'),
+  ]);
+  const stalled = await Promise.race([both.then(() => undefined), watch ? watch.stalled : new Promise<never>(() => undefined)]);
+  if (checkTimer) clearTimeout(checkTimer);
+  if (stalled) return stall(src, dst, file, stalled, settled, both, ends, watch);
+  if (failures.length === 0) return;
+
+  // If both fail, the passive side is the cause: an active side that was
+  // allowed its PORT can only fail on the data connection because the
+  // passive side refused or dropped it (vsftpd's "425 Security: Bad IP
+  // connecting" races pyftpdlib's own error for the dropped connection).
+  const own = failures.filter((f) => cut.get(f.conn)?.kind !== 'peer');
+  const candidates = own.length ? own : failures;
+  const chosen = candidates.find((f) => f.conn === ends.passive) ?? candidates[0];
+  // A side that failed may still have its RETR/STOR queued: pyftpdlib
+  // answers a refused foreign data connection with a 425 sent *before* it
+  // reads RETR, then marks RETR 150 and serves it to the next data connection
+  // (a later relay on that connection received the file twice). Its replies no
+  // longer pair with our commands, so every failed side is closed; the caller reconnects.
+  for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
+  const why = cut.get(chosen.conn);
+  const fault: Fault =
+    why?.kind === 'copy-check'
+      ? { step: chosen.step, error: new FtpTimeoutError(`${chosen.conn.label}: ${why.text}`), silent: true }
+      : { step: chosen.step, error: chosen.err, silent: chosen.err instanceof FtpTimeoutError };
+  const flowed = dataFlowMatters(fault) ? await dataFlowed(file, watch, ends.aids) : false;
+  throw judgedError(fault, classifyFault(fault, flowed), chosen.conn.label);
+}
+
+/**
+ * The part file stopped growing (or, unwatchable, outlived its deadline).
+ * ABOR goes to both servers: a live one answers (426, then 226), a stopped
+ * one cannot. Which one answered is the best sign of who stopped; when
+ * neither does (vsftpd and proftpd do not read their control connection
+ * during a transfer without TCP urgent data, which Node.js cannot send), the
+ * destination is blamed: its file stopped growing while the source said
+ * nothing. Both connections are closed either way: their replies are out of step.
+ */
+async function stall(
+  src: FtpConnection,
+  dst: FtpConnection,
+  file: FxpFile,
+  signal: StallSignal,
+  settled: Set<FtpConnection>,
+  both: Promise<unknown>,
+  ends: Ends,
+  watch: PartWatch | undefined,
+): Promise<never> {
+  for (const c of [src, dst]) {
+    if (settled.has(c)) continue;
+    try {
+      c.send('ABOR');
+    } catch {
+      /* already closed: it cannot answer */
+    }
+  }
+  // At most half the stall time: the whole abort stays within about twice --timeout.
+  await settledWithin(both, Math.min(ends.timings.abortGraceMs, ends.stallMs / 2));
+  const srcAlive = settled.has(src);
+  const dstAlive = settled.has(dst);
+  const bytes = signal.bytes ?? watch?.maxBytes;
+  const what =
+    signal.kind === 'stall'
+      ? `the part file ${file.dstPath} stayed at ${bytes ?? 0} bytes for ${formatMs(signal.forMs)}`
+      : `no end of transfer within ${formatMs(signal.forMs)} (the size of ${file.dstPath} could not be read)`;
+  let err: FxpStallError;
+  if (srcAlive && dstAlive) err = new FxpStallError(`no data moved between ${src.label} and ${dst.label}: ${what}; both answered ABOR`, 'between', bytes ?? 0);
+  else if (dstAlive) err = new FxpStallError(`${src.label}: the source stopped sending: ${what}; ${dst.label} answered ABOR, ${src.label} did not`, 'source', bytes ?? 0);
+  else err = new FxpStallError(`${dst.label}: the destination stopped: ${what}; ${srcAlive ? `${src.label} answered ABOR, ${dst.label} did not` : 'neither server answered ABOR'}`, 'destination', bytes ?? 0);
+  src.destroy(err);
+  dst.destroy(err);
+  const blamed = err.blamed === 'source' ? src : err.blamed === 'destination' ? dst : ends.passive;
+  const fault: Fault = { step: 'data', error: err, silent: true };
+  throw judgedError(fault, classifyFault(fault, await dataFlowed(file, watch, ends.aids)), blamed.label);
+}
+
+/**
+ * Whether bytes reached the destination's part file in this attempt: the
+ * watch saw it grow, or its size now is past the REST offset. When nothing
+ * can tell (no way to measure, or measuring failed), it is taken as yes: a
+ * fault is then transient (retried in the same mode), never a reason to
+ * leave FXP.
+ */
+async function dataFlowed(file: FxpFile, watch: PartWatch | undefined, aids: TransferAids): Promise<boolean> {
+  if (watch?.maxBytes !== undefined && watch.maxBytes > file.rest) return true;
+  if (!aids.measure) return true;
+  try {
+    return ((await aids.measure()) ?? 0) > file.rest;
+  } catch {
+    return true;
+  }
+}

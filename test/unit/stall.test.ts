@@ -1,0 +1,133 @@
+/**
+ * Stall detection from the bytes that move (src/fxp/watch.ts): the
+ * destination's part file is polled over a spare connection; no growth for
+ * --timeout ends the transfer (both sides get ABOR and are closed), the side
+ * that stopped is blamed, and the fault is transient. A stopped session is a
+ * scripted session frozen as under SIGSTOP: it reads and answers nothing.
+ * Without a spare connection the transfer falls back to its deadline; a
+ * server that does not answer SIZE for a growing file is read with STAT.
+ * The polled sizes are the engine's progress events.
+ * Addresses 127.0.83.x, ephemeral ports.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isTransient } from '../../src/ftp/errors.js';
+import { FxpStallError } from '../../src/fxp/faults.js';
+import { listText } from '../support/memory-tree.js';
+import { withPair, type Handler, type PairOptions } from '../support/index.js';
+
+const HOSTS: [string, string] = ['127.0.83.1', '127.0.83.2'];
+const DATA = Buffer.alloc(600_000, 9);
+/** --timeout: the part file may stand still this long. */
+const STALL_MS = 1000;
+const base = (o: PairOptions = {}): PairOptions => ({
+  ...o,
+  src: { files: { '/out/a.bin': DATA }, dataRate: 150_000, ...o.src },
+  client: { timeouts: { connect: 3000, command: 3000, data: STALL_MS }, ...o.client },
+});
+
+/** The session that runs STOR (or RETR) stops 400 ms into the transfer, as under SIGSTOP. */
+const stopsMidway: Handler = (ctx) => {
+  setTimeout(() => ctx.session.freeze(), 400);
+  return ctx.fallback();
+};
+
+async function failure(p: { copy(n: string): Promise<unknown> }): Promise<{ err: unknown; ms: number }> {
+  const t0 = Date.now();
+  const err = await p.copy('a.bin').then(
+    () => new Error('the copy succeeded'),
+    (e: unknown) => e,
+  );
+  return { err, ms: Date.now() - t0 };
+}
+
+test('a stopped destination: aborted within about twice --timeout, blamed, transient; the part file is removed', async () => {
+  await withPair(HOSTS, base({ dst: { handlers: { STOR: stopsMidway } } }), async (p) => {
+    const { err, ms } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.equal(err.blamed, 'destination');
+    assert.ok(isTransient(err));
+    assert.match(err.message, new RegExp(`^${p.dst.clientOptions().name}: the destination stopped: the part file /in/.a.bin.fxpmirror-part stayed at \\d+ bytes for 1\\.\\d s; ${p.src.clientOptions().name} answered ABOR, ${p.dst.clientOptions().name} did not$`));
+    assert.ok(err.bytes > 0 && err.bytes < DATA.length, String(err.bytes));
+    assert.ok(ms < 2 * STALL_MS + 400 + 1000, `took ${ms} ms`);
+    // Progress came from the polls while it still moved.
+    const progress = p.of('progress');
+    assert.ok(progress.length >= 2, `${progress.length} progress events`);
+    assert.ok(progress.every((e, i) => i === 0 || e.bytes! >= progress[i - 1].bytes!));
+    assert.ok(progress.some((e) => e.bytesPerSecond! > 0));
+    assert.deepEqual(p.landed, []);
+    assert.deepEqual(p.of('fallback'), []);
+    // Polled on a connection of its own, not the transfer's.
+    const storSession = p.dst.sessions.find((s) => s.commands.some((c) => c.startsWith('STOR')))!;
+    const pollSession = p.dst.sessions.find((s) => s.commands.filter((c) => c.startsWith('SIZE')).length >= 2)!;
+    assert.notEqual(pollSession.id, storSession.id);
+  });
+});
+
+test('a stopped source: the destination answers ABOR, the source is blamed', async () => {
+  await withPair(HOSTS, base({ src: { handlers: { RETR: stopsMidway } } }), async (p) => {
+    const { err } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.equal(err.blamed, 'source');
+    assert.match(err.message, /the source stopped sending: .*answered ABOR, .* did not$/);
+  });
+});
+
+test('neither side answers ABOR: the destination is blamed, and says so', async () => {
+  const noAbor: Handler = () => new Promise(() => undefined);
+  await withPair(HOSTS, base({ src: { handlers: { RETR: stopsMidway } }, dst: { handlers: { ABOR: noAbor } } }), async (p) => {
+    const { err } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.equal(err.blamed, 'destination');
+    assert.match(err.message, /neither server answered ABOR$/);
+  });
+});
+
+test('no spare connection within the cap: no polling, the deadline ends the stalled transfer', async () => {
+  await withPair(HOSTS, base({ dst: { handlers: { STOR: stopsMidway } }, client: { maxConnections: 1, timeouts: { connect: 3000, command: 3000, data: STALL_MS } } }), async (p) => {
+    const { err, ms } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.match(err.message, /no end of transfer within 2\.\d s \(the size of \/in\/.a.bin.fxpmirror-part could not be read\)/);
+    // deadline: 600,000 bytes at 256 B/ms = 2.3 s, more than --timeout.
+    assert.ok(ms >= 2300, `took ${ms} ms`);
+    assert.deepEqual(p.of('progress'), []);
+    assert.equal(p.dst.sessions.filter((s) => s.commands.some((c) => c.startsWith('STOR'))).length, 1);
+  });
+});
+
+test('SIZE not answered for a file being written: MLST, then STAT is used, and the stall is still seen', async () => {
+  const stat: Handler = (ctx) => {
+    const p = ctx.session.resolve(ctx.arg);
+    const node = ctx.server.tree.get(p);
+    if (!node) return '450 No such file.';
+    return ['213-Status follows:', listText([[p.split('/').pop()!, node]]).trimEnd(), '213 End of status'];
+  };
+  // SIZE refused with 500 (a 550 would only mean "not there yet"): the next command is used.
+  let writing = false;
+  const stor: Handler = (ctx) => {
+    writing = true;
+    setTimeout(() => ctx.session.freeze(), 400);
+    return ctx.fallback();
+  };
+  const size: Handler = (ctx) => (writing ? '500 SIZE not allowed on files being written.' : ctx.fallback());
+  await withPair(HOSTS, base({ dst: { handlers: { STOR: stor, SIZE: size, STAT: stat } } }), async (p) => {
+    const { err } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.match(err.message, /stayed at \d+ bytes/);
+    assert.ok(p.dst.sent('MLST').length >= 1, 'MLST was tried');
+    assert.ok(p.dst.sent('STAT').length >= 2, 'STAT read the size');
+    assert.ok(p.of('progress').length >= 1);
+  });
+});
+
+test('a healthy slow transfer is never taken for a stall: progress events up to the whole file', async () => {
+  await withPair(HOSTS, base({ src: { dataRate: 400_000 } }), async (p) => {
+    const r = await p.copy('a.bin');
+    assert.equal(r.mode, 'fxp');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+    const bytes = p.of('progress').map((e) => e.bytes!);
+    assert.ok(bytes.length >= 3, String(bytes));
+    assert.ok(bytes.every((b) => b <= DATA.length));
+    assert.deepEqual(p.of('progress').map((e) => e.path).filter((x) => x !== 'a.bin'), []);
+  });
+});
