@@ -103,8 +103,10 @@ describe('mirror recovery against the lab servers', { skip: UNAVAILABLE ?? false
   test('a full destination fails fast with one line while the other target is synced; no part file is left', async () => {
     seed(S.src.root, 'fill', 8, 300 * KiB);
     const want = files(path.join(S.src.root, 'fill'));
-    // Room for about one file on the tmpfs.
-    const filler = fillDisk(S.full, { leaveBytes: 400 * KiB });
+    // No room left at all: proftpd then says so ("452 Transfer aborted. No space left on
+    // device"); a disk that fills midway gets "451 … Input/output error", which does not
+    // say why and stays transient (see the README's Faults section).
+    const filler = fillDisk(S.full);
     try {
       const job = path.join(TMP, 'fill.yaml');
       const server = (s: LabServer) => `    url: ftp://${s.host}:${s.port}/\n    user: ${LAB_USER}\n    password: \${TT_PW}\n`;
@@ -124,15 +126,17 @@ describe('mirror recovery against the lab servers', { skip: UNAVAILABLE ?? false
       assert.deepEqual(ok.failures, []);
       sameFiles(files(path.join(S.ok.root, 'fill')), want, 'the healthy target');
 
-      assert.ok(full.files.transferred <= 1, JSON.stringify(full.files));
-      assert.equal(full.files.failed, 8 - full.files.transferred);
-      assert.deepEqual(full.failures.slice(1).map((f) => f.code), Array(full.failures.length - 1).fill('EFULL'));
+      assert.equal(full.files.transferred, 0);
+      assert.equal(full.files.failed, 8);
+      assert.deepEqual(full.failures.map((f) => f.code), Array(8).fill('EFULL'));
+      assert.match(full.failures[0].message, /452 Transfer aborted\. No space left on device/);
+      for (const f of full.failures.slice(1)) assert.match(f.message, /^destination full: full:\/fill: .*: not sent$/);
       const lines = r.stderr.split('\n').filter((l) => /destination full/.test(l));
       assert.equal(lines.length, 1, r.stderr);
       assert.deepEqual(full.warnings.filter((w) => /destination full/.test(w)).length, 1);
-      // Nothing more was tried after the first failed write: proftpd saw STOR for one file more than it stored.
+      // Nothing more was tried after the first refusal: proftpd saw STOR for one file only.
       const stored = new Set(fs.readFileSync(S.full.logFile, 'utf8').split('\n').flatMap((l) => /"STOR (\S+)"/.exec(l)?.[1] ?? []));
-      assert.equal(stored.size, full.files.transferred + 1, `STOR paths: ${[...stored].join(', ')}`);
+      assert.equal(stored.size, 1, `STOR paths: ${[...stored].join(', ')}`);
       files(path.join(S.full.root, 'fill'));
     } finally {
       filler.release();
