@@ -31,6 +31,8 @@ export interface ServerState {
   pasvNoted?: boolean;
   /** Identification from the greeting, for probe's advice and known quirks. */
   kind?: ServerKind;
+  /** False once a batch of MDTMs came back out of step or unanswered (mdtm-batch.ts): one MDTM per file from then on. */
+  mdtmBatch?: false;
 }
 
 /** Something the user should know about a server, reported once (the CLI logs it as it is). */

@@ -9,6 +9,7 @@ import { WorkQueue, type Slot } from './queue.js';
 import { ServerUnreachableError } from './reachability.js';
 import type { RetryHooks } from './retrier.js';
 import type { RunState } from './run-state.js';
+import { needsExactTime } from './source-times.js';
 import { DestinationFullError, type Target } from './target.js';
 
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
@@ -111,13 +112,12 @@ export class Executor {
       final: isDiskFull,
     };
     try {
-      // A LIST time is approximate (the minute; only the day for files older
-      // than six months): preserving it would cut the destination's mtime
-      // down to that. MDTM (RFC 3659 §3) has the exact second; the listed
-      // time stays the fallback, which still keeps the next run's comparison
-      // within the listing's precision.
+      // A coarse listed time (source-times.ts) that the walker's batch of
+      // MDTMs did not make exact: this file's own MDTM. The listed time stays
+      // the fallback, which still keeps the next run's comparison within the
+      // listing's precision.
       let mtime = a.src.mtime;
-      const askMdtm = mtime === undefined || a.src.mtimeApproximate || a.src.mtimePrecision > 1000;
+      const askMdtm = needsExactTime(a.src);
       if (askMdtm) {
         mtime = (await retrier.run([srcPool], async () => (await src.connection()).mdtm(srcPath), hooks).catch(() => undefined)) ?? mtime;
       }

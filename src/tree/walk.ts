@@ -8,6 +8,7 @@ import { hingesOnMtimes, mtimeAbility } from './mtimes.js';
 import { staleParts } from './part-files.js';
 import type { PlanAction } from './plan.js';
 import type { RunState } from './run-state.js';
+import { SourceTimes, needsExactTime } from './source-times.js';
 import { describe } from './summary.js';
 import type { Target } from './target.js';
 
@@ -84,6 +85,11 @@ export class Walker {
       for (const t of ts) t.markUnsynced(rel, 'source', err);
       return;
     }
+    // A listing with coarse times (LIST): the exact times of the files to copy are asked together (source-times.ts).
+    const times =
+      !state.opts.dryRun && srcEntries.some((e) => e.type === 'file' && needsExactTime(e))
+        ? new SourceTimes(state.src.pool, (p) => state.abs(state.src.root, p), state.signal)
+        : undefined;
     // Per subdirectory, per target: true/false = walk it (destination exists or
     // not); undefined = this target does not descend there (conflict, mkdir failed).
     const next = new Map<string, (boolean | undefined)[]>();
@@ -105,7 +111,7 @@ export class Walker {
         const blocked = new Set([...held, ...srcRejected.map((r) => r.name), ...(dst?.rejected ?? []).map((r) => r.name)]);
         const diff = await this.diff(t, rel, srcEntries, dst, blocked);
         if (dst && !t.isUnsynced(rel)) for (const p of staleParts(rel, dst.entries, diff.actions, state.filter)) await this.executor.enqueueStalePart(t, p);
-        const stop = await this.hand(t, diff);
+        const stop = await this.hand(t, diff, times);
         for (const d of diff.descend) {
           if (stop.has(d.path)) continue;
           const e = next.get(d.path) ?? ts.map(() => undefined);
@@ -145,13 +151,13 @@ export class Walker {
   }
 
   /** Hand a directory's actions to the executor; returns the subdirectories this target must not descend into. */
-  private async hand(t: Target, diff: DirDiff): Promise<Set<string>> {
+  private async hand(t: Target, diff: DirDiff, times?: SourceTimes): Promise<Set<string>> {
     t.summary.files.unchanged += diff.unchanged;
     t.summary.files.skipped += diff.excluded;
     t.summary.files.excluded += diff.excluded;
     t.deletes.push(...diff.deletes);
     const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
-    for (const a of diff.actions) {
+    for await (const a of times ? times.withTimes(diff.actions) : diff.actions) {
       if (conflicts.has(a.path)) {
         t.deferred.push(a);
         continue;

@@ -126,9 +126,12 @@ export class ScriptedFtpServer {
     socket.on('data', (chunk: Buffer) => {
       if (session.frozen) return;
       buffer += chunk.toString('utf8');
+      const arrived: string[] = [];
+      if (buffer.includes('\n')) session.arrivals.push(arrived);
       for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
+        arrived.push(line);
         if (/^ABOR\b/i.test(line) && !this.handlers.has('ABOR')) {
           void this.abort(session, line);
           continue;

@@ -81,6 +81,8 @@ export class Session {
   renameFrom: string | undefined;
   /** Every command line received, in order. */
   readonly commands: string[] = [];
+  /** The command lines grouped by the read they arrived in: lines a client wrote at once (pipelined) share a group. */
+  readonly arrivals: string[][] = [];
   readonly data: DataChannel;
   /**
    * Frozen (freeze()): the session acts like a server process under SIGSTOP:
