@@ -135,7 +135,12 @@ export class FtpSession {
       await this.request('PBSZ 0', undefined, { signal });
       await this.setProtection('P');
     }
-    const feat = await this.request('FEAT', undefined, { signal, accept: () => true });
+    // TYPE I goes out with FEAT, one round trip for both: every data
+    // connection and SIZE of ours is binary (RFC 3659 §4), so a connection
+    // pays for TYPE here rather than before its first listing or transfer.
+    this.sendBatch([['FEAT'], ['TYPE', 'I']]);
+    const feat = await this.finalReply(signal, 'reply to FEAT');
+    if ((await this.finalReply(signal, 'reply to TYPE')).code === 200) this.currentType = 'I';
     this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
     // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
     if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
@@ -200,6 +205,14 @@ export class FtpSession {
    */
   reply(timeoutMs = this.server.timeouts.command, signal?: AbortSignal, what?: string): Promise<FtpReply> {
     return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');
+  }
+
+  /** The next reply past 1xx marks, whatever its code (inside exclusive). */
+  private async finalReply(signal: AbortSignal | undefined, what: string): Promise<FtpReply> {
+    let reply: FtpReply;
+    do reply = await this.reply(this.server.timeouts.command, signal, what);
+    while (reply.code < 200);
+    return reply;
   }
 
   /**

@@ -44,7 +44,24 @@ test('login: greeting, USER/PASS, FEAT read into features; every command recorde
     } finally {
       await conn.close();
     }
-    assert.deepEqual(srv.sessions[0].commands, ['USER user', 'PASS pass', 'FEAT', 'OPTS UTF8 ON', 'PWD', 'QUIT']);
+    assert.deepEqual(srv.sessions[0].commands, ['USER user', 'PASS pass', 'FEAT', 'TYPE I', 'OPTS UTF8 ON', 'PWD', 'QUIT']);
+    // TYPE I travels with FEAT: one round trip for both.
+    assert.ok(srv.sessions[0].arrivals.some((g) => g.join() === 'FEAT,TYPE I'), JSON.stringify(srv.sessions[0].arrivals));
+  });
+});
+
+test('TYPE I refused at login: the first listing asks for it again', async () => {
+  await withServer({ files: { '/d/a': 'x' } }, async (srv) => {
+    let types = 0;
+    srv.on('TYPE', (ctx) => (++types === 1 ? ctx.reply('504 not now') : ctx.fallback()));
+    const conn = await FtpConnection.connect(srv.clientOptions());
+    try {
+      assert.deepEqual((await conn.list('/d')).entries.map((e) => e.name), ['a']);
+      assert.deepEqual((await conn.list('/d')).entries.map((e) => e.name), ['a']);
+    } finally {
+      await conn.close();
+    }
+    assert.deepEqual(srv.sent('TYPE'), ['TYPE I', 'TYPE I']);
   });
 });
 
