@@ -1,10 +1,8 @@
 import type net from 'node:net';
 import { ControlChannel, tlsHandshake } from './channel.js';
 import type { FtpReply } from './reply.js';
-import type { ListEntry } from './entry.js';
-import type { ListingFormat } from './listing.js';
-import { ListingReader } from './listing-reader.js';
-import { screenListing, type Listing } from './names.js';
+import type { Listing } from './names.js';
+import { listDirectory, type ListOptions } from './list-command.js';
 import type { ArgOf, ContainedPath } from './remote-path.js';
 import type { HostPort } from './address.js';
 import {
@@ -21,11 +19,11 @@ import {
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
 import { FtpProtocolError, FtpReplyError } from './errors.js';
-import { DEFAULT_LISTING_LIMITS, type ServerOptions } from './options.js';
+import type { ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import { openSocket } from './socket.js';
-import { connectData, dataError, emptySocket, listenActive, readAll, type ActiveListener } from './data.js';
+import { connectData, dataError, emptySocket, listenActive, type ActiveListener } from './data.js';
 import { finished } from 'node:stream/promises';
 import { FtpSession, type ConnectContext } from './session.js';
 
@@ -36,6 +34,19 @@ export interface DataStream {
   socket: net.Socket;
   /** Resolves with the final reply (226/250) once the data side is finished by the caller. */
   finish(): Promise<FtpReply>;
+  /** The replies to DataOptions.then, once finish() has resolved. */
+  then: FtpReply[];
+}
+
+export interface DataOptions {
+  rest?: number;
+  signal?: AbortSignal;
+  /** Passive: a data connection already under way to an address asked earlier; undefined (or failing to connect) asks PASV now. */
+  data?: Promise<net.Socket | undefined>;
+  /** Commands written right behind the transfer command, in the same write; their replies are read after its final one. */
+  then?: readonly Command[];
+  /** Passive, clear data only: close our sending side as soon as it is connected, for a download the server need not wait for (software.ts: waitsForClientClose). */
+  halfClose?: boolean;
 }
 
 /** Checksums can take a while on large files: at least this long for the reply. */
@@ -268,11 +279,12 @@ export class FtpConnection extends FtpSession {
     command: C,
     // What STOR and APPE write to must have been built by containedPath().
     arg: ArgOf<C> | undefined,
-    opts: { rest?: number; signal?: AbortSignal } = {},
+    opts: DataOptions = {},
   ): Promise<DataStream> {
     await this.ensureType('I');
     if (wantsPret(this.state.kind, this.features.pret)) await this.request(...pretCommand([command, arg]));
     const shown = arg === undefined ? command : `${command} ${arg}`;
+    const then = opts.then ?? [];
     let tcp: net.Socket | undefined;
     let listener: ActiveListener | undefined;
     if (this.server.dataMode === 'active') {
@@ -285,13 +297,29 @@ export class FtpConnection extends FtpSession {
         throw err;
       }
     } else {
-      tcp = await connectData(await this.passiveAddress(opts.signal), this.server.timeouts.data, this.label);
+      tcp = (await opts.data) ?? (await connectData(await this.passiveAddress(opts.signal), this.server.timeouts.data, this.label));
+      // We never write on it: our FIN now tells a server that waits for the client's close before its 226 (proftpd) that it may go on.
+      if (opts.halfClose && this.dataProtection !== 'P') tcp.end();
     }
+    const thenReplies: FtpReply[] = [];
+    // The replies to `then`, which come after the command's final one (RFC 959 §4.2: in order).
+    const readThen = async () => {
+      for (const [verb] of then) {
+        let r: FtpReply;
+        do r = await this.reply(this.server.timeouts.command, opts.signal, `reply to ${verb}`);
+        while (r.code < 200);
+        thenReplies.push(r);
+      }
+    };
     try {
       if (opts.rest) await this.request(...restCommand(opts.rest));
-      this.send(command, arg);
+      if (then.length) this.sendBatch([[command, arg], ...then]);
+      else this.send(command, arg);
       const mark = await this.reply(this.server.timeouts.command, opts.signal, `reply to ${command}`);
-      if (mark.code >= 300) throw new FtpReplyError(mark.code, shown, mark.lines);
+      if (mark.code >= 300) {
+        await readThen().catch(() => undefined);
+        throw new FtpReplyError(mark.code, shown, mark.lines);
+      }
       if (listener) {
         // A first reply of 2xx means the server sent nothing and will not connect.
         tcp = mark.code < 200 ? await listener.accept() : emptySocket();
@@ -314,12 +342,12 @@ export class FtpConnection extends FtpSession {
       }
       const finish = async (): Promise<FtpReply> => {
         // 1xx mark then 226/250 on success. A 2xx as the *first* reply means no data (some servers, empty dirs).
-        if (mark.code >= 200) return mark;
-        const r = await this.reply(this.server.timeouts.data, opts.signal, `end of ${command}`);
+        const r = mark.code >= 200 ? mark : await this.reply(this.server.timeouts.data, opts.signal, `end of ${command}`);
+        await readThen();
         if (r.code >= 300) throw new FtpReplyError(r.code, shown, r.lines);
         return r;
       };
-      return { socket, finish };
+      return { socket, finish, then: thenReplies };
     } catch (err) {
       tcp?.destroy();
       listener?.close();
@@ -349,57 +377,8 @@ export class FtpConnection extends FtpSession {
     });
   }
 
-  /**
-   * List a directory: MLSD (RFC 3659 §7, exact facts) when the server has it,
-   * else LIST -a (approximate dates). The choice is remembered per server;
-   * `command: 'LIST'` asks for LIST this once (symlink targets, which MLSD
-   * often leaves out). A listing that ends without its 226, or that goes past
-   * the server's listing limits, is an error, never a short list. Entries
-   * whose names fxpmirror may not use come back apart, in `rejected`.
-   */
-  async list(path: string, opts: { signal?: AbortSignal; command?: 'LIST' } = {}): Promise<Listing> {
-    const signal = opts.signal;
-    return this.exclusive(async () => {
-      const useMlsd = opts.command === undefined && (this.state.listing ? this.state.listing === 'MLSD' : this.features.mlsd);
-      if (useMlsd) {
-        try {
-          const { entries } = await this.readListing('MLSD', path, 'MLSD', path, signal);
-          this.state.listing = 'MLSD';
-          return screenListing(entries);
-        } catch (err) {
-          // 500/502: MLSD not understood after all. Any other refusal is about the path.
-          if (!(err instanceof FtpReplyError) || (err.replyCode !== 500 && err.replyCode !== 502) || this.state.listing) throw err;
-        }
-      }
-      if (opts.command === undefined) this.state.listing = 'LIST';
-      // LIST arguments are passed to ls-like globbing by several servers, so a
-      // name with spaces or brackets breaks it: CWD there and list ".".
-      await this.request('CWD', path, { signal });
-      const { entries, reply } = await this.readListing('LIST', '-a', 'LIST', path, signal);
-      // vsftpd answers an unreadable directory with an empty listing and
-      // "226 Transfer done (but failed to open directory)." — that is a failure.
-      if (/failed to open directory/i.test(reply.message)) {
-        throw new FtpReplyError(550, `LIST ${path}`, reply.lines);
-      }
-      return screenListing(entries);
-    });
-  }
-
-  /** A listing's data connection, parsed as it arrives within the server's listing limits. */
-  private async readListing(command: string, arg: string, format: ListingFormat, path: string, signal?: AbortSignal): Promise<{ entries: ListEntry[]; reply: FtpReply }> {
-    const data = await this.openData(command, arg, { signal });
-    const reader = new ListingReader(format, this.server.listingLimits ?? DEFAULT_LISTING_LIMITS, `${this.label}: the listing of ${path}`);
-    try {
-      await readAll(data.socket, (chunk) => reader.push(chunk), this.server.timeouts.data, this.label);
-    } catch (err) {
-      // Past a limit, or reset: the data connection is gone, and the
-      // server's 426 or 226 would come whenever it notices and then answer a
-      // later command: the control connection goes too (the pool replaces it).
-      data.socket.destroy();
-      this.channel.close(err as Error);
-      throw err;
-    }
-    const reply = await data.finish();
-    return { entries: reader.end(), reply };
+  /** List a directory (list-command.ts). */
+  list(path: string, opts: ListOptions = {}): Promise<Listing> {
+    return listDirectory(this, path, opts);
   }
 }

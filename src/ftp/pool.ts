@@ -62,59 +62,77 @@ export class ConnectionPool {
   /** A connection for exclusive use until release(). Reconnects transparently. */
   async acquire(): Promise<FtpConnection> {
     if (this.closed) throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);
-    for (;;) {
-      const conn = this.idle.pop();
-      if (!conn) break;
+    const idle = this.takeIdle();
+    if (idle) return idle;
+    if (this.all.size + this.opening < this.limit) return this.open();
+    return this.wait();
+  }
+
+  /**
+   * Log in up to `n` connections (at most the limit) in the background, so
+   * they are ready when the work fans out instead of each costing its own
+   * logins then. Quiet: a failure shows again at the next acquire().
+   */
+  warm(n: number = this.limit): void {
+    if (this.closed) return;
+    for (let k = this.all.size + this.opening; k < Math.min(n, this.limit); k++) {
+      this.open().then(
+        (c) => this.release(c),
+        () => undefined,
+      );
+    }
+  }
+
+  private takeIdle(): FtpConnection | undefined {
+    for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) {
       if (!conn.closed) return conn;
       this.all.delete(conn);
     }
-    if (this.all.size + this.opening < this.limit) {
-      this.opening++;
-      try {
-        let greetedNow!: () => void;
-        const mine = new Promise<void>((r) => (greetedNow = r));
-        let greetedOnce = false;
-        const greeted = () => {
-          if (greetedOnce) return;
-          greetedOnce = true;
-          this.onConnectPhase?.('greeted');
-          greetedNow();
-        };
-        const before = this.lastGreeting;
-        this.lastGreeting = mine;
-        if (staggersSessions(this.state.kind)) await before;
-        this.onConnectPhase?.('connect');
-        const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted, onNote: (n) => this.onNote?.(n) });
-        if (this.closed) {
-          // close() ran while we were connecting: nobody will release this one.
-          await conn.close();
-          throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);
-        }
-        this.all.add(conn);
-        return conn;
-      } catch (err) {
-        if (isTooManyConnections(err) && this.all.size > 0) {
-          // Several logins may be refused at once (they were opened together):
-          // the shrink is reported once per new limit, not once per refusal.
-          const limit = Math.max(1, this.all.size);
-          if (limit < this.limit) this.onShrink?.(limit, (err as Error).message);
-          this.limit = Math.min(this.limit, limit);
-          this.cap = Math.min(this.cap, this.all.size + this.spares.size);
-          // While this login was being refused, every other connection may
-          // have come back idle (nobody was waiting then): take one, or
-          // wait() would wait for a release that never comes.
-          for (let idle = this.idle.pop(); idle; idle = this.idle.pop()) {
-            if (!idle.closed) return idle;
-            this.all.delete(idle);
-          }
-          return this.wait();
-        }
-        throw err;
-      } finally {
-        this.opening--;
+    return undefined;
+  }
+
+  /** One more connection; the caller has checked the limit. */
+  private async open(): Promise<FtpConnection> {
+    this.opening++;
+    try {
+      let greetedNow!: () => void;
+      const mine = new Promise<void>((r) => (greetedNow = r));
+      let greetedOnce = false;
+      const greeted = () => {
+        if (greetedOnce) return;
+        greetedOnce = true;
+        this.onConnectPhase?.('greeted');
+        greetedNow();
+      };
+      const before = this.lastGreeting;
+      this.lastGreeting = mine;
+      if (staggersSessions(this.state.kind)) await before;
+      this.onConnectPhase?.('connect');
+      const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted, onNote: (n) => this.onNote?.(n) });
+      if (this.closed) {
+        // close() ran while we were connecting: nobody will release this one.
+        await conn.close();
+        throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);
       }
+      this.all.add(conn);
+      return conn;
+    } catch (err) {
+      if (isTooManyConnections(err) && this.all.size > 0) {
+        // Several logins may be refused at once (they were opened together):
+        // the shrink is reported once per new limit, not once per refusal.
+        const limit = Math.max(1, this.all.size);
+        if (limit < this.limit) this.onShrink?.(limit, (err as Error).message);
+        this.limit = Math.min(this.limit, limit);
+        this.cap = Math.min(this.cap, this.all.size + this.spares.size);
+        // While this login was being refused, every other connection may
+        // have come back idle (nobody was waiting then): take one, or
+        // wait() would wait for a release that never comes.
+        return this.takeIdle() ?? this.wait();
+      }
+      throw err;
+    } finally {
+      this.opening--;
     }
-    return this.wait();
   }
 
   private wait(): Promise<FtpConnection> {

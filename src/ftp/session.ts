@@ -147,11 +147,18 @@ export class FtpSession {
   }
 
   private async login(signal?: AbortSignal): Promise<void> {
-    let reply = await this.request('USER', this.server.user, { signal, accept: () => true });
-    if (reply.code === 331) {
-      this.channel.send(`PASS ${this.server.password}`, 'PASS ***');
-      reply = await this.channel.nextReply(this.server.timeouts.command, signal, 'reply to PASS');
-    }
+    // USER and PASS go out together: one round trip, not two. Replies come
+    // in order (RFC 959 §4.2); a server that needs no password (230 to USER)
+    // or refuses the user answers PASS with 503 or the like, read and dropped.
+    this.send('USER', this.server.user);
+    this.channel.send(`PASS ${this.server.password}`, 'PASS ***');
+    let reply = await this.finalReply(signal, 'reply to USER');
+    // After a 331, PASS's reply is the login's answer; after anything else it
+    // only keeps the conversation in step (a server that answered USER with
+    // 421 or 530 may have closed the connection already).
+    const pass = this.finalReply(signal, 'reply to PASS');
+    if (reply.code === 331) reply = await pass;
+    else await pass.catch(() => undefined);
     if (reply.code === 332) {
       if (!this.server.account) throw new FtpLoginError(`${this.label}: server asks for an account (ACCT) and none is configured`);
       this.channel.send(`ACCT ${this.server.account}`, 'ACCT ***');

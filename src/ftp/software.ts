@@ -71,3 +71,25 @@ export function marksAfterAccept(kind: ServerKind): boolean | undefined {
   if (kind === 'pyftpdlib') return false;
   return undefined;
 }
+
+/**
+ * These read their control connection only between transfers (ABOR aside),
+ * so a PASV written behind a listing command waits, and is answered right
+ * after the listing's 226 (lab, on the emulated WAN: vsftpd, proftpd,
+ * pure-ftpd). pyftpdlib reads every command at once, and a PASV closes the
+ * data connection of the transfer in progress: its listing comes short.
+ */
+export function queuesCommandsDuringTransfer(kind: ServerKind): boolean {
+  return kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd';
+}
+
+/**
+ * proftpd, after sending a listing, waits for the client to close the data
+ * connection before it answers 226 (a lingering close): one more round trip
+ * per listing. A client that has already closed its sending side (it never
+ * writes on a download) gets the 226 with the data (lab, emulated WAN: the
+ * listing's 226 came 8 ms after the 150 instead of 85 ms).
+ */
+export function waitsForClientClose(kind: ServerKind): boolean {
+  return kind === 'proftpd';
+}

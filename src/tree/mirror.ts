@@ -43,8 +43,13 @@ class Mirror {
     const { state } = this;
     // The source root first: when it cannot be listed (missing, refused, server
     // gone) there is nothing to compare, and no target is touched at all.
+    // Every connection the run may use logs in now, in the background: the
+    // walk fans out as soon as the roots are listed.
+    for (const pool of new Set([state.src.pool, ...state.targets.map((t) => t.pool)])) pool.warm();
+    // The targets' roots are read meanwhile (reads only: see probeRoots).
+    const probed = this.walker.probeRoots();
     const sourceListing = this.request.sourceListing ?? (await readSourceRoot(state.src, state.opts));
-    const rootExists = await this.walker.prepareRoots();
+    const rootExists = await this.walker.prepareRoots(await probed);
     const reachable = state.targets.filter((_, i) => rootExists[i] !== undefined);
     await this.walker.walk('', rootExists.filter((e) => e !== undefined), reachable, sourceListing);
     state.events.walked?.();

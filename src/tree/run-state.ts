@@ -38,6 +38,7 @@ export class RunState {
   private failedTotal = 0;
   private readonly defaultEngine: FxpEngine;
   private readonly listLimits = new Map<ConnectionPool, LimitFunction>();
+  private readonly prefetched = new Map<ConnectionPool, Map<string, Promise<Listing | undefined>>>();
   private readonly watches = new Map<ConnectionPool, ServerWatch>();
   private readonly mtimeless = new Set<ConnectionPool>();
 
@@ -68,9 +69,28 @@ export class RunState {
    * destination's, and the other way round.
    */
   listing(pool: ConnectionPool, dir: string): Promise<Listing> {
+    const early = this.prefetched.get(pool)?.get(dir);
+    if (early) {
+      this.prefetched.get(pool)!.delete(dir);
+      return early.then((l) => l ?? this.listing(pool, dir));
+    }
     let limit = this.listLimits.get(pool);
     if (!limit) this.listLimits.set(pool, (limit = pLimit(Math.max(1, this.opts.parallel))));
-    return limit(() => this.retrier.run([pool], () => pool.use((c) => c.list(dir))));
+    const queue = limit;
+    // More listings waiting for this server: the next one's PASV is asked ahead (list-command.ts).
+    return queue(() => this.retrier.run([pool], () => pool.use((c) => c.list(dir, { more: queue.pendingCount > 0 }))));
+  }
+
+  /**
+   * Start listing `dir` now (a read, nothing changes); the walk's listing()
+   * of that directory takes this one instead of asking again. One attempt,
+   * without retries or reports: when it fails, listing() asks again in full.
+   */
+  prefetch(pool: ConnectionPool, dir: string): void {
+    const p = pool.use((c) => c.list(dir, { more: true })).catch(() => undefined);
+    let m = this.prefetched.get(pool);
+    if (!m) this.prefetched.set(pool, (m = new Map()));
+    m.set(dir, p);
   }
 
   /**

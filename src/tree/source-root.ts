@@ -29,7 +29,8 @@ export class SourceRootError extends Error {
  */
 export async function readSourceRoot(src: { pool: ConnectionPool; root: string; display: string }, opts: Pick<MirrorOptions, 'retries'>): Promise<Listing> {
   try {
-    return await withRetries(retryPolicy(opts.retries), () => src.pool.use((c) => c.list(src.root)));
+    // Subdirectories most likely follow: the next listing's PASV is asked ahead (list-command.ts).
+    return await withRetries(retryPolicy(opts.retries), () => src.pool.use((c) => c.list(src.root, { more: true })));
   } catch (err) {
     const { host, port } = src.pool.server;
     throw new SourceRootError(src.display, `${host.includes(':') ? `[${host}]` : host}:${port}`, err);

@@ -31,16 +31,33 @@ export class Walker {
   }
 
   /**
-   * Every target root must exist before anything goes into it. A target whose
-   * root cannot be read or created (server down, refused) fails on its own:
-   * it is not walked (undefined), the other targets go on.
+   * Whether each target root exists, read while the source root is being
+   * listed: one attempt, nothing written, nothing reported (undefined when
+   * it failed: prepareRoots() asks again in full). Where it exists, its
+   * listing starts too (RunState.prefetch).
    */
-  async prepareRoots(): Promise<(boolean | undefined)[]> {
+  async probeRoots(): Promise<(boolean | undefined)[]> {
     return Promise.all(
-      this.state.targets.map(async (t): Promise<boolean | undefined> => {
+      this.state.targets.map(async (t) => {
+        const exists = await t.pool.use((c) => c.isDirectory(t.ep.root)).catch(() => undefined);
+        if (exists) this.state.prefetch(t.pool, t.ep.root);
+        return exists;
+      }),
+    );
+  }
+
+  /**
+   * Every target root must exist before anything goes into it: read where
+   * probeRoots() could not tell, created where missing. A target whose root
+   * cannot be read or created (server down, refused) fails on its own: it is
+   * not walked (undefined), the other targets go on.
+   */
+  async prepareRoots(probed: (boolean | undefined)[]): Promise<(boolean | undefined)[]> {
+    return Promise.all(
+      this.state.targets.map(async (t, i): Promise<boolean | undefined> => {
         const a: PlanAction = { kind: 'mkdir', path: '', reason: 'missing' };
         try {
-          const exists = await this.state.retrier.run([t.pool], () => t.pool.use((c) => c.isDirectory(t.ep.root)));
+          const exists = probed[i] ?? (await this.state.retrier.run([t.pool], () => t.pool.use((c) => c.isDirectory(t.ep.root))));
           if (exists) return true;
           await t.gate.pass(a, () => t.pool.use((c) => c.mkdir(containedPath(t.ep.root), true)));
           t.summary.dirs.created++;
