@@ -10,7 +10,7 @@ import { EXIT } from './exit.js';
 import type { Logger } from './log.js';
 import type { Output } from './output.js';
 import { readExcludeFrom } from './options.js';
-import { mirrorEvents, targetEngine } from './report.js';
+import { logPoolShrink, mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
 import { connectAndResolve } from './login-paths.js';
 import { interruptedBy } from './interrupt.js';
@@ -96,7 +96,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     if (!p) {
       const wire = ctx.verbose ? (dir: '>' | '<', line: string) => jlog.log({ level: 'debug', event: 'ftp', server: name, message: `${dir} ${line}` }) : undefined;
       p = new ConnectionPool(server, options.parallel, wire);
-      p.onShrink = (n, why) => jlog.log({ level: 'warn', event: 'pool-shrink', server: name, message: `too many connections (${why}): using ${n}` });
+      p.onShrink = logPoolShrink(jlog, name, options.parallel);
       p.onNote = (n) => jlog.log(n);
       pools.set(name, p);
     }

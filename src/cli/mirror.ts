@@ -6,7 +6,7 @@ import { flagsOf, mirrorOptionsOf, readExcludeFrom, wireLog, type MirrorFlags } 
 import { openOutput } from './output.js';
 import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
-import { mirrorEvents, targetEngine } from './report.js';
+import { logPoolShrink, mirrorEvents, targetEngine } from './report.js';
 import { lockTarget } from './target-lock.js';
 import { connectAndResolve } from './login-paths.js';
 import { outcomeOfSummary } from './outcome.js';
@@ -35,7 +35,7 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name, wire));
   const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name, wire));
   for (const p of [srcPool, dstPool]) {
-    p.onShrink = (n, why) => log.log({ level: 'warn', event: 'pool-shrink', server: p.server.name, message: `too many connections (${why}): using ${n}` });
+    p.onShrink = logPoolShrink(log, p.server.name, options.parallel);
     p.onNote = (n) => log.log(n);
   }
   let release: (() => Promise<void>) | undefined;

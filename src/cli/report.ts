@@ -89,3 +89,13 @@ export function targetEngine(policy: TransferPolicy, log: Logger): FxpEngine {
     fallback: (mode, err) => log.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
   });
 }
+
+/**
+ * A server refused one more connection (421, or proftpd's 530), and its pool
+ * now uses `n`. A warning when that is fewer than -P, the transfers the user
+ * asked for; below that the walk only lists on fewer connections (walkWidth
+ * in src/tree/run-state.ts), which is worth a note, not a warning.
+ */
+export function logPoolShrink(log: Logger, server: string, parallel: number): (n: number, why: string) => void {
+  return (n, why) => log.log({ level: n < parallel ? 'warn' : 'info', event: 'pool-shrink', server, message: `too many connections (${why}): using ${n}` });
+}

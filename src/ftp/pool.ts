@@ -68,6 +68,11 @@ export class ConnectionPool {
     return this.wait();
   }
 
+  /** Let the pool open up to `n` connections, within the server's cap (lowered by any 421 so far); never narrows it. */
+  widen(n: number): void {
+    this.limit = Math.max(this.limit, Math.min(n, this.cap));
+  }
+
   /**
    * Log in up to `n` connections (at most the limit) in the background, so
    * they are ready when the work fans out instead of each costing its own

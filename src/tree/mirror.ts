@@ -1,7 +1,7 @@
 import { DeletePhase } from './delete-phase.js';
 import { Executor } from './execute.js';
 import type { MirrorSummary } from './plan.js';
-import { RunState } from './run-state.js';
+import { RunState, walkWidth } from './run-state.js';
 import type { MirrorRun } from './run-types.js';
 import { readSourceRoot } from './source-root.js';
 import { Walker } from './walk.js';
@@ -43,9 +43,13 @@ class Mirror {
     const { state } = this;
     // The source root first: when it cannot be listed (missing, refused, server
     // gone) there is nothing to compare, and no target is touched at all.
-    // Every connection the run may use logs in now, in the background: the
-    // walk fans out as soon as the roots are listed.
-    for (const pool of new Set([state.src.pool, ...state.targets.map((t) => t.pool)])) pool.warm();
+    // The connections the transfers will use log in now, in the background:
+    // the walk fans out as soon as the roots are listed. It may list on more
+    // (walkWidth), opened as directories wait for them.
+    for (const pool of new Set([state.src.pool, ...state.targets.map((t) => t.pool)])) {
+      pool.widen(walkWidth(pool.server.maxConnections, state.opts.parallel));
+      pool.warm(state.opts.parallel);
+    }
     // The targets' roots are read meanwhile (reads only: see probeRoots).
     const probed = this.walker.probeRoots();
     const sourceListing = this.request.sourceListing ?? (await readSourceRoot(state.src, state.opts));

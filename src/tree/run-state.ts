@@ -15,6 +15,17 @@ import { describe } from './summary.js';
 import { Target } from './target.js';
 
 /**
+ * How many connections to one server the walk may list on at once: its
+ * connection cap (--max-connections) but one, which stays free for watching
+ * transfers (ConnectionPool.spare), and at least -P. Listings cost round
+ * trips, not bandwidth: on a distant server a walk on four connections waits
+ * three or four round trips per directory per connection.
+ */
+export function walkWidth(cap: number, parallel: number): number {
+  return Math.max(1, Math.min(cap, Math.max(parallel, cap - 1)));
+}
+
+/**
  * What every stage of one mirror run shares: the options, the filter, the
  * event sink, the targets, the retry loop and the servers' watches, the
  * listing limits, and the --max-errors count.
@@ -75,7 +86,7 @@ export class RunState {
       return early.then((l) => l ?? this.listing(pool, dir));
     }
     let limit = this.listLimits.get(pool);
-    if (!limit) this.listLimits.set(pool, (limit = pLimit(Math.max(1, this.opts.parallel))));
+    if (!limit) this.listLimits.set(pool, (limit = pLimit(walkWidth(pool.server.maxConnections, this.opts.parallel))));
     const queue = limit;
     // More listings waiting for this server: the next one's PASV is asked ahead (list-command.ts).
     return queue(() => this.retrier.run([pool], () => pool.use((c) => c.list(dir, { more: queue.pendingCount > 0 }))));
