@@ -148,7 +148,8 @@ describe('mirror engine against the lab servers', { skip: UNAVAILABLE ?? false, 
     assertSameTree(snapshot(disk(S.vsftpd, 'flat-fwd')), want, 'fxp');
     const proSent = sent(fwd.r, S.proftpd);
     assert.equal(runs(proSent, 'PASV', 'RETR'), 20, proSent.join(' '));
-    assert.equal(proSent.filter((c) => c === 'PASV').length, 22, 'the listing, the first file, then one ahead per file');
+    // The root listing asks one PASV ahead for a next listing (list-command.ts); none follows (a flat tree), so it goes unused.
+    assert.equal(proSent.filter((c) => c === 'PASV').length, 23, 'the listing, its PASV ahead, the first file, then one ahead per file');
     assert.equal(runs(sent(fwd.r, S.vsftpd), 'PORT', 'STOR'), 20);
   });
 

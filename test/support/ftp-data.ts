@@ -51,7 +51,9 @@ export class DataChannel {
   /** Listen on host:0; resolves with the port. Replaces any earlier pending channel. */
   async listen(host: string): Promise<{ host: string; port: number }> {
     this.reset();
-    const server = net.createServer();
+    // Half-open allowed, as a C server's socket is: a client that closes its
+    // sending side at once (it never writes on a download) still gets all the data.
+    const server = net.createServer({ allowHalfOpen: true });
     this.listener = server;
     this.accepted = new Promise((resolve) => {
       server.once('connection', (s) => {
