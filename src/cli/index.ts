@@ -62,7 +62,7 @@ export function buildProgram(): Command {
     .action(async (a: string, b: string, o: CommonOpts & TransferFlags, cmd: Command) => setExit(await (await import('./copy.js')).copyCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
 
   outputOptions(mirrorOptions(listingOptions(transferOptions(connectionOptions(program.command('mirror').description('make the destination tree identical to the source tree').argument('<src-url>').argument('<dst-url>'))))))
-    .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await (await import('./mirror.js')).mirrorCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd) })));
+    .action(async (a: string, b: string, o: MirrorFlags, cmd: Command) => setExit(await (await import('./mirror.js')).mirrorCommand(a, b, { ...o, passiveExplicit: passiveExplicit(cmd), parallelExplicit: cmd.getOptionValueSource('parallel') === 'cli' })));
 
   connectionOptions(program.command('probe').description('find which FXP modes two servers accept, and why the others fail').argument('<url-a>').argument('<url-b>'))
     .addOption(new Option('--trust-pasv-address <side>', TRUST_PASV_HELP).choices(['a', 'b', 'both']))

@@ -188,6 +188,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
       src,
       targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.root!, display: s.name.target, engine: targetEngine(policy, s.log) })),
       options,
+      parallelAuto: !job.parallelExplicit,
       sourceListing,
       excludeFromText,
       signal: ctx.signal,

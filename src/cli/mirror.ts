@@ -57,6 +57,7 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
       src: { pool: srcPool, root: srcRoot, display: redactUrls(srcUrl) },
       targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
       options,
+      parallelAuto: !o.parallelExplicit,
       excludeFromText,
       signal,
       events: mirrorEvents({

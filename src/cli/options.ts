@@ -123,7 +123,7 @@ export function mirrorOptions(cmd: Command): Command {
     .option('--older-than <when>', 'only files modified before (ISO date or age like 7d)', dateArg)
     .option('--delete', 'delete destination entries that are not on the source')
     .option('--max-delete <n|p%>', 'stop before deleting more than N entries or P% of the destination', maxDeleteArg)
-    .option('-P, --parallel <n>', 'connection pairs working at once', intArg(1), DEFAULT_MIRROR_OPTIONS.parallel)
+    .option('-P, --parallel <n>', 'connection pairs working at once (default: 4, more on distant servers)', intArg(1), DEFAULT_MIRROR_OPTIONS.parallel)
     .option('--max-connections <n>', 'most connections per server', intArg(1))
     .option('--retries <n>', 'retries for transient failures', intArg(0), DEFAULT_MIRROR_OPTIONS.retries)
     .option('--max-errors <n>', 'stop after this many failed files', intArg(1))
@@ -166,6 +166,8 @@ export interface TransferFlags {
   fxp: MirrorOptions['fxp'];
   passive: MirrorOptions['passive'];
   passiveExplicit?: boolean;
+  /** -P was given: the number of transfers at once is fixed (else it adapts, src/tree/pairs.ts). */
+  parallelExplicit?: boolean;
   verify: MirrorOptions['verify'];
   continue?: boolean;
   allowClearData?: boolean;

@@ -79,6 +79,7 @@ export function mirrorEvents(r: MirrorReport): MirrorEvents {
     },
     warn: (message, t) => (t === undefined ? r.log : r.targets[t].log).log({ level: 'warn', event: 'warning', message }),
     walked: () => progress?.walkDone(),
+    pairs: (n, reason) => r.log.log({ level: 'info', event: 'parallel', message: `${n} transfers at once: ${reason}` }),
   };
 }
 

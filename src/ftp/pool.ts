@@ -59,6 +59,11 @@ export class ConnectionPool {
     return this.all.size;
   }
 
+  /** The most connections the pool opens now (widen() raises it, a 421 lowers it). */
+  get currentLimit(): number {
+    return this.limit;
+  }
+
   /** A connection for exclusive use until release(). Reconnects transparently. */
   async acquire(): Promise<FtpConnection> {
     if (this.closed) throw new FtpError('ECLOSED', `${this.server.name}: pool closed`);

@@ -33,6 +33,8 @@ export interface ServerState {
   kind?: ServerKind;
   /** False once a batch of MDTMs came back out of step or unanswered (mdtm-batch.ts): one MDTM per file from then on. */
   mdtmBatch?: false;
+  /** The shortest FEAT round trip of any connection (ms): about the network's round trip to this server. */
+  rttMs?: number;
 }
 
 /** Something the user should know about a server, reported once (the CLI logs it as it is). */
@@ -138,8 +140,11 @@ export class FtpSession {
     // TYPE I goes out with FEAT, one round trip for both: every data
     // connection and SIZE of ours is binary (RFC 3659 §4), so a connection
     // pays for TYPE here rather than before its first listing or transfer.
+    const asked = performance.now();
     this.sendBatch([['FEAT'], ['TYPE', 'I']]);
     const feat = await this.finalReply(signal, 'reply to FEAT');
+    // FEAT is answered from memory: its round trip is the path's, for the mirror's choice of parallelism.
+    this.state.rttMs = Math.min(this.state.rttMs ?? Infinity, performance.now() - asked);
     if ((await this.finalReply(signal, 'reply to TYPE')).code === 200) this.currentType = 'I';
     this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
     // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.

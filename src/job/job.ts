@@ -31,4 +31,6 @@ export interface Job {
   remoteLockTtlMs: number;
   /** The passive side comes from the job (or defaults) or a server's passive preference, not from the built-in default. */
   passiveExplicit: boolean;
+  /** `parallel` was set (job or defaults): the number of transfers at once is fixed, else it adapts (src/tree/pairs.ts). */
+  parallelExplicit: boolean;
 }

@@ -177,6 +177,7 @@ export function readJob(r: JobFileReader, node: Node | null, itemOffset: number,
       remoteLock: own.remoteLock ?? defaults.remoteLock ?? false,
       remoteLockTtlMs: own.remoteLockTtlMs ?? defaults.remoteLockTtlMs ?? DEFAULT_REMOTE_LOCK_TTL_MS,
       passiveExplicit: explicitPassive !== undefined || [from.server, ...to.map((t) => t.server)].some((s) => s.passive !== undefined),
+      parallelExplicit: (own.options.parallel ?? defaults.options.parallel) !== undefined,
     },
     nameOffset: r.valueOffset(nameEntry!.pair),
   };

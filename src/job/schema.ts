@@ -226,7 +226,7 @@ export const MIRROR_OPTION_KEYS: { readonly [K in keyof MirrorOptions]-?: KeyRul
     kind: 'maxDelete',
     description: 'Stop before deleting more than this many entries ("100") or this share of the target ("10%").',
   },
-  parallel: { kind: 'integer', min: 1, default: 4, description: 'Files transferred at once.' },
+  parallel: { kind: 'integer', min: 1, default: 4, description: 'Files transferred at once. Unset: starts at 4 and adapts to distant servers (README, "Parallelism").' },
   retries: { kind: 'integer', min: 0, default: 5, description: 'Retries per file after a transient error.' },
   maxErrors: { kind: 'integer', min: 1, description: 'Stop the run after this many failed files.' },
   dryRun: { kind: 'boolean', default: false, description: 'Plan only: print what would be done.' },

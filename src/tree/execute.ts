@@ -10,6 +10,7 @@ import { ServerUnreachableError } from './reachability.js';
 import type { RetryHooks } from './retrier.js';
 import type { RunState } from './run-state.js';
 import { needsExactTime } from './source-times.js';
+import { PairControl } from './pairs.js';
 import { DestinationFullError, type Target } from './target.js';
 
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
@@ -33,8 +34,18 @@ export class Executor {
   /** Actions that got as far as an attempt: their failures are reported one by one. */
   private readonly tried = new WeakSet<PlanAction>();
 
+  /** Without -P: how many transfers run at once (pairs.ts); undefined: -P fixes it. */
+  private readonly pairs: PairControl | undefined;
+
   constructor(private readonly state: RunState) {
     this.transfers = new WorkQueue('transfers', Math.max(1, state.opts.parallel), HIGH_WATER);
+    if (state.parallelAuto) {
+      const pools = [...new Set([state.src.pool, ...state.targets.map((t) => t.pool)])];
+      this.pairs = new PairControl(Math.max(1, state.opts.parallel), pools, (c) => {
+        this.transfers.setLimit(c.pairs);
+        state.events.pairs?.(c.pairs, c.reason);
+      });
+    }
   }
 
   /** Queue a transfer or a verify; waits while the queue is at high water. */
@@ -121,10 +132,15 @@ export class Executor {
       if (askMdtm) {
         mtime = (await retrier.run([srcPool], async () => (await src.connection()).mdtm(srcPath), hooks).catch(() => undefined)) ?? mtime;
       }
+      // The time of a file that went through in one try, for the choice of parallelism (pairs.ts).
+      const token = this.pairs?.started();
+      const began = performance.now();
+      let tries = 0;
       const result = await retrier.run(
         [srcPool, t.pool],
-        () =>
-          this.state.engineFor(t).copy(src, dst, {
+        () => {
+          tries++;
+          return this.state.engineFor(t).copy(src, dst, {
             srcPath,
             dstRoot: t.ep.root,
             dstRel: a.path,
@@ -135,9 +151,11 @@ export class Executor {
             more: !askMdtm,
             // An interrupted run aborts the transfer at once (engine.ts).
             signal: this.state.signal,
-          }),
+          });
+        },
         hooks,
       );
+      if (token !== undefined && tries === 1) this.pairs?.done(token, performance.now() - began);
       t.summary.files.transferred++;
       t.summary.bytes.transferred += result.bytes;
       t.summary.modes[result.mode] = (t.summary.modes[result.mode] ?? 0) + 1;

@@ -26,6 +26,7 @@ export interface MirrorOptions {
   /** Stop before deleting more than this many entries, or this percentage of destination entries. */
   maxDelete?: { count: number } | { percent: number };
   // execution
+  /** Transfers at once (connection pairs); with MirrorRun.parallelAuto, where the count starts. */
   parallel: number;
   retries: number;
   /** Stop the run after this many failed files (undefined: never stop early). */

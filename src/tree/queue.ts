@@ -25,9 +25,15 @@ export class WorkQueue {
 
   constructor(
     readonly name: string,
-    private readonly limit: number,
+    private limit: number,
     private readonly highWater: number,
   ) {}
+
+  /** Tasks allowed to run at once from now on; fewer: running tasks finish, no new one starts until below. */
+  setLimit(n: number): void {
+    this.limit = Math.max(1, n);
+    while (this.running < this.limit && this.waiting.length > 0) this.waiting.shift()!();
+  }
 
   get size(): number {
     return this.pending.size;
@@ -75,6 +81,6 @@ export class WorkQueue {
 
   private release(): void {
     this.running--;
-    this.waiting.shift()?.();
+    if (this.running < this.limit) this.waiting.shift()?.();
   }
 }

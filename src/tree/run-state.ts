@@ -39,6 +39,8 @@ export class RunState {
   readonly retrier: Retrier;
   readonly mtimeProbe = new MtimeProbe();
   readonly signal?: AbortSignal;
+  /** The number of transfers at once adapts to the path (pairs.ts). */
+  readonly parallelAuto: boolean;
   /** Set when --max-errors is reached: no new transfer starts, no deletion runs. */
   stopped = false;
 
@@ -59,6 +61,7 @@ export class RunState {
     this.filter = PathFilter.fromOptions(run.options, run.excludeFromText);
     this.src = run.src;
     this.signal = run.signal;
+    this.parallelAuto = run.parallelAuto ?? false;
     this.defaultEngine = run.engine ?? new FxpEngine(run.options);
     this.targets = run.targets.map((ep, i) => new Target(i, ep, run.src.display, run.options.dryRun, this.events));
     const policy = retryPolicy(run.options.retries, run.retry);

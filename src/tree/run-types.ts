@@ -36,6 +36,8 @@ export interface MirrorEvents {
   started?(target: number, a: PlanAction): void;
   /** The walk has ended: every transfer it found has been reported by queued() (progress totals). */
   walked?(): void;
+  /** Without -P: the number of transfers at once changed (pairs.ts), and why. */
+  pairs?(pairs: number, reason: string): void;
 }
 
 export interface MirrorRun {
@@ -48,6 +50,8 @@ export interface MirrorRun {
   sourceListing?: Listing;
   excludeFromText?: string;
   events?: MirrorEvents;
+  /** -P was not given (nor `parallel` in a job): the number of transfers at once adapts to the path, from options.parallel (pairs.ts). */
+  parallelAuto?: boolean;
   /** Interrupted (a signal): start nothing more, abort the running transfers, delete nothing. */
   signal?: AbortSignal;
   /** The retry schedule's base, cap, jitter, clock and sleep (tests); the count is options.retries. */

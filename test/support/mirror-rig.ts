@@ -79,6 +79,8 @@ export interface MirrorRecord {
   failed: string[];
   /** "<target> <kind> <path>" for every action that passed a gate. */
   actions: string[];
+  /** Each change of the number of transfers at once (parallelAuto). */
+  pairs: number[];
   ms: number;
 }
 
@@ -88,7 +90,7 @@ export interface RigRun extends Omit<MirrorRun, 'options' | 'events'> {
 
 /** Run mirror() and record what it reported. Short retry waits unless the test says otherwise. */
 export async function runMirror(r: RigRun): Promise<MirrorRecord> {
-  const rec: MirrorRecord = { summaries: [], warnings: [], failed: [], actions: [], ms: 0 };
+  const rec: MirrorRecord = { summaries: [], warnings: [], failed: [], actions: [], pairs: [], ms: 0 };
   const started = Date.now();
   rec.summaries = await mirror({
     ...r,
@@ -98,6 +100,7 @@ export async function runMirror(r: RigRun): Promise<MirrorRecord> {
       warn: (m, t) => rec.warnings.push(`${t ?? '-'} ${m}`),
       failed: (t, a, err) => rec.failed.push(`${t} ${a.path} ${(err as { code?: string }).code}`),
       action: (t, a) => rec.actions.push(`${t} ${a.kind} ${a.path}`),
+      pairs: (n) => rec.pairs.push(n),
     },
   });
   rec.ms = Date.now() - started;

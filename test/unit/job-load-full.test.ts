@@ -140,6 +140,7 @@ test('a full job file becomes the expected Job objects', () => {
       remoteLock: true,
       remoteLockTtlMs: 120_000,
       passiveExplicit: true,
+      parallelExplicit: true,
     },
     {
       name: 'fan',
@@ -168,6 +169,7 @@ test('a full job file becomes the expected Job objects', () => {
       remoteLock: false,
       remoteLockTtlMs: 120_000,
       passiveExplicit: true,
+      parallelExplicit: true,
     },
   ];
   assert.deepEqual(r.jobs, expected);
