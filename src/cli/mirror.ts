@@ -1,13 +1,10 @@
 import { ConnectionPool } from '../ftp/pool.js';
 import { redactUrls } from '../ftp/url.js';
-import { mirror } from '../tree/mirror.js';
 import { serverFromUrl } from './servers.js';
 import { flagsOf, mirrorOptionsOf, readExcludeFrom, wireLog, type MirrorFlags } from './options.js';
 import { openOutput } from './output.js';
 import { checkRunPaths } from './preflight.js';
 import { defaultLockDir } from '../job/lock.js';
-import { logPoolShrink, mirrorEvents, targetEngine } from './report.js';
-import { lockTarget } from './target-lock.js';
 import { connectAndResolve } from './login-paths.js';
 import { outcomeOfSummary } from './outcome.js';
 import { failureLine, renderSummary } from './render.js';
@@ -32,12 +29,13 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
   const { log, screen } = output;
   const target = { target: redactUrls(dstUrl), path: dst.url.path };
   const wire = (t: string) => screen.err(t);
+  // The walk, the FXP engine and the reports load while the servers answer
+  // the logins (a distant server takes several round trips to log in).
+  const modules = Promise.all([import('../tree/mirror.js'), import('./report.js'), import('./target-lock.js')]);
+  modules.catch(() => undefined);
   const srcPool = new ConnectionPool(src.server, options.parallel, wireLog(o.verbose, src.server.name, wire));
   const dstPool = new ConnectionPool(dst.server, options.parallel, wireLog(o.verbose, dst.server.name, wire));
-  for (const p of [srcPool, dstPool]) {
-    p.onShrink = logPoolShrink(log, p.server.name, options.parallel);
-    p.onNote = (n) => log.log(n);
-  }
+  for (const p of [srcPool, dstPool]) p.onNote = (n) => log.log(n);
   let release: (() => Promise<void>) | undefined;
   try {
     // Connect once up front, so a wrong password or a dead host is one clear
@@ -48,6 +46,9 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
       if (c.status === 'rejected') throw c.reason;
       return c.value;
     });
+    const [{ mirror }, { logPoolShrink, mirrorEvents, targetEngine }, { lockTarget }] = await modules;
+    // Only one connection each so far: no refusal could have shrunk a pool yet.
+    for (const p of [srcPool, dstPool]) p.onShrink = logPoolShrink(log, p.server.name, options.parallel);
     const srcRoot = srcAt(src.url.path);
     const dstRoot = dstAt(dst.url.path);
     if (signal.aborted) throw signal.reason;

@@ -25,6 +25,17 @@ test('passive side: job setting, then server preferences, then source', () => {
   assert.equal(passiveOf({ b: '    passive: avoid\n', job: '    passive: destination\n' }), 'destination');
 });
 
+test('parallel: set in the job or in defaults fixes it; unset, it adapts (and starts at 4)', () => {
+  const job = (text: string) => {
+    const r = loadJobText(text, 'p.yaml', {});
+    assert.deepEqual(r.diagnostics, []);
+    return [r.jobs[0].options.parallel, r.jobs[0].parallelExplicit];
+  };
+  assert.deepEqual(job(twoServers()), [4, false]);
+  assert.deepEqual(job(twoServers({ job: '    parallel: 6\n' })), [6, true]);
+  assert.deepEqual(job(twoServers().replace('jobs:', 'defaults:\n  parallel: 2\njobs:')), [2, true]);
+});
+
 test('endpoints: server:/path is absolute, server:path and server: relative to the login directory (as in scp)', () => {
   const endpoints = (from: string, to: string) => {
     const r = loadJobText(`version: 1\nservers:\n  a:\n    url: ftp://a.example/\n  b:\n    url: ftp://b.example/\njobs:\n  - name: j\n    from: "${from}"\n    to: "${to}"\n`, 'e.yaml', {});
