@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command, Option } from 'commander';
-import { buildProgram } from '../../src/cli/index.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { CHOICES, MIRROR_OPTION_KEYS } from '../../src/job/schema.js';
 
 function option(cmd: Command, flag: string): Option & { argChoices?: string[]; defaultValue?: unknown } {
