@@ -47,7 +47,7 @@ class Mirror {
     // the walk fans out as soon as the roots are listed. It may list on more
     // (walkWidth), opened as directories wait for them.
     for (const pool of new Set([state.src.pool, ...state.targets.map((t) => t.pool)])) {
-      pool.widen(walkWidth(pool.server.maxConnections, state.opts.parallel));
+      pool.widen(walkWidth(pool, state.opts.parallel));
       pool.warm(state.opts.parallel);
     }
     // The targets' roots are read meanwhile (reads only: see probeRoots).

@@ -25,6 +25,11 @@ export const FLAT = 0.1;
 /** The smallest window of files a decision is taken on. */
 export const MIN_WINDOW = 8;
 
+/** A server whose logins measured a round trip of at least FAR_MS: waiting for it, not its work, sets the pace. */
+export function isFar(pool: ConnectionPool): boolean {
+  return (pool.state.rttMs ?? 0) >= FAR_MS;
+}
+
 export interface PairChange {
   pairs: number;
   /** Why, in words, for the log. */
@@ -81,7 +86,7 @@ export class PairControl {
   }
 
   private far(): boolean {
-    return this.pools.every((p) => (p.state.rttMs ?? 0) >= FAR_MS);
+    return this.pools.every(isFar);
   }
 
   private stop(pairs: number, reason: string): void {

@@ -4,6 +4,7 @@ import type { Listing } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { FxpEngine } from '../fxp/engine.js';
 import { PathFilter } from './filter.js';
+import { isFar } from './pairs.js';
 import { MtimeProbe } from './mtimes.js';
 import type { MirrorOptions } from './options.js';
 import type { PlanAction } from './plan.js';
@@ -15,14 +16,17 @@ import { describe } from './summary.js';
 import { Target } from './target.js';
 
 /**
- * How many connections to one server the walk may list on at once: its
- * connection cap (--max-connections) but one, which stays free for watching
- * transfers (ConnectionPool.spare), and at least -P. Listings cost round
- * trips, not bandwidth: on a distant server a walk on four connections waits
- * three or four round trips per directory per connection.
+ * How many connections to one server the walk may list on at once. On a
+ * distant server (pairs.ts: isFar), its connection cap (--max-connections)
+ * but one, which stays free for watching transfers (ConnectionPool.spare),
+ * and at least -P: there listings cost round trips, not work, and a walk on
+ * four connections waits two to four round trips per directory per
+ * connection. On a near one, -P: its own CPU sets the pace, and more
+ * connections would only cost it logins.
  */
-export function walkWidth(cap: number, parallel: number): number {
-  return Math.max(1, Math.min(cap, Math.max(parallel, cap - 1)));
+export function walkWidth(pool: ConnectionPool, parallel: number): number {
+  const cap = pool.server.maxConnections;
+  return Math.max(1, Math.min(cap, isFar(pool) ? Math.max(parallel, cap - 1) : parallel));
 }
 
 /**
@@ -89,7 +93,7 @@ export class RunState {
       return early.then((l) => l ?? this.listing(pool, dir));
     }
     let limit = this.listLimits.get(pool);
-    if (!limit) this.listLimits.set(pool, (limit = pLimit(walkWidth(pool.server.maxConnections, this.opts.parallel))));
+    if (!limit) this.listLimits.set(pool, (limit = pLimit(walkWidth(pool, this.opts.parallel))));
     const queue = limit;
     // More listings waiting for this server: the next one's PASV is asked ahead (list-command.ts).
     return queue(() => this.retrier.run([pool], () => pool.use((c) => c.list(dir, { more: queue.pendingCount > 0 }))));
