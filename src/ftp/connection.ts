@@ -23,31 +23,12 @@ import type { ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
 import { openSocket } from './socket.js';
-import { connectData, dataError, emptySocket, listenActive, type ActiveListener } from './data.js';
+import { connectData, dataError, emptySocket, listenActive, type ActiveListener, type DataOptions, type DataStream } from './data.js';
 import { finished } from 'node:stream/promises';
 import { FtpSession, type ConnectContext } from './session.js';
 
 export type { ConnectContext, DataProtection, FtpNote, ServerState } from './session.js';
-
-/** A data connection opened by the client itself (listings, relay). */
-export interface DataStream {
-  socket: net.Socket;
-  /** Resolves with the final reply (226/250) once the data side is finished by the caller. */
-  finish(): Promise<FtpReply>;
-  /** The replies to DataOptions.then, once finish() has resolved. */
-  then: FtpReply[];
-}
-
-export interface DataOptions {
-  rest?: number;
-  signal?: AbortSignal;
-  /** Passive: a data connection already under way to an address asked earlier; undefined (or failing to connect) asks PASV now. */
-  data?: Promise<net.Socket | undefined>;
-  /** Commands written right behind the transfer command, in the same write; their replies are read after its final one. */
-  then?: readonly Command[];
-  /** Passive, clear data only: close our sending side as soon as it is connected, for a download the server need not wait for (software.ts: waitsForClientClose). */
-  halfClose?: boolean;
-}
+export type { DataOptions, DataStream } from './data.js';
 
 /** Checksums can take a while on large files: at least this long for the reply. */
 const CHECKSUM_TIMEOUT_MS = 120_000;

@@ -8,8 +8,29 @@ import net from 'node:net';
 import { formatMs, stripMapped } from './channel.js';
 import { portCommand, type Command } from './commands.js';
 import type { HostPort } from './address.js';
+import type { FtpReply } from './reply.js';
 import { FtpClosedError, FtpConnectError, FtpTimeoutError } from './errors.js';
 import { eventWithin, guardErrors } from './wait.js';
+
+/** A data connection opened by the client itself (listings, relay). */
+export interface DataStream {
+  socket: net.Socket;
+  /** Resolves with the final reply (226/250) once the data side is finished by the caller. */
+  finish(): Promise<FtpReply>;
+  /** The replies to DataOptions.then, once finish() has resolved. */
+  then: FtpReply[];
+}
+
+export interface DataOptions {
+  rest?: number;
+  signal?: AbortSignal;
+  /** Passive: a data connection already under way to an address asked earlier; undefined (or failing to connect) asks PASV now. */
+  data?: Promise<net.Socket | undefined>;
+  /** Commands written right behind the transfer command, in the same write; their replies are read after its final one. */
+  then?: readonly Command[];
+  /** Passive, clear data only: close our sending side as soon as it is connected, for a download the server need not wait for (software.ts: waitsForClientClose). */
+  halfClose?: boolean;
+}
 
 /** A data connection's error as one line naming the server. */
 export function dataError(label: string, err: Error): FtpClosedError {

@@ -13,7 +13,12 @@
  * listener (all four lab servers do).
  */
 import type net from 'node:net';
-import type { FtpConnection } from './connection.js';
+import type { ControlChannel } from './channel.js';
+import type { Features } from './feat.js';
+import type { ArgOf } from './remote-path.js';
+import type { PassiveVerb } from './commands.js';
+import type { ServerOptions } from './options.js';
+import type { ServerState } from './session.js';
 import type { HostPort } from './address.js';
 import type { ListEntry } from './entry.js';
 import type { Command } from './commands.js';
@@ -23,8 +28,21 @@ import { ListingReader } from './listing-reader.js';
 import type { ListingFormat } from './listing.js';
 import { screenListing, type Listing } from './names.js';
 import { DEFAULT_LISTING_LIMITS } from './options.js';
-import { connectData, readAll } from './data.js';
+import { connectData, readAll, type DataOptions, type DataStream } from './data.js';
 import { queuesCommandsDuringTransfer, waitsForClientClose, wantsPret } from './software.js';
+
+/** What a listing needs of a connection: ListingConnection (connection.ts) has it; said here so the two modules need not import each other. */
+export interface ListingConnection {
+  readonly state: ServerState;
+  readonly features: Features;
+  readonly server: ServerOptions;
+  readonly channel: ControlChannel;
+  readonly label: string;
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  request<C extends string>(command: C, arg?: ArgOf<C>, opts?: { signal?: AbortSignal }): Promise<FtpReply>;
+  passiveTarget(verb: PassiveVerb, reply: FtpReply): HostPort;
+  openData<C extends string>(command: C, arg: ArgOf<C> | undefined, opts?: DataOptions): Promise<DataStream>;
+}
 
 export interface ListOptions {
   signal?: AbortSignal;
@@ -45,10 +63,10 @@ interface Ahead {
   at: number;
 }
 
-const aheads = new WeakMap<FtpConnection, Ahead>();
+const aheads = new WeakMap<ListingConnection, Ahead>();
 
 /** Whether this connection may ask a PASV ahead: passive, IPv4 (PASV, not EPSV), no PRET, a server known to hold commands during a transfer. */
-function canAskAhead(conn: FtpConnection): boolean {
+function canAskAhead(conn: ListingConnection): boolean {
   const kind = conn.state.kind;
   return (
     conn.server.dataMode !== 'active' &&
@@ -64,7 +82,7 @@ function canAskAhead(conn: FtpConnection): boolean {
  * still comes in. Not ref'd until used: an ahead nobody takes (the run
  * ends, a transfer takes the connection) keeps nothing alive.
  */
-function openAhead(conn: FtpConnection, pasv: FtpReply): Ahead | undefined {
+function openAhead(conn: ListingConnection, pasv: FtpReply): Ahead | undefined {
   let hp: HostPort;
   try {
     hp = conn.passiveTarget('PASV', pasv);
@@ -79,7 +97,7 @@ function openAhead(conn: FtpConnection, pasv: FtpReply): Ahead | undefined {
 }
 
 /** The data connection to the PASV asked ahead, if it is still good; undefined asks PASV anew. */
-function takeAhead(conn: FtpConnection): Promise<net.Socket | undefined> | undefined {
+function takeAhead(conn: ListingConnection): Promise<net.Socket | undefined> | undefined {
   const a = aheads.get(conn);
   aheads.delete(conn);
   if (!a) return undefined;
@@ -97,7 +115,7 @@ function takeAhead(conn: FtpConnection): Promise<net.Socket | undefined> | undef
  * a short list. Entries whose names fxpmirror may not use come back apart,
  * in `rejected`. Takes the connection's queue.
  */
-export function listDirectory(conn: FtpConnection, path: string, opts: ListOptions = {}): Promise<Listing> {
+export function listDirectory(conn: ListingConnection, path: string, opts: ListOptions = {}): Promise<Listing> {
   const { signal } = opts;
   return conn.exclusive(async () => {
     const state = conn.state;
@@ -135,7 +153,7 @@ export function listDirectory(conn: FtpConnection, path: string, opts: ListOptio
 
 /** A listing's data connection, parsed as it arrives within the server's listing limits; with `opts.more`, a PASV asked ahead. */
 async function readListing(
-  conn: FtpConnection,
+  conn: ListingConnection,
   command: string,
   arg: string,
   format: ListingFormat,

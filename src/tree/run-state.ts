@@ -107,7 +107,7 @@ export class RunState {
   prefetch(pool: ConnectionPool, dir: string): void {
     const p = pool.use((c) => c.list(dir, { more: true })).catch(() => undefined);
     let m = this.prefetched.get(pool);
-    if (!m) this.prefetched.set(pool, (m = new Map()));
+    if (!m) this.prefetched.set(pool, (m = new Map<string, Promise<Listing | undefined>>()));
     m.set(dir, p);
   }
 
