@@ -195,7 +195,8 @@ function age(ms: number): string {
 
 /** A running transfer's figures: percent, bytes so far out of its size, rate (its age until the first reading). */
 function transferFigures(r: RunningTransfer, now: number): { percent: string; bytes: string; rate: string } {
-  const known = r.bytes !== undefined;
+  // An attempt's start (no rate yet) says nothing worth showing unless it resumes past 0.
+  const known = r.bytes !== undefined && (r.rate !== undefined || r.bytes > 0);
   return {
     percent: known && r.size ? `${Math.min(100, Math.floor((100 * r.bytes!) / r.size))}%` : '',
     bytes: known ? `${formatBytes(r.bytes!)}/${formatBytes(r.size ?? r.bytes!)}` : r.size !== undefined ? formatBytes(r.size) : '',

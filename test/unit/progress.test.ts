@@ -21,6 +21,15 @@ function clock(start = 1_000_000): { now: () => number; advance: (ms: number) =>
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
+/** A model on a test clock whose walk is over, having found files of these sizes (KiB). */
+function walked(sizesKiB: number[]): { c: ReturnType<typeof clock>; m: ProgressModel } {
+  const c = clock();
+  const m = new ProgressModel(1, c.now);
+  for (const size of sizesKiB) m.planned(size * KiB);
+  m.walkDone();
+  return { c, m };
+}
+
 test('while the walk runs, totals are marked "+" and no percent or ETA is claimed', () => {
   const c = clock();
   const m = new ProgressModel(1, c.now);
@@ -69,11 +78,7 @@ test('once walked: percent of the bytes, rate over the last seconds, ETA, and th
 });
 
 test('a running transfer\'s readings move the bytes, percent, rate and ETA, and its own line shows bytes, percent and rate', () => {
-  const c = clock();
-  const m = new ProgressModel(1, c.now);
-  m.planned(1000 * KiB);
-  m.planned(1000 * KiB);
-  m.walkDone();
+  const { c, m } = walked([1000, 1000]);
   const big = m.start('iso/big.iso', 1000 * KiB);
   c.advance(1000);
   m.advance(big, 0); // the attempt starts: no rate yet
@@ -103,11 +108,7 @@ test('a running transfer\'s readings move the bytes, percent, rate and ETA, and 
 });
 
 test('a transfer that fails or starts again takes its bytes back out of the figures; the rate keeps what moved', () => {
-  const c = clock();
-  const m = new ProgressModel(1, c.now);
-  m.planned(1000 * KiB);
-  m.planned(1000 * KiB);
-  m.walkDone();
+  const { c, m } = walked([1000, 1000]);
   const a = m.start('a.bin', 1000 * KiB);
   const b = m.start('b.bin', 1000 * KiB);
   c.advance(2000);
@@ -139,10 +140,7 @@ test('a transfer that fails or starts again takes its bytes back out of the figu
 });
 
 test('a resumed transfer: its offset counts toward percent, not toward the bytes moved or the rate', () => {
-  const c = clock();
-  const m = new ProgressModel(1, c.now);
-  m.planned(1000 * KiB);
-  m.walkDone();
+  const { c, m } = walked([1000]);
   const a = m.start('a.bin', 1000 * KiB);
   m.advance(a, 700 * KiB, undefined, 700 * KiB);
   c.advance(2000);
@@ -158,10 +156,7 @@ test('a resumed transfer: its offset counts toward percent, not toward the bytes
 });
 
 test('the rate falls to 0 once nothing has moved for the whole window, and then no ETA is claimed', () => {
-  const c = clock();
-  const m = new ProgressModel(1, c.now);
-  m.planned(1000 * KiB);
-  m.walkDone();
+  const { c, m } = walked([1000]);
   const a = m.start('a.bin', 1000 * KiB);
   c.advance(1000);
   m.advance(a, 100 * KiB, 100 * KiB);
