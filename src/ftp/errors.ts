@@ -101,9 +101,9 @@ const WRITE_FAILED_TEXT = /failure writing|error (during |while )?writ|(could no
  * (`command`, as FtpReplyError keeps it) that says the server could not
  * write the file. The last is a judgement: few servers name the cause, and
  * a server that cannot write its disk now will not write it within this
- * run's retry window (31 s); the next run tries again. pyftpdlib's "426
- * None; transfer aborted." on a full disk cannot be told from a dropped data
- * connection, so it stays transient (README, "Faults").
+ * run's retry window (31 s); the next run tries again. pyftpdlib 1.5.7 says
+ * "426 None; transfer aborted." (426: connection closed; its errno lost):
+ * nothing in it says full, so it stays transient (README, "Faults").
  */
 export function isDiskFullReply(code: number, lines: readonly string[], command = ''): boolean {
   if (code === 452 || code === 552) return true;
