@@ -37,37 +37,11 @@ function listening(t: { host: string; port: number }): Promise<boolean> {
   });
 }
 
-test('a data connection from a foreign address is refused; the 150 and 226 that follow never answer a later command', async () => {
-  let target: { host: string; port: number } | undefined;
-  const srv = await ScriptedFtpServer.start({
-    host: HOST,
-    files: { '/d/f.txt': 'f' },
-    handlers: {
-      async MLSD(ctx) {
-        target = portTarget(ctx);
-        // ftp-srv: the connection comes first, from the wrong address; we drop it.
-        const s = net.connect({ ...target, localAddress: FOREIGN });
-        await new Promise((r) => s.once('close', r)).finally(() => s.destroy());
-        ctx.reply('150 File status okay; about to open data connection');
-        return '226 /d';
-      },
-    },
-  });
-  const conn = await FtpConnection.connect(srv.clientOptions({ dataMode: 'active', timeouts: { connect: 3000, command: 3000, data: 500 } }));
-  try {
-    const err = await conn.list('/d').catch((e: unknown) => e);
-    assert.ok(isTransient(err), String(err));
-    assert.match(String(err), /did not connect to our data port/);
-    // Its 226 would have been read as the reply to our next command: the connection is closed instead.
-    assert.equal(conn.closed, true);
-    assert.equal(await listening(target!), false, 'our data port still listens');
-  } finally {
-    await conn.close();
-    await srv.close();
-  }
-});
-
-test('a transfer command answered with a 2xx at once: nothing to read, and our data port is closed', async () => {
+/**
+ * `fn` with an active-mode connection to a scripted server whose MLSD is
+ * `mlsd`; `target` is where its last PORT pointed (our data port).
+ */
+async function withActive(mlsd: (ctx: CommandContext) => Promise<string | void> | string, fn: (conn: FtpConnection, target: () => { host: string; port: number }) => Promise<void>): Promise<void> {
   let target: { host: string; port: number } | undefined;
   const srv = await ScriptedFtpServer.start({
     host: HOST,
@@ -75,17 +49,44 @@ test('a transfer command answered with a 2xx at once: nothing to read, and our d
     handlers: {
       MLSD(ctx) {
         target = portTarget(ctx);
-        return '226 No files.';
+        return mlsd(ctx);
       },
     },
   });
-  const conn = await FtpConnection.connect(srv.clientOptions({ dataMode: 'active' }));
+  const conn = await FtpConnection.connect(srv.clientOptions({ dataMode: 'active', timeouts: { connect: 3000, command: 3000, data: 500 } }));
   try {
-    assert.deepEqual((await conn.list('/d')).entries, []);
-    assert.equal(await listening(target!), false, 'our data port still listens: the process would never exit');
-    assert.equal(await conn.pwd(), '/');
+    await fn(conn, () => target!);
   } finally {
     await conn.close();
     await srv.close();
   }
+}
+
+test('a data connection from a foreign address is refused; the 150 and 226 that follow never answer a later command', async () => {
+  const ftpSrv = async (ctx: CommandContext) => {
+    // ftp-srv: the connection comes first, from the wrong address; we drop it.
+    const s = net.connect({ ...portTarget(ctx), localAddress: FOREIGN });
+    await new Promise((r) => s.once('close', r)).finally(() => s.destroy());
+    ctx.reply('150 File status okay; about to open data connection');
+    return '226 /d';
+  };
+  await withActive(ftpSrv, async (conn, target) => {
+    const err = await conn.list('/d').catch((e: unknown) => e);
+    assert.ok(isTransient(err), String(err));
+    assert.match(String(err), /did not connect to our data port/);
+    // Its 226 would have been read as the reply to our next command: the connection is closed instead.
+    assert.equal(conn.closed, true);
+    assert.equal(await listening(target()), false, 'our data port still listens');
+  });
+});
+
+test('a transfer command answered with a 2xx at once: nothing to read, and our data port is closed', async () => {
+  await withActive(
+    () => '226 No files.',
+    async (conn, target) => {
+      assert.deepEqual((await conn.list('/d')).entries, []);
+      assert.equal(await listening(target()), false, 'our data port still listens: the process would never exit');
+      assert.equal(await conn.pwd(), '/');
+    },
+  );
 });
