@@ -124,6 +124,8 @@ describe('a destination disk that fills mid-transfer is full: fail fast, one lin
 
   test('run with remoteLock into a full disk: the lock whose owner file could not be written is removed; the next run is not locked out', async () => {
     const dst = S.vsftpd;
+    // Room for this tree once the filler is gone: the disk holds one copy of it.
+    fs.rmSync(path.join(dst.root, 'fill'), { recursive: true, force: true });
     mkdirLab(path.join(dst.root, 'locked'));
     const job = path.join(TMP, 'lock.yaml');
     const server = (s: LabServer) => `    url: ftp://${s.host}:${s.port}/\n    user: ${LAB_USER}\n    password: \${FULL_PW}\n`;
