@@ -287,14 +287,18 @@ export class FtpConnection extends FtpSession {
     } else {
       tcp = await connectData(await this.passiveAddress(opts.signal), this.server.timeouts.data, this.label);
     }
+    // A 1xx mark came: the final reply (226, 426) is still to come.
+    let marked = false;
     try {
       if (opts.rest) await this.request(...restCommand(opts.rest));
       this.send(command, arg);
       const mark = await this.reply(this.server.timeouts.command, opts.signal, `reply to ${command}`);
       if (mark.code >= 300) throw new FtpReplyError(mark.code, shown, mark.lines);
+      marked = mark.code < 200;
       if (listener) {
-        // A first reply of 2xx means the server sent nothing and will not connect.
-        tcp = mark.code < 200 ? await listener.accept() : emptySocket();
+        // A first reply of 2xx: the server sent nothing and will not connect; stop listening.
+        if (!marked) listener.close();
+        tcp = marked ? await listener.accept() : emptySocket();
       }
       let socket: net.Socket = tcp!;
       if (this.dataProtection === 'P' && this.tlsOptions && mark.code < 200) {
@@ -323,6 +327,8 @@ export class FtpConnection extends FtpSession {
     } catch (err) {
       tcp?.destroy();
       listener?.close();
+      // Its final reply would answer our next command (ftp-srv's 226 after we refused its data connection).
+      if (marked) this.destroy(err instanceof Error ? err : undefined);
       throw err;
     }
   }
