@@ -31,6 +31,12 @@ export interface ServerState {
   pasvNoted?: boolean;
   /** Identification from the greeting, for probe's advice and known quirks. */
   kind?: ServerKind;
+  /**
+   * The shortest time, in ms, any command took to get its first reply: at
+   * most the round trip to the server. The FXP engine paces a pipelined
+   * transfer by it (fxp/transfer.ts, headStartMs).
+   */
+  rttMs?: number;
 }
 
 /** Something the user should know about a server, reported once (the CLI logs it as it is). */
@@ -170,6 +176,9 @@ export class FtpSession {
   //   throwing FtpReplyError for a refusal;
   // - pipeline: send several commands in one write, then read each final
   //   reply; a refusal or a lost connection is that command's result, never thrown;
+  // - pipelineEach: the same, but it returns at once, one promise per reply,
+  //   so the caller (or the next user of the connection) may send more
+  //   before they arrive;
   // - FtpConnection.cmd: `request` inside `exclusive`, for callers that hold no queue.
 
   /** Serialise callers: `fn` runs when every earlier caller is done. */
@@ -209,12 +218,12 @@ export class FtpSession {
     arg?: ArgOf<C>,
     opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
   ): Promise<FtpReply> {
+    const sent = performance.now();
     this.send(command, arg);
     const shown = arg === undefined ? command : `${command} ${arg}`;
-    let reply: FtpReply;
-    do {
-      reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
-    } while (reply.code < 200);
+    let reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
+    this.noteRtt(sent);
+    while (reply.code < 200) reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
     if (!(opts.accept ?? isPositive)(reply.code)) throw new FtpReplyError(reply.code, shown, reply.lines);
     return reply;
   }
@@ -234,15 +243,15 @@ export class FtpSession {
    * answers PORT after its data connection is up, after a pipelined STOR).
    */
   async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpError)[]> {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
-    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
-    this.channel.sendBatch(lines);
+    const lines = this.sendLines(commands);
+    const sent = performance.now();
     const out: (FtpReply | FtpError)[] = [];
     for (const line of lines) {
       try {
         let r: FtpReply;
         do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
         while (r.code < 200);
+        if (out.length === 0) this.noteRtt(sent);
         out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
       } catch (err) {
         if (!(err instanceof FtpError)) throw err;
@@ -250,6 +259,50 @@ export class FtpSession {
       }
     }
     return out;
+  }
+
+  /**
+   * pipeline() without waiting: the commands go out in one write, and one
+   * promise per command comes back at once. Each takes its place in the
+   * reply queue now, so replies to whatever is sent afterwards (by this
+   * caller, or by the next user of the connection) are read after them:
+   * RFC 959 §4.2 keeps replies in command order. The FXP engine sends a
+   * file's rename this way and the next file's commands behind it
+   * (fxp/publish.ts). Each promise resolves, never rejects, as pipeline()'s
+   * results do.
+   *
+   * Only for commands answered by exactly one reply: a 1xx mark to one of
+   * them would put every later reply out of step, so it closes the
+   * connection (every pending reply then fails with that cause, checked
+   * before any later reply is handed out: channel.ts).
+   */
+  pipelineEach<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<FtpReply | FtpError>[] {
+    const lines = this.sendLines(commands);
+    const sent = performance.now();
+    return lines.map((line, i) => {
+      const verb = line.split(' ')[0];
+      return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
+        (r): FtpReply | FtpError => {
+          if (i === 0) this.noteRtt(sent);
+          return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
+        },
+        (err: unknown) => (err instanceof FtpError ? err : new FtpProtocolError(`${this.label}: ${String(err)}`, { cause: err })),
+      );
+    });
+  }
+
+  /** The lines of `commands`, sent in one write once every argument passed the CR/LF/NUL check. */
+  private sendLines(commands: readonly (readonly [string, string?])[]): string[] {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
+    this.channel.sendBatch(lines);
+    return lines;
+  }
+
+  /** A command sent at `sent` (performance.now()) got its first reply now: the round trip is at most that. */
+  private noteRtt(sent: number): void {
+    const ms = performance.now() - sent;
+    if (this.state.rttMs === undefined || ms < this.state.rttMs) this.state.rttMs = ms;
   }
 
   /** TYPE is remembered, so a pool connection pays for it once, not once per file. */

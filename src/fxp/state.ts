@@ -9,6 +9,8 @@ interface ServerFacts {
   marksAfterAccept?: boolean;
   /** TLS-FXP: whether SSCN ON was accepted (undefined: not tried yet). */
   sscnWorks?: boolean;
+  /** A transfer that gave this passive destination only a head start before the data (transfer.ts) failed: no more of those. */
+  headStartFailed?: boolean;
 }
 
 /** A PASV reply asked ahead on a connection, for its next transfer. */
@@ -41,10 +43,15 @@ const AHEAD_MAX_MS = 5_000;
  * a plain PASV layout; otherwise the next transfer sends its own PASV, which
  * replaces the unused listener (all four lab servers close a pending passive
  * port when a new PASV arrives: a connect to it is refused).
+ *
+ * Per connection, the replies still owed to a rename that went out
+ * pipelined (publish.ts): a transfer that must close the connection waits
+ * for them first, so that the file before it is not lost with it.
  */
 export class FxpState {
   private servers = new WeakMap<ServerState, ServerFacts>();
   private ahead = new WeakMap<FtpConnection, Ahead>();
+  private owedReplies = new WeakMap<FtpConnection, Promise<void>>();
 
   private facts(conn: FtpConnection): ServerFacts {
     let f = this.servers.get(conn.state);
@@ -70,6 +77,26 @@ export class FxpState {
 
   learnSscn(conn: FtpConnection, works: boolean): void {
     this.facts(conn).sscnWorks = works;
+  }
+
+  /** Whether a passive destination that marks STOR at once may be given only a head start before the data (transfer.ts). */
+  headStartAllowed(conn: FtpConnection): boolean {
+    return this.facts(conn).headStartFailed !== true;
+  }
+
+  learnHeadStartFailed(conn: FtpConnection): void {
+    this.facts(conn).headStartFailed = true;
+  }
+
+  /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
+  owe(conn: FtpConnection, replies: Promise<unknown>): void {
+    const before = this.owedReplies.get(conn);
+    this.owedReplies.set(conn, Promise.all([before, replies]).then(() => undefined, () => undefined));
+  }
+
+  /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
+  owed(conn: FtpConnection): Promise<void> {
+    return this.owedReplies.get(conn) ?? Promise.resolve();
   }
 
   /**

@@ -135,9 +135,19 @@ export class Executor {
             more: !askMdtm,
             // An interrupted run aborts the transfer at once (engine.ts).
             signal: this.state.signal,
+            // The rename's replies are read while the next file starts on
+            // the same connections (fxp/publish.ts): its leases and its
+            // work slot go to that file; this one is done when they come.
+            publishLater: true,
           }),
         hooks,
       );
+      if (result.published) {
+        src.release();
+        dst.release();
+        slot?.release();
+        await result.published;
+      }
       t.summary.files.transferred++;
       t.summary.bytes.transferred += result.bytes;
       t.summary.modes[result.mode] = (t.summary.modes[result.mode] ?? 0) + 1;
