@@ -7,57 +7,18 @@
  */
 import type { ArgOf } from './remote-path.js';
 import type tls from 'node:tls';
-import type { ControlChannel, WireLog } from './channel.js';
+import type { ControlChannel } from './channel.js';
 import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
-import { isExtendedPassive, sscnCommand, type MtimeMethod, type PassiveVerb } from './commands.js';
+import { isExtendedPassive, sscnCommand, type PassiveVerb } from './commands.js';
 import { FtpError, FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
-import { identifyServer, type ServerKind } from './software.js';
+import { identifyServer } from './software.js';
+import type { DataProtection, FtpNote, ServerState } from './server-state.js';
+
+export type { ConnectContext, DataProtection, FtpNote, ServerState } from './server-state.js';
 import { asTlsError, verifyPeer } from './tls-policy.js';
-
-/**
- * What we learn about a server once and share between all its connections:
- * which listing command works, how to set mtimes, what software it is. Plain
- * data so the pool, the FXP engine and probe can read it.
- */
-export interface ServerState {
-  listing?: 'MLSD' | 'LIST';
-  mtime?: MtimeMethod | 'none';
-  /** Set after a "can't set mtime" was reported once for this server. */
-  mtimeWarned?: boolean;
-  /** Set once the PASV address note (or warning) was given for this server. */
-  pasvNoted?: boolean;
-  /** Identification from the greeting, for probe's advice and known quirks. */
-  kind?: ServerKind;
-  /**
-   * The shortest time, in ms, any command took to get its first reply: at
-   * most the round trip to the server. The FXP engine paces a pipelined
-   * transfer by it (fxp/transfer.ts, headStartMs).
-   */
-  rttMs?: number;
-}
-
-/** Something the user should know about a server, reported once (the CLI logs it as it is). */
-export type FtpNote = {
-  level: 'info' | 'warn';
-  event: 'pasv-address';
-  server: string;
-  message: string;
-};
-
-export interface ConnectContext {
-  signal?: AbortSignal;
-  wireLog?: WireLog;
-  state?: ServerState;
-  /** Called once the greeting has arrived (or connecting failed before it): the pool staggers session starts on it. */
-  onGreeting?: () => void;
-  /** Receives notes about the server (once per ServerState). */
-  onNote?: (note: FtpNote) => void;
-}
-
-export type DataProtection = 'P' | 'C';
 
 function isPositive(code: number): boolean {
   return code >= 100 && code < 400;
@@ -139,8 +100,13 @@ export class FtpSession {
       await this.request('PBSZ 0', undefined, { signal });
       await this.setProtection('P');
     }
-    const feat = await this.request('FEAT', undefined, { signal, accept: () => true });
-    this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
+    // TYPE I rides with FEAT: every transfer and listing is binary here
+    // (ensureType), so it costs no round trip of its own.
+    const [feat, type] = await this.pipeline([['FEAT'], ['TYPE', 'I']]);
+    if (feat instanceof FtpError && !(feat instanceof FtpReplyError)) throw feat;
+    if (type instanceof FtpError && !(type instanceof FtpReplyError)) throw type;
+    if (!(type instanceof FtpError)) this.currentType = 'I';
+    this.features = !(feat instanceof FtpError) && feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
     // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
     if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
   }

@@ -215,7 +215,9 @@ export class FxpEngine {
       // know how this server sets times; the rename waits for the size check,
       // so a short file never gets its final name.
       await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
-      const setTime = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
+      const known = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
+      const guess = req.mtime && !known ? d.mtimeGuess(tmp, req.mtime) : undefined;
+      const setTime = known ?? guess;
       const batch: [string, string?][] = [];
       if (this.policy.verify !== 'none') batch.push(['SIZE', tmp]);
       if (setTime) batch.push(setTime);
@@ -234,9 +236,10 @@ export class FxpEngine {
       let checksum: CopyResult['checksum'];
       if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.connection(), d, req.srcPath, tmp);
       let mtimeSet = false;
-      if (setTime) {
-        const r = replies[replies.length - 1];
-        if (r instanceof FtpError) throw r;
+      const timeReply = setTime ? replies[replies.length - 1] : undefined;
+      if (timeReply instanceof FtpError && !guess) throw timeReply;
+      if (timeReply && !(timeReply instanceof FtpError)) {
+        if (guess) d.mtimeWorked('MFMT');
         mtimeSet = true;
       } else if (req.mtime) {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file

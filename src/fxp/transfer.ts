@@ -139,10 +139,13 @@ async function sendPort(conn: FtpConnection, port: Command): Promise<void> {
  * 3. RETR to the source. Then both final replies, in either order: a 226 from
  *    one side alone proves nothing (a refused data connection can still end
  *    in "226" for an empty file on the other side).
- * Between servers known to take no data early (see pipelinable), PORT goes
- * out in the same write as STOR or RETR and nothing is waited for before
- * the final replies: with the PASV asked ahead (engine.ts), a file costs
- * three round trips instead of five.
+ * Where the active side is known to answer PORT at once and to connect only
+ * while processing RETR or STOR (see pipelinable), PORT goes out in the same
+ * write as STOR or RETR and nothing is waited for before the final replies
+ * (a passive destination that marks at once gets STOR a head start instead
+ * of a wait). With the PASV asked ahead beside SIZE+MFMT and the rename
+ * pipelined with the next file's commands (engine.ts, publish.ts), a file
+ * in a mirror costs two round trips: the transfer, and SIZE+MFMT.
  */
 export async function fxpTransfer(
   src: FtpConnection,

@@ -215,3 +215,27 @@ test('mirror: a rename refused after the next file started is that file failed, 
   assert.ok(!landed.some((x) => isPartName(x.slice(5))));
   for (const f of landed) assert.equal(dst.tree.read(f)?.toString(), files[f.replace('/dst/', '/src/')].data);
 });
+
+test('the first file tries MFMT (advertised) in the same write as SIZE: no round trip of its own to learn how this server sets times', async () => {
+  const when = new Date(Date.UTC(2022, 0, 2, 3, 4, 5));
+  await withPair(HOSTS, pair(), async (p) => {
+    const a = await p.copy('a.bin', { more: true, publishLater: true, mtime: when });
+    await a.published;
+    assert.equal(a.mtimeSet, true);
+    assert.equal(p.dst.tree.get('/in/a.bin')?.mtime.getTime(), when.getTime());
+    const cmds = p.dst.commands.map((c) => c.replace(/^\d+ /, '').split(' ')[0]);
+    assert.deepEqual(cmds.slice(cmds.indexOf('SIZE'), cmds.indexOf('SIZE') + 3), ['SIZE', 'MFMT', 'PASV']);
+    assert.equal(cmds.filter((c) => c === 'MFMT').length, 1);
+  });
+});
+
+test('MFMT advertised but refused: the guess costs nothing more than the slow way (every method tried once), the file is still published', async () => {
+  const when = new Date(Date.UTC(2022, 0, 2, 3, 4, 5));
+  await withPair(HOSTS, pair({ MFMT: '550 Not allowed.' }), async (p) => {
+    const a = await p.copy('a.bin', { publishLater: true, mtime: when });
+    await a.published;
+    assert.equal(a.mtimeSet, false);
+    assert.deepEqual(p.landed, ['/in/a.bin']);
+    assert.match(p.of('warn').map((e) => e.message).join('\n'), /cannot set modification times/);
+  });
+});
