@@ -11,7 +11,7 @@ import type { ControlChannel } from './channel.js';
 import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
-import { isExtendedPassive, sscnCommand, type PassiveVerb } from './commands.js';
+import { isExtendedPassive, keepsDataConnection, sscnCommand, type PassiveVerb } from './commands.js';
 import { FtpError, FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer } from './software.js';
@@ -41,6 +41,12 @@ export class FtpSession {
   private protection: DataProtection | undefined;
   /** SSCN state (TLS-FXP): when on, this server is the TLS client of its data connections. */
   private sscn = false;
+  /**
+   * Commands sent so far that may set up, use or reset a data connection
+   * (commands.ts, keepsDataConnection): a PASV asked ahead is good while
+   * this stays the same (fxp/state.ts).
+   */
+  dataCommandsSent = 0;
 
   protected constructor(
     readonly channel: ControlChannel,
@@ -158,12 +164,18 @@ export class FtpSession {
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
     if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
+    this.countData([command]);
   }
 
   /** Write several commands in one write, read nothing (inside exclusive); every argument is checked before anything is sent. */
   sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
+    this.countData(commands.map(([c]) => c));
+  }
+
+  private countData(verbs: readonly string[]): void {
+    for (const v of verbs) if (!keepsDataConnection(v)) this.dataCommandsSent++;
   }
 
   /**
@@ -262,6 +274,7 @@ export class FtpSession {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
     this.channel.sendBatch(lines);
+    this.countData(commands.map(([c]) => c));
     return lines;
   }
 

@@ -16,7 +16,7 @@ interface ServerFacts {
 /** A PASV reply asked ahead on a connection, for its next transfer. */
 interface Ahead {
   hp: HostPort;
-  /** The connection's command count when it was asked: anything sent since spoils it. */
+  /** The connection's count of commands that touch data connections (session.ts, dataCommandsSent) when it was asked: one more spoils it. */
   sent: number;
   at: number;
 }
@@ -35,11 +35,12 @@ const AHEAD_MAX_MS = 5_000;
  * whether SSCN works.
  *
  * Per connection, "PASV ahead": the passive side's address for the next
- * transfer, asked for while the previous file is still being checked and
- * renamed on the destination, so a file costs one round trip less (engine.ts
- * sends it: on the source alongside SIZE+MFMT, or on the destination pipelined
- * after RNFR+RNTO). It is used only if nothing else went over that connection
- * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and for
+ * transfer, asked for while the previous file is still being checked on
+ * the destination, so a file costs one round trip less (engine.ts sends it:
+ * on a passive source beside the destination's SIZE+MFMT, on a passive
+ * destination in the same write after them). It is used only if no command that may touch a data
+ * connection went over that connection since (a listing's own PASV, a PORT;
+ * an MDTM, SIZE or rename does not: commands.ts), within AHEAD_MAX_MS, and for
  * a plain PASV layout; otherwise the next transfer sends its own PASV, which
  * replaces the unused listener (all four lab servers close a pending passive
  * port when a new PASV arrives: a connect to it is refused).
@@ -110,7 +111,7 @@ export class FxpState {
   /** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
   rememberAhead(conn: FtpConnection, reply: FtpReply): void {
     try {
-      this.ahead.set(conn, { hp: conn.passiveTarget('PASV', reply), sent: conn.channel.commandsSent, at: Date.now() });
+      this.ahead.set(conn, { hp: conn.passiveTarget('PASV', reply), sent: conn.dataCommandsSent, at: Date.now() });
     } catch {
       /* not a usable 227: the next transfer sends its own PASV */
     }
@@ -132,7 +133,7 @@ export class FxpState {
   takeAhead(conn: FtpConnection, plain: boolean): HostPort | undefined {
     const early = this.ahead.get(conn);
     this.ahead.delete(conn);
-    if (early && plain && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
+    if (early && plain && early.sent === conn.dataCommandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
     return undefined;
   }
 }

@@ -130,9 +130,9 @@ export class Executor {
             dstRel: a.path,
             size: a.src.size,
             mtime,
-            // The next file's PASV may be opened ahead, unless an MDTM on the
-            // source would come first anyway (LIST sources: see above).
-            more: !askMdtm,
+            // The next file's PASV may be opened ahead: an MDTM on the source
+            // in between (LIST sources: see above) leaves it usable.
+            more: true,
             // An interrupted run aborts the transfer at once (engine.ts).
             signal: this.state.signal,
             // The rename's replies are read while the next file starts on

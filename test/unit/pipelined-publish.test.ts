@@ -239,3 +239,19 @@ test('MFMT advertised but refused: the guess costs nothing more than the slow wa
     assert.match(p.of('warn').map((e) => e.message).join('\n'), /cannot set modification times/);
   });
 });
+
+test('a PASV asked ahead on a passive source survives an MDTM sent between (a LIST source), not a listing', async () => {
+  await withPair(HOSTS, { src: { files: FILES, greeting: PROFTPD }, dst: { greeting: PUREFTPD } }, async (p) => {
+    const a = await p.copy('a.bin', { more: true, publishLater: true });
+    assert.equal(a.mode, 'fxp');
+    await a.published;
+    await (await p.s.connection()).mdtm('/out/b.bin');
+    const b = await p.copy('b.bin', { more: true, publishLater: true });
+    await b.published;
+    assert.deepEqual(p.src.sent('PASV').length, 3, 'the first, and one ahead after each file: none of its own for b');
+    await (await p.s.connection()).list('/out');
+    await (await p.copy('c.bin')).published;
+    assert.deepEqual(p.src.sent('PASV').length, 5, "the listing's PASV spoiled the one ahead: c asked its own");
+    assert.deepEqual(p.landed, ['/in/a.bin', '/in/b.bin', '/in/c.bin']);
+  });
+});
