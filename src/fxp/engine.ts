@@ -93,11 +93,25 @@ export interface EngineEvents {
    */
   relayed?(e: { path: string; bytes: number; reason: string }): void;
   /**
-   * The destination's part file during an FXP transfer, polled about once a
-   * second (watch.ts): bytes so far (REST offset included) and the rate since
-   * the last reading. For the progress display and --stats.
+   * A transfer's bytes so far (REST offset included): the destination's part
+   * file polled about once a second during FXP (watch.ts), the client's own
+   * count during relay, and `bytes` = `resumedFrom` without a rate when an
+   * attempt starts (a retry or the next rung starts again from there). The
+   * rate is over the time since the last reading. For the progress display
+   * and --stats.
    */
-  progress?(e: { path: string; bytes: number; total: number; bytesPerSecond: number }): void;
+  progress?(e: TransferProgress): void;
+}
+
+export interface TransferProgress {
+  /** dstRel: the file's path below the destination root. */
+  path: string;
+  bytes: number;
+  total: number;
+  /** Undefined when an attempt starts. */
+  bytesPerSecond?: number;
+  /** Where this attempt started (the REST offset): the bytes below it were there before. */
+  resumedFrom: number;
 }
 
 /**
@@ -281,22 +295,20 @@ export class FxpEngine {
     return { algorithm: sums.algorithm, value: sums.source };
   }
 
+  /** Reports one attempt's progress (EngineEvents.progress); called with no arguments when the attempt starts. */
+  private progressOf(file: FxpFile, path: string): (bytes?: number, bytesPerSecond?: number) => void {
+    const total = file.rest + file.remaining;
+    return (bytes = file.rest, bytesPerSecond) => this.events.progress?.({ path, bytes, total, bytesPerSecond, resumedFrom: file.rest });
+  }
+
   /** What a transfer lends fxpTransfer: a SIZE of the part file on demand, and a watch on it. */
-  private aids(dst: ConnectionLease, file: FxpFile, path: string): TransferAids {
+  private aids(dst: ConnectionLease, file: FxpFile, onProgress: (bytes: number, bytesPerSecond: number) => void): TransferAids {
     let watcher = this.watchers.get(dst.pool);
     if (!watcher) this.watchers.set(dst.pool, (watcher = new PartWatcher(dst.pool, this.timings.pollMs)));
     const w = watcher;
-    const total = file.rest + file.remaining;
     return {
       measure: async () => (await dst.connection()).sizeIfExists(file.dstPath),
-      watch: ({ stallMs, deadlineMs }) =>
-        w.watch(file.dstPath, {
-          rest: file.rest,
-          total,
-          stallMs,
-          deadlineMs,
-          onProgress: (bytes, bytesPerSecond) => this.events.progress?.({ path, bytes, total, bytesPerSecond }),
-        }),
+      watch: ({ stallMs, deadlineMs }) => w.watch(file.dstPath, { rest: file.rest, total: file.rest + file.remaining, stallMs, deadlineMs, onProgress }),
     };
   }
 
@@ -311,20 +323,22 @@ export class FxpEngine {
     const known = this.memory.get(key);
     const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
     const refusals: FxpRefusedError[] = [];
+    const progress = this.progressOf(file, path);
     for (const rung of ordered) {
       if (rung.layout && refused.has(rung.mode)) continue;
       s = await src.connection();
       d = await dst.connection();
+      progress();
       try {
         let relayedBytes = 0;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, path));
+          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress));
           if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
           this.memory.set(key, rung.mode);
         } else {
           await resetForClientData(s);
           await resetForClientData(d);
-          relayedBytes = await relayTransfer(s, d, file);
+          relayedBytes = await relayTransfer(s, d, file, progress, this.timings.pollMs);
         }
         // The notes explain why the data went through the client or in the
         // clear; when protected FXP worked they are noise, and when every rung

@@ -8,7 +8,7 @@ import { hingesOnMtimes, mtimeAbility } from './mtimes.js';
 import { staleParts } from './part-files.js';
 import type { PlanAction } from './plan.js';
 import type { RunState } from './run-state.js';
-import { describe } from './summary.js';
+import { errorRecord } from './summary.js';
 import type { Target } from './target.js';
 
 /**
@@ -45,7 +45,7 @@ export class Walker {
           t.summary.dirs.created++;
           return false;
         } catch (err) {
-          t.summary.error = describe(err);
+          t.summary.error = errorRecord(err);
           this.state.fail(t, a, err);
           return undefined;
         }
