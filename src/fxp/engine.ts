@@ -225,9 +225,10 @@ export class FxpEngine {
         }
       }
       const d = await dst.connection();
-      // SIZE and the mtime command go out together (one round trip) once we
-      // know how this server sets times; the rename waits for the size check,
-      // so a short file never gets its final name.
+      // SIZE and the mtime command go out together (one round trip): the
+      // method this server is known to take, or MFMT where advertised while
+      // nothing is known yet. The rename waits for the size check, so a short
+      // file never gets its final name.
       await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
       const known = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
       const guess = req.mtime && !known ? d.mtimeGuess(tmp, req.mtime) : undefined;
@@ -264,7 +265,7 @@ export class FxpEngine {
       let published: Promise<void> | undefined;
       if (req.publishLater) published = publishLater(p, tmp, final, { pool: dst.pool, size, keepPart: this.policy.continue, fxp: this.fxp });
       else await publishNow(p, tmp, final);
-      // Remembered only now: the rename sent since leaves the passive listener alone.
+      // Remembered after the rename went out: it leaves the listener alone (commands.ts, keepsDataConnection).
       if (pasv !== undefined && !(pasv instanceof FtpError) && p === d) this.fxp.rememberAhead(d, pasv);
       // Without a shared algorithm the file was checked by size only: say so.
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
