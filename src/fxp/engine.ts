@@ -228,7 +228,10 @@ export class FxpEngine {
       // SIZE and the mtime command go out together (one round trip): the
       // method this server is known to take, or MFMT where advertised while
       // nothing is known yet. The rename waits for the size check, so a short
-      // file never gets its final name.
+      // file never gets its final name. The mtime is set on the temporary
+      // name, not sent after RNTO: after a refused rename that would give the
+      // old copy under the final name the new time, and the next run would
+      // take it for current.
       await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
       const known = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
       const guess = req.mtime && !known ? d.mtimeGuess(tmp, req.mtime) : undefined;
