@@ -8,16 +8,12 @@ import { screenListing, type Listing } from './names.js';
 import type { ArgOf, ContainedPath } from './remote-path.js';
 import type { HostPort } from './address.js';
 import {
-  HASH_ALGORITHMS,
   MTIME_METHODS,
-  X_CHECKSUM,
-  checksumCommand,
-  isHashAlgorithm,
   mtimeCommand,
   pretCommand,
   restCommand,
-  selectHashCommand,
   type Command,
+  type MtimeMethod,
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
 import { FtpProtocolError, FtpReplyError } from './errors.js';
@@ -37,9 +33,6 @@ export interface DataStream {
   /** Resolves with the final reply (226/250) once the data side is finished by the caller. */
   finish(): Promise<FtpReply>;
 }
-
-/** Checksums can take a while on large files: at least this long for the reply. */
-const CHECKSUM_TIMEOUT_MS = 120_000;
 
 /**
  * One FTP control connection: the login session (session.ts) plus the file
@@ -76,6 +69,19 @@ export class FtpConnection extends FtpSession {
   mtimeCommand(path: ContainedPath, mtime: Date): Command | undefined {
     const m = this.state.mtime;
     return m === undefined || m === 'none' ? undefined : mtimeCommand(m, path, mtime);
+  }
+
+  /**
+   * Before anything is learned: MFMT where advertised, to try in a batch
+   * with other commands. When it works, mtimeWorked('MFMT') records it;
+   * when not, setMtime() learns the method the slow way.
+   */
+  mtimeGuess(path: ContainedPath, mtime: Date): Command | undefined {
+    return this.state.mtime === undefined && this.features.mfmt ? mtimeCommand('MFMT', path, mtime) : undefined;
+  }
+
+  mtimeWorked(method: MtimeMethod): void {
+    this.state.mtime = method;
   }
 
   // ---- simple commands (each one takes the queue) ----
@@ -215,37 +221,6 @@ export class FtpConnection extends FtpSession {
       if (err instanceof FtpReplyError) return '';
       throw err;
     }
-  }
-
-  /** Hash algorithms this server can compute, strongest first (HASH_ALGORITHMS naming). */
-  hashAlgorithms(): string[] {
-    const f = this.features;
-    const fromHash = (f.hash?.algorithms ?? []).map((a) => a.toUpperCase());
-    return HASH_ALGORITHMS.filter((algo) => fromHash.includes(algo) || f.checksums[X_CHECKSUM[algo].feature]);
-  }
-
-  /**
-   * A file's checksum, lower-case hex. draft-bryan-ftpext-hash HASH (after
-   * OPTS HASH selects the algorithm) where advertised, else the older
-   * XSHA512/XSHA256/XSHA1/XMD5/XCRC commands.
-   */
-  async checksum(path: string, algorithm: string): Promise<string> {
-    return this.exclusive(async () => {
-      if (!isHashAlgorithm(algorithm)) throw new FtpProtocolError(`${this.label}: unknown checksum algorithm ${algorithm}`);
-      const f = this.features;
-      const viaHash = (f.hash?.algorithms ?? []).some((a) => a.toUpperCase() === algorithm);
-      if (viaHash && f.hash?.selected?.toUpperCase() !== algorithm) {
-        await this.request(...selectHashCommand(algorithm));
-        if (f.hash) f.hash.selected = algorithm;
-      }
-      const [verb, arg] = checksumCommand(algorithm, path, viaHash);
-      const r = await this.request(verb, arg, { timeoutMs: Math.max(this.server.timeouts.command, CHECKSUM_TIMEOUT_MS) });
-      // HASH: "213 SHA-256 0-49 <hex> filename"; the X commands: "213 <hex>".
-      const text = viaHash ? r.message.replace(/^\S+\s+\S+\s+/, '') : r.message;
-      const m = /\b([0-9a-fA-F]{8,128})\b/.exec(text);
-      if (!m) throw new FtpProtocolError(`${this.label}: cannot read ${verb} reply: ${r.message}`);
-      return m[1].toLowerCase();
-    });
   }
 
   // ---- data connections opened by the client itself ----

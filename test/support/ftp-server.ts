@@ -118,7 +118,7 @@ export class ScriptedFtpServer {
     socket.on('error', () => undefined);
     socket.on('close', () => session.data.destroy());
     const g = this.options.greeting ?? '220 scripted FTP server ready';
-    socket.write(Buffer.isBuffer(g) ? g : formatReply(g));
+    this.write(session, Buffer.isBuffer(g) ? g : formatReply(g));
     // Commands run one at a time, in order, even when the client pipelines
     // them; ABOR alone is taken at once, as a server watching its control
     // connection during a transfer does (RFC 959 §4.1.3).
@@ -129,6 +129,7 @@ export class ScriptedFtpServer {
       for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
+        session.arrivals.push({ line, at: Date.now() });
         if (/^ABOR\b/i.test(line) && !this.handlers.has('ABOR')) {
           void this.abort(session, line);
           continue;
@@ -153,7 +154,19 @@ export class ScriptedFtpServer {
     }
     await session.busy;
     session.aborted = false;
-    if (!session.frozen && !session.socket.destroyed) session.socket.write(formatReply(running ? '226 ABOR command successful.' : '225 No transfer to ABOR.'));
+    if (!session.frozen && !session.socket.destroyed) this.write(session, formatReply(running ? '226 ABOR command successful.' : '225 No transfer to ABOR.'));
+  }
+
+  /** Write to the client, `latencyMs` later when set (the same delay for every write keeps them in order). */
+  private write(session: Session, raw: string | Buffer): void {
+    const ms = this.options.latencyMs ?? 0;
+    if (ms <= 0) {
+      session.socket.write(raw);
+      return;
+    }
+    setTimeout(() => {
+      if (!session.socket.destroyed) session.socket.write(raw);
+    }, ms);
   }
 
   private async dispatch(session: Session, line: string): Promise<void> {
@@ -169,10 +182,10 @@ export class ScriptedFtpServer {
       arg,
       line,
       reply: (text) => {
-        if (!session.socket.destroyed && !session.frozen) session.socket.write(formatReply(text));
+        if (!session.socket.destroyed && !session.frozen) this.write(session, formatReply(text));
       },
       write: (raw) => {
-        if (!session.socket.destroyed && !session.frozen) session.socket.write(raw);
+        if (!session.socket.destroyed && !session.frozen) this.write(session, raw);
       },
       fallback: () => this.runDefault(ctx),
       close: () => {

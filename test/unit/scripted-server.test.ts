@@ -33,7 +33,7 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
-test('login: greeting, USER/PASS, FEAT read into features; every command recorded', async () => {
+test('login: greeting, USER/PASS, FEAT (with TYPE I in the same write) read into features; every command recorded', async () => {
   await withServer({ greeting: '220 hello from the script', features: ['MLST type*;size*;', 'SIZE', 'UTF8'] }, async (srv) => {
     const conn = await FtpConnection.connect(srv.clientOptions());
     try {
@@ -44,7 +44,7 @@ test('login: greeting, USER/PASS, FEAT read into features; every command recorde
     } finally {
       await conn.close();
     }
-    assert.deepEqual(srv.sessions[0].commands, ['USER user', 'PASS pass', 'FEAT', 'OPTS UTF8 ON', 'PWD', 'QUIT']);
+    assert.deepEqual(srv.sessions[0].commands, ['USER user', 'PASS pass', 'FEAT', 'TYPE I', 'OPTS UTF8 ON', 'PWD', 'QUIT']);
   });
 });
 
