@@ -11,7 +11,7 @@ import { EXIT } from './exit.js';
  * 1. aborts the AbortSignal the command passed down: no new transfer starts,
  *    the running ones are aborted (their control connections closed), their
  *    part files deleted (kept with --continue), nothing is deleted;
- * 2. runs the onInterrupt handlers at once (the progress line is cleared and
+ * 2. runs the onInterrupt handlers at once (the progress display is cleared and
  *    the log says what is stopping);
  * 3. lets the command wind down as it would at the end of a run: locks
  *    released (local and remote), the log and the metrics written, the

@@ -186,7 +186,7 @@ export async function runJob(job: Job, ctx: JobRunContext): Promise<JobOutcome> 
     });
     const summaries = await mirror({
       src,
-      targets: live.map((s) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.root!, display: s.name.target, engine: targetEngine(policy, s.log) })),
+      targets: live.map((s, i) => ({ pool: poolFor(s.ep.serverName, s.ep.server), root: s.root!, display: s.name.target, engine: targetEngine(policy, s.log, events, i) })),
       options,
       parallelAuto: !job.parallelExplicit,
       sourceListing,

@@ -43,7 +43,7 @@ export interface Logger {
   child(fields: Partial<LogEvent>): Logger;
 }
 
-/** Where log lines go: a stream, a file, or the terminal (which keeps the status line below them). */
+/** Where log lines go: a stream, a file, or the terminal (which keeps the progress display below them). */
 export interface LogSink {
   format: 'text' | 'json';
   /** The lowest level written. */

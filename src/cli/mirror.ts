@@ -54,22 +54,23 @@ export async function mirrorCommand(srcUrl: string, dstUrl: string, o: MirrorFla
     if (signal.aborted) throw signal.reason;
     // A dry run writes nothing, so it takes no lock and is never locked out.
     if (!options.dryRun) release = await lockTarget(o.lockDir, dst.server, dstRoot, { target: target.target }, log);
+    const events = mirrorEvents({
+      output,
+      targets: [{ name: target.target, log }],
+      log,
+      printPlan: options.dryRun && (!o.quiet || !!o.json),
+      json: !!o.json,
+      nameTargets: false,
+      relayAsked: options.fxp === 'never',
+    });
     const [summary] = await mirror({
       src: { pool: srcPool, root: srcRoot, display: redactUrls(srcUrl) },
-      targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log) }],
+      targets: [{ pool: dstPool, root: dstRoot, display: target.target, engine: targetEngine({ ...options, passiveExplicit: o.passiveExplicit }, log, events, 0) }],
       options,
       parallelAuto: !o.parallelExplicit,
       excludeFromText,
       signal,
-      events: mirrorEvents({
-        output,
-        targets: [{ name: target.target, log }],
-        log,
-        printPlan: options.dryRun && (!o.quiet || !!o.json),
-        json: !!o.json,
-        nameTargets: false,
-        relayAsked: options.fxp === 'never',
-      }),
+      events,
     });
     const interrupted = signal.aborted ? interruptedBy() : undefined;
     const outcome = outcomeOfSummary(target, summary, interrupted);

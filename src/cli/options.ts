@@ -257,7 +257,7 @@ export function mirrorOptionsOf(o: MirrorFlags): MirrorOptions {
 
 /**
  * -v for ls/copy/mirror: the FTP conversation on stderr ("host:port > CMD"),
- * passwords masked; `write` puts it above a progress line (mirror).
+ * passwords masked; `write` puts it above the progress display (mirror).
  */
 export function wireLog(verbose: boolean | undefined, label: string, write: (text: string) => void = (t) => void process.stderr.write(t)) {
   if (!verbose) return undefined;

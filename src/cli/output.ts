@@ -14,7 +14,7 @@ import type { OutputFlags } from './options.js';
  * - stderr gets the same log unless -q or --log-file;
  * - with -q nothing else is printed on success; the commands print one line
  *   per failed target on stderr (outcome.ts);
- * - the progress line is drawn on a terminal only, never with -q, --json or
+ * - the progress display is drawn on a terminal only, never with -q, --json or
  *   --dry-run; --stats N logs the same figures every N seconds.
  * A signal (interrupt.ts) stops the drawing and logs the figures so far.
  */

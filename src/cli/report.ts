@@ -1,4 +1,4 @@
-import { FxpEngine, type TransferPolicy } from '../fxp/engine.js';
+import { FxpEngine, type TransferPolicy, type TransferProgress } from '../fxp/engine.js';
 import type { MirrorEvents } from '../tree/mirror.js';
 import type { Logger } from './log.js';
 import type { Output } from './output.js';
@@ -7,7 +7,9 @@ import { actionToJson, displayText, renderAction } from './render.js';
 /**
  * What a mirror run reports while it runs, for `mirror` and `run` alike: the
  * mirror's events become log events (each naming its target), progress
- * figures, and under --dry-run the plan on stdout, one line per action.
+ * figures, and under --dry-run the plan on stdout, one line per action. The
+ * engines' progress events (bytes of a running transfer, see targetEngine)
+ * reach the same progress figures through `transferProgress`.
  */
 
 export interface ReportTarget {
@@ -34,7 +36,12 @@ export interface MirrorReport {
   relayAsked: boolean;
 }
 
-export function mirrorEvents(r: MirrorReport): MirrorEvents {
+export interface ReportEvents extends MirrorEvents {
+  /** A running transfer's bytes so far, from target `t`'s engine. */
+  transferProgress(t: number, e: TransferProgress): void;
+}
+
+export function mirrorEvents(r: MirrorReport): ReportEvents {
   const progress = r.output.progress;
   const running = new Map<string, number>();
   const key = (t: number, path: string) => `${t}\u0000${path}`;
@@ -58,7 +65,7 @@ export function mirrorEvents(r: MirrorReport): MirrorEvents {
     },
     queued: (_t, a) => progress?.planned(a.src.size),
     started: (t, a) => {
-      if (progress && a.kind === 'transfer') running.set(key(t, a.path), progress.start(a.path, a.src.size));
+      if (progress && a.kind === 'transfer') running.set(key(t, a.path), progress.start(a.path, a.src.size, r.nameTargets ? r.targets[t].name : undefined));
     },
     done: (t, a, result) => {
       const log = r.targets[t].log;
@@ -79,15 +86,24 @@ export function mirrorEvents(r: MirrorReport): MirrorEvents {
     },
     warn: (message, t) => (t === undefined ? r.log : r.targets[t].log).log({ level: 'warn', event: 'warning', message }),
     walked: () => progress?.walkDone(),
+    transferProgress: (t, e) => {
+      const id = running.get(key(t, e.path));
+      if (id !== undefined) progress?.advance(id, e.bytes, e.bytesPerSecond, e.resumedFrom);
+    },
     pairs: (n, reason) => r.log.log({ level: 'info', event: 'parallel', message: `${n} transfers at once: ${reason}` }),
   };
 }
 
-/** An engine per target, so its warnings and fall-backs name the target they happened on. */
-export function targetEngine(policy: TransferPolicy, log: Logger): FxpEngine {
+/**
+ * An engine per target, so its warnings and fall-backs name the target they
+ * happened on, and its transfers' bytes reach the progress figures as target
+ * `t`'s (ReportEvents.transferProgress).
+ */
+export function targetEngine(policy: TransferPolicy, log: Logger, events: ReportEvents, t: number): FxpEngine {
   return new FxpEngine(policy, {
     warn: (m) => log.log({ level: 'warn', event: 'warning', message: m }),
     fallback: (mode, err) => log.log({ level: 'info', event: 'fallback', mode, message: `${mode} failed: ${err.message}` }),
+    progress: (e) => events.transferProgress(t, e),
   });
 }
 

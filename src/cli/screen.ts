@@ -1,25 +1,32 @@
 /**
- * Everything the CLI prints goes through one Screen, so the progress line
- * (a status line redrawn in place on a terminal) and the lines printed while
- * it is shown never mix: to print a line, the status line is cleared, the
- * line printed, and the status line drawn again below it, as rclone and apt
- * do. Without a terminal there is no status line and printing is plain.
+ * Everything the CLI prints goes through one Screen, so the progress display
+ * (a status block at the bottom, redrawn in place on a terminal) and the
+ * lines printed while it is shown never mix: to print a line, the block is
+ * erased, the line printed, and the block drawn again below it, as rclone and
+ * apt do. Without a terminal there is no status block and printing is plain.
+ *
+ * The block is drawn with relative moves only (CR, "cursor up", "erase
+ * below"), never absolute positions, so it works wherever the cursor was.
+ * Each line is cut to the width, so no line wraps and the block takes exactly
+ * one row per line; it is kept shorter than the terminal, or "cursor up" could
+ * not reach its first line.
  *
  * stdout and stderr are written synchronously by Node on Linux (TTYs, files
- * and pipes), so clearing stderr's line and then writing to stdout cannot be
+ * and pipes), so erasing on stderr and then writing to stdout cannot be
  * reordered.
  */
 
-/** Erase the current line and return to its first column (ECMA-48 EL, "CSI K"). */
-const CLEAR_LINE = '\r\x1b[K';
+/** Erase from the cursor to the end of the screen (ECMA-48 ED, "CSI J"). */
+const ERASE_BELOW = '\x1b[J';
 
-/** Columns left free at the end of the status line (see Screen.status). */
+/** Columns left free at the end of each status line (see Screen.status). */
 export const STATUS_MARGIN = 3;
 
 export interface TerminalLike {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 /** Zero-width: combining marks, zero-width joiners and variation selectors. */
@@ -81,9 +88,19 @@ export function fitWidth(text: string, columns: number): string {
   return text.slice(0, end);
 }
 
+/** `text`, or "…" and the longest end of it that fits in `columns`: a path keeps its file name. */
+export function fitTail(text: string, columns: number): string {
+  if (textWidth(text) <= columns) return text;
+  const chars = [...text];
+  let used = 1;
+  let start = chars.length;
+  while (start > 0 && used + columnsOf(chars[start - 1].codePointAt(0)!) <= columns) used += columnsOf(chars[--start].codePointAt(0)!);
+  return `…${chars.slice(start).join('')}`;
+}
+
 export class Screen {
-  /** What the status line shows now ('' when nothing is drawn). */
-  private shown = '';
+  /** The status block's lines as drawn now (none when nothing is drawn); the cursor is at the end of the last. */
+  private shown: string[] = [];
   private statusEnabled: boolean;
 
   constructor(
@@ -93,7 +110,7 @@ export class Screen {
     this.statusEnabled = !!stderr.isTTY;
   }
 
-  /** A status line can be drawn: stderr is a terminal. */
+  /** A status block can be drawn: stderr is a terminal. */
   get interactive(): boolean {
     return this.statusEnabled;
   }
@@ -103,44 +120,56 @@ export class Screen {
     return Math.max(20, this.stderr.columns || 80);
   }
 
+  /** The terminal's height. */
+  get rows(): number {
+    return Math.max(3, this.stderr.rows || 24);
+  }
+
   /**
-   * Redraw the status line in place, cut so it never wraps: three columns short
-   * of the width. Writing the last column leaves some terminals in a
-   * pending-wrap state, where the next character lands on a new line; and the
-   * terminal echoes Ctrl-C as "^C" after the line, which must fit on it too, or
-   * the "C" wraps and the line cannot be cleared any more.
+   * Redraw the status block in place, each line cut so it never wraps: three
+   * columns short of the width. Writing the last column leaves some terminals
+   * in a pending-wrap state, where the next character lands on a new line; and
+   * the terminal echoes Ctrl-C as "^C" after the last line, which must fit on
+   * it too, or the "C" wraps and the block cannot be erased any more. At most
+   * rows - 1 lines: the first must stay on the screen.
    */
-  status(text: string): void {
+  status(lines: string | string[]): void {
     if (!this.statusEnabled) return;
-    const line = fitWidth(text, this.columns - STATUS_MARGIN);
-    this.stderr.write(CLEAR_LINE + line);
-    this.shown = line;
+    const block = (typeof lines === 'string' ? [lines] : lines).slice(0, this.rows - 1).map((l) => fitWidth(l, this.columns - STATUS_MARGIN));
+    this.stderr.write(this.erase() + block.join('\n'));
+    this.shown = block;
   }
 
-  /** Remove the status line (the cursor stays at the start of the now empty line). */
+  /** Remove the status block (the cursor stays at the start of the now empty line where it began). */
   clearStatus(): void {
-    if (this.shown) this.stderr.write(CLEAR_LINE);
-    this.shown = '';
+    if (this.shown.length) this.stderr.write(this.erase());
+    this.shown = [];
   }
 
-  /** Complete lines for stdout (results, plans, summaries), printed above the status line. */
+  /** From the end of the block to the start of its first line, erasing everything below. */
+  private erase(): string {
+    const up = this.shown.length > 1 ? `\x1b[${this.shown.length - 1}A` : '';
+    return `\r${up}${ERASE_BELOW}`;
+  }
+
+  /** Complete lines for stdout (results, plans, summaries), printed above the status block. */
   out(text: string): void {
     this.above(this.stdout, text);
   }
 
-  /** Complete lines for stderr (log lines, errors), printed above the status line. */
+  /** Complete lines for stderr (log lines, errors), printed above the status block. */
   err(text: string): void {
     this.above(this.stderr, text);
   }
 
   private above(stream: TerminalLike, text: string): void {
     if (!text) return;
-    if (!this.shown) {
+    if (!this.shown.length) {
       stream.write(text);
       return;
     }
-    this.stderr.write(CLEAR_LINE);
+    this.stderr.write(this.erase());
     stream.write(text.endsWith('\n') ? text : `${text}\n`);
-    this.stderr.write(this.shown);
+    this.stderr.write(this.shown.join('\n'));
   }
 }

@@ -7,6 +7,7 @@ import {
   FtpBadReplyError,
   FtpClosedError,
   FtpError,
+  FtpProtocolError,
   FtpTimeoutError,
   assertSafeArgument,
 } from './errors.js';
@@ -18,6 +19,8 @@ export type WireLog = (direction: '>' | '<', line: string) => void;
 interface Waiter {
   resolve(reply: FtpReply): void;
   reject(err: Error): void;
+  /** Set when the command takes exactly one reply: a 1xx mark for it means the replies are out of step. */
+  oneReply?: string;
 }
 
 /**
@@ -116,6 +119,14 @@ export class ControlChannel {
     for (const reply of parsed.replies) {
       if (this.wireLog) for (const line of reply.lines) this.wireLog('<', line);
       const waiter = this.waiters.shift();
+      if (waiter?.oneReply !== undefined && reply.code < 200) {
+        // Checked here, before the next reply is handed out: the waiters
+        // behind this one would otherwise take replies meant for others.
+        const err = new FtpProtocolError(`${this.label}: a ${reply.code} mark answered ${waiter.oneReply}, which takes one reply: the replies are out of step`);
+        this.close(err);
+        waiter.reject(err);
+        return;
+      }
       if (waiter) waiter.resolve(reply);
       else this.queue.push(reply);
     }
@@ -142,9 +153,18 @@ export class ControlChannel {
     this.socket.write(lines.map((l) => l + '\r\n').join(''));
   }
 
-  /** The next reply in arrival order, within `timeoutMs`, cancellable by `signal`. */
-  nextReply(timeoutMs: number, signal?: AbortSignal, what = 'reply'): Promise<FtpReply> {
+  /**
+   * The next reply in arrival order, within `timeoutMs`, cancellable by
+   * `signal`. With `oneReply` (the command's name), a 1xx mark instead
+   * closes the channel: that command takes exactly one reply.
+   */
+  nextReply(timeoutMs: number, signal?: AbortSignal, what = 'reply', oneReply?: string): Promise<FtpReply> {
     const queued = this.queue.shift();
+    if (queued && oneReply !== undefined && queued.code < 200) {
+      const err = new FtpProtocolError(`${this.label}: a ${queued.code} mark answered ${oneReply}, which takes one reply: the replies are out of step`);
+      this.close(err);
+      return Promise.reject(err);
+    }
     if (queued) return Promise.resolve(queued);
     if (this.closeCause) return Promise.reject(this.closedError());
     return new Promise<FtpReply>((resolve, reject) => {
@@ -154,6 +174,7 @@ export class ControlChannel {
         signal?.removeEventListener('abort', onAbort);
       };
       const waiter: Waiter = {
+        oneReply,
         resolve: (r) => {
           cleanup();
           resolve(r);

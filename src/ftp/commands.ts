@@ -47,6 +47,19 @@ export function isExtendedPassive(verb: PassiveVerb): boolean {
   return verb === 'EPSV' || verb === 'CEPR';
 }
 
+/**
+ * Commands that leave a pending data connection alone (a listener opened by
+ * PASV stays open across them on every lab server): file facts, mtimes,
+ * renames, deletes. Every other command sets one up (PASV, PORT), uses it
+ * (RETR, STOR, LIST), may reset it (REIN, USER, ABOR), or is not known here.
+ */
+const KEEPS_DATA_CONNECTION = new Set(['SIZE', 'MDTM', 'MFMT', 'SITE', 'RNFR', 'RNTO', 'DELE', 'NOOP']);
+
+/** Whether `verb` leaves a pending data connection alone (see KEEPS_DATA_CONNECTION). */
+export function keepsDataConnection(verb: string): boolean {
+  return KEEPS_DATA_CONNECTION.has(verb.toUpperCase());
+}
+
 /** drftpd's "PRET <command line>": announces the transfer so it can pick the slave that serves the data. */
 export function pretCommand(transfer: Command): Command {
   return ['PRET', commandLine(transfer)];

@@ -6,16 +6,12 @@ import { listDirectory, type ListOptions } from './list-command.js';
 import type { ArgOf, ContainedPath } from './remote-path.js';
 import type { HostPort } from './address.js';
 import {
-  HASH_ALGORITHMS,
   MTIME_METHODS,
-  X_CHECKSUM,
-  checksumCommand,
-  isHashAlgorithm,
   mtimeCommand,
   pretCommand,
   restCommand,
-  selectHashCommand,
   type Command,
+  type MtimeMethod,
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
 import { FtpProtocolError, FtpReplyError } from './errors.js';
@@ -29,9 +25,6 @@ import { FtpSession, type ConnectContext } from './session.js';
 
 export type { ConnectContext, DataProtection, FtpNote, ServerState } from './session.js';
 export type { DataOptions, DataStream } from './data.js';
-
-/** Checksums can take a while on large files: at least this long for the reply. */
-const CHECKSUM_TIMEOUT_MS = 120_000;
 
 /**
  * One FTP control connection: the login session (session.ts) plus the file
@@ -68,6 +61,19 @@ export class FtpConnection extends FtpSession {
   mtimeCommand(path: ContainedPath, mtime: Date): Command | undefined {
     const m = this.state.mtime;
     return m === undefined || m === 'none' ? undefined : mtimeCommand(m, path, mtime);
+  }
+
+  /**
+   * Before anything is learned: MFMT where advertised, to try in a batch
+   * with other commands. When it works, mtimeWorked('MFMT') records it;
+   * when not, setMtime() learns the method the slow way.
+   */
+  mtimeGuess(path: ContainedPath, mtime: Date): Command | undefined {
+    return this.state.mtime === undefined && this.features.mfmt ? mtimeCommand('MFMT', path, mtime) : undefined;
+  }
+
+  mtimeWorked(method: MtimeMethod): void {
+    this.state.mtime = method;
   }
 
   // ---- simple commands (each one takes the queue) ----
@@ -209,37 +215,6 @@ export class FtpConnection extends FtpSession {
     }
   }
 
-  /** Hash algorithms this server can compute, strongest first (HASH_ALGORITHMS naming). */
-  hashAlgorithms(): string[] {
-    const f = this.features;
-    const fromHash = (f.hash?.algorithms ?? []).map((a) => a.toUpperCase());
-    return HASH_ALGORITHMS.filter((algo) => fromHash.includes(algo) || f.checksums[X_CHECKSUM[algo].feature]);
-  }
-
-  /**
-   * A file's checksum, lower-case hex. draft-bryan-ftpext-hash HASH (after
-   * OPTS HASH selects the algorithm) where advertised, else the older
-   * XSHA512/XSHA256/XSHA1/XMD5/XCRC commands.
-   */
-  async checksum(path: string, algorithm: string): Promise<string> {
-    return this.exclusive(async () => {
-      if (!isHashAlgorithm(algorithm)) throw new FtpProtocolError(`${this.label}: unknown checksum algorithm ${algorithm}`);
-      const f = this.features;
-      const viaHash = (f.hash?.algorithms ?? []).some((a) => a.toUpperCase() === algorithm);
-      if (viaHash && f.hash?.selected?.toUpperCase() !== algorithm) {
-        await this.request(...selectHashCommand(algorithm));
-        if (f.hash) f.hash.selected = algorithm;
-      }
-      const [verb, arg] = checksumCommand(algorithm, path, viaHash);
-      const r = await this.request(verb, arg, { timeoutMs: Math.max(this.server.timeouts.command, CHECKSUM_TIMEOUT_MS) });
-      // HASH: "213 SHA-256 0-49 <hex> filename"; the X commands: "213 <hex>".
-      const text = viaHash ? r.message.replace(/^\S+\s+\S+\s+/, '') : r.message;
-      const m = /\b([0-9a-fA-F]{8,128})\b/.exec(text);
-      if (!m) throw new FtpProtocolError(`${this.label}: cannot read ${verb} reply: ${r.message}`);
-      return m[1].toLowerCase();
-    });
-  }
-
   // ---- data connections opened by the client itself ----
 
   /** PASV (else EPSV) for a data connection we open ourselves; see passiveTarget in session.ts for the address. */
@@ -292,6 +267,8 @@ export class FtpConnection extends FtpSession {
         thenReplies.push(r);
       }
     };
+    // A 1xx mark came: the final reply (226, 426) is still to come.
+    let marked = false;
     try {
       if (opts.rest) await this.request(...restCommand(opts.rest));
       if (then.length) this.sendBatch([[command, arg], ...then]);
@@ -301,9 +278,11 @@ export class FtpConnection extends FtpSession {
         await readThen().catch(() => undefined);
         throw new FtpReplyError(mark.code, shown, mark.lines);
       }
+      marked = mark.code < 200;
       if (listener) {
-        // A first reply of 2xx means the server sent nothing and will not connect.
-        tcp = mark.code < 200 ? await listener.accept() : emptySocket();
+        // A first reply of 2xx: the server sent nothing and will not connect; stop listening.
+        if (!marked) listener.close();
+        tcp = marked ? await listener.accept() : emptySocket();
       }
       let socket: net.Socket = tcp!;
       if (this.dataProtection === 'P' && this.tlsOptions && mark.code < 200) {
@@ -332,6 +311,8 @@ export class FtpConnection extends FtpSession {
     } catch (err) {
       tcp?.destroy();
       listener?.close();
+      // Its final reply would answer our next command (ftp-srv's 226 after we refused its data connection).
+      if (marked) this.destroy(err instanceof Error ? err : undefined);
       throw err;
     }
   }

@@ -55,7 +55,7 @@ export class FtpReplyError extends FtpError {
   }
   /** RFC 959 §4.2: 4yz is "transient negative completion"; but a full disk (452) stays full. */
   override get transient(): boolean {
-    return this.replyCode >= 400 && this.replyCode < 500 && !isDiskFullReply(this.replyCode, this.lines);
+    return this.replyCode >= 400 && this.replyCode < 500 && !isDiskFullReply(this.replyCode, this.lines, this.command);
   }
 }
 
@@ -77,16 +77,40 @@ export function replyText(lines: readonly string[]): string {
 }
 
 /**
- * RFC 959 §4.2: 452 "insufficient storage space", 552 "exceeded storage
- * allocation"; and replies that say so with another code (proftpd: "452
- * Transfer aborted. No space left on device"). vsftpd ("451 Failure writing
- * to local file."), pure-ftpd ("451-Error during write to file") and
- * pyftpdlib ("426 … transfer aborted") say nothing about the cause on a full
- * disk: those stay transient and are retried.
+ * Replies that say the space is exhausted, whatever their code: "No space
+ * left on device" (proftpd, inetutils), "ENOSPC" (ftp-srv: "550 ENOSPC: no
+ * space left on device, write"), "Disk full", "quota".
  */
-export function isDiskFullReply(code: number, lines: readonly string[]): boolean {
+const NO_SPACE_TEXT = /no space|ENOSPC|disk (is )?full|quota|not enough (disk )?space|insufficient (disk|storage)|storage allocation|space (is )?exhausted/i;
+
+/**
+ * A server that could not write the file it was storing, in the words of
+ * the lab's servers when their disk fills in the middle of a transfer:
+ * vsftpd "451 Failure writing to local file." (its network-side failure is
+ * "426 Failure reading network stream."), pure-ftpd "451-Error during write
+ * to file" (network: "Error during read from data connection"), proftpd
+ * "451 Transfer aborted. Input/output error" (the errno of a later call; 452
+ * with "No space left on device" once it is full from the start).
+ */
+const WRITE_FAILED_TEXT = /failure writing|error (during |while )?writ|(could not|cannot|can't|unable to) write|write (error|failed|failure)|input\/output error/i;
+
+/**
+ * Whether a reply says the server's disk or quota is full. RFC 959 §4.2:
+ * 452 "insufficient storage space", 552 "exceeded storage allocation"; any
+ * 4xx/5xx that says the space is exhausted; and a 451 to STOR or APPE
+ * (`command`, as FtpReplyError keeps it) that says the server could not
+ * write the file. The last is a judgement: few servers name the cause, and
+ * a server that cannot write its disk now will not write it within this
+ * run's retry window (31 s); the next run tries again. pyftpdlib 1.5.7 says
+ * "426 None; transfer aborted." (426: connection closed; its errno lost):
+ * nothing in it says full, so it stays transient (README, "Faults").
+ */
+export function isDiskFullReply(code: number, lines: readonly string[], command = ''): boolean {
   if (code === 452 || code === 552) return true;
-  return code >= 400 && /no space left|disk (is )?full|quota|not enough (disk )?space|insufficient (disk|storage)|storage allocation|space (is )?exhausted/i.test(lines.join('\n'));
+  if (code < 400) return false;
+  const text = lines.join('\n');
+  if (NO_SPACE_TEXT.test(text)) return true;
+  return code === 451 && /^(STOR|APPE)\b/i.test(command) && WRITE_FAILED_TEXT.test(text);
 }
 
 /**
@@ -102,7 +126,7 @@ export class FtpDiskFullError extends FtpError {
 /** Whether `err` says the server's disk or quota is full (see isDiskFullReply). */
 export function isDiskFull(err: unknown): boolean {
   if (err instanceof FtpDiskFullError) return true;
-  return err instanceof FtpReplyError && isDiskFullReply(err.replyCode, err.lines);
+  return err instanceof FtpReplyError && isDiskFullReply(err.replyCode, err.lines, err.command);
 }
 
 /** `err` as an FtpDiskFullError when it says the disk is full, else `err` itself. */

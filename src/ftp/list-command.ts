@@ -7,10 +7,10 @@
  * goes out in the same write as the listing command. Servers that read their
  * control connection only between transfers (software.ts) answer it right
  * after the listing's 226, so the next listing on this connection finds its
- * data address waiting and costs one round trip less. It is used only if
- * nothing else went over the connection since, within AHEAD_MAX_MS; a
- * transfer or anything else sends its own PASV, which closes the unused
- * listener (all four lab servers do).
+ * data address waiting and costs one round trip less. It is used only if no
+ * command that may touch a data connection went over the connection since
+ * (commands.ts, keepsDataConnection), within AHEAD_MAX_MS; a transfer sends
+ * its own PASV, which closes the unused listener (all four lab servers do).
  */
 import type net from 'node:net';
 import type { ControlChannel } from './channel.js';
@@ -38,6 +38,7 @@ export interface ListingConnection {
   readonly server: ServerOptions;
   readonly channel: ControlChannel;
   readonly label: string;
+  readonly dataCommandsSent: number;
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   request<C extends string>(command: C, arg?: ArgOf<C>, opts?: { signal?: AbortSignal }): Promise<FtpReply>;
   passiveTarget(verb: PassiveVerb, reply: FtpReply): HostPort;
@@ -58,7 +59,7 @@ const AHEAD_MAX_MS = 5_000;
 interface Ahead {
   /** The data connection to the address the PASV gave, opened as soon as it came. */
   socket: Promise<net.Socket | undefined>;
-  /** The connection's command count when it was answered: anything sent since spoils it. */
+  /** The connection's count of data commands when it was answered: one sent since (session.ts, dataCommandsSent) spoils it. */
   sent: number;
   at: number;
 }
@@ -93,7 +94,7 @@ function openAhead(conn: ListingConnection, pasv: FtpReply): Ahead | undefined {
     (s) => s.unref(),
     () => undefined, // refused (a listener closed meanwhile): a fresh PASV it is
   );
-  return { socket, sent: conn.channel.commandsSent, at: Date.now() };
+  return { socket, sent: conn.dataCommandsSent, at: Date.now() };
 }
 
 /** The data connection to the PASV asked ahead, if it is still good; undefined asks PASV anew. */
@@ -101,7 +102,7 @@ function takeAhead(conn: ListingConnection): Promise<net.Socket | undefined> | u
   const a = aheads.get(conn);
   aheads.delete(conn);
   if (!a) return undefined;
-  if (a.sent !== conn.channel.commandsSent || Date.now() - a.at > AHEAD_MAX_MS) {
+  if (a.sent !== conn.dataCommandsSent || Date.now() - a.at > AHEAD_MAX_MS) {
     void a.socket.then((s) => s?.destroy());
     return undefined;
   }

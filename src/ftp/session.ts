@@ -7,55 +7,18 @@
  */
 import type { ArgOf } from './remote-path.js';
 import type tls from 'node:tls';
-import type { ControlChannel, WireLog } from './channel.js';
+import type { ControlChannel } from './channel.js';
 import type { FtpReply } from './reply.js';
 import { parseFeatReply, emptyFeatures, type Features } from './feat.js';
 import { choosePasvAddress, parseEpsvReply, parsePasvReply, type HostPort } from './address.js';
-import { isExtendedPassive, sscnCommand, type MtimeMethod, type PassiveVerb } from './commands.js';
+import { isExtendedPassive, keepsDataConnection, sscnCommand, type PassiveVerb } from './commands.js';
 import { FtpError, FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
-import { identifyServer, type ServerKind } from './software.js';
+import { identifyServer } from './software.js';
+import type { DataProtection, FtpNote, ServerState } from './server-state.js';
+
+export type { ConnectContext, DataProtection, FtpNote, ServerState } from './server-state.js';
 import { asTlsError, verifyPeer } from './tls-policy.js';
-
-/**
- * What we learn about a server once and share between all its connections:
- * which listing command works, how to set mtimes, what software it is. Plain
- * data so the pool, the FXP engine and probe can read it.
- */
-export interface ServerState {
-  listing?: 'MLSD' | 'LIST';
-  mtime?: MtimeMethod | 'none';
-  /** Set after a "can't set mtime" was reported once for this server. */
-  mtimeWarned?: boolean;
-  /** Set once the PASV address note (or warning) was given for this server. */
-  pasvNoted?: boolean;
-  /** Identification from the greeting, for probe's advice and known quirks. */
-  kind?: ServerKind;
-  /** False once a batch of MDTMs came back out of step or unanswered (mdtm-batch.ts): one MDTM per file from then on. */
-  mdtmBatch?: false;
-  /** The shortest FEAT round trip of any connection (ms): about the network's round trip to this server. */
-  rttMs?: number;
-}
-
-/** Something the user should know about a server, reported once (the CLI logs it as it is). */
-export type FtpNote = {
-  level: 'info' | 'warn';
-  event: 'pasv-address';
-  server: string;
-  message: string;
-};
-
-export interface ConnectContext {
-  signal?: AbortSignal;
-  wireLog?: WireLog;
-  state?: ServerState;
-  /** Called once the greeting has arrived (or connecting failed before it): the pool staggers session starts on it. */
-  onGreeting?: () => void;
-  /** Receives notes about the server (once per ServerState). */
-  onNote?: (note: FtpNote) => void;
-}
-
-export type DataProtection = 'P' | 'C';
 
 function isPositive(code: number): boolean {
   return code >= 100 && code < 400;
@@ -78,6 +41,12 @@ export class FtpSession {
   private protection: DataProtection | undefined;
   /** SSCN state (TLS-FXP): when on, this server is the TLS client of its data connections. */
   private sscn = false;
+  /**
+   * Commands sent so far that may set up, use or reset a data connection
+   * (commands.ts, keepsDataConnection): a PASV asked ahead is good while
+   * this stays the same (fxp/state.ts).
+   */
+  dataCommandsSent = 0;
 
   protected constructor(
     readonly channel: ControlChannel,
@@ -137,16 +106,13 @@ export class FtpSession {
       await this.request('PBSZ 0', undefined, { signal });
       await this.setProtection('P');
     }
-    // TYPE I goes out with FEAT, one round trip for both: every data
-    // connection and SIZE of ours is binary (RFC 3659 §4), so a connection
-    // pays for TYPE here rather than before its first listing or transfer.
-    const asked = performance.now();
-    this.sendBatch([['FEAT'], ['TYPE', 'I']]);
-    const feat = await this.finalReply(signal, 'reply to FEAT');
-    // FEAT is answered from memory: its round trip is the path's, for the mirror's choice of parallelism.
-    this.state.rttMs = Math.min(this.state.rttMs ?? Infinity, performance.now() - asked);
-    if ((await this.finalReply(signal, 'reply to TYPE')).code === 200) this.currentType = 'I';
-    this.features = feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
+    // TYPE I rides with FEAT: every transfer and listing is binary here
+    // (ensureType), so it costs no round trip of its own.
+    const [feat, type] = await this.pipeline([['FEAT'], ['TYPE', 'I']]);
+    if (feat instanceof FtpError && !(feat instanceof FtpReplyError)) throw feat;
+    if (type instanceof FtpError && !(type instanceof FtpReplyError)) throw type;
+    if (!(type instanceof FtpError)) this.currentType = 'I';
+    this.features = !(feat instanceof FtpError) && feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
     // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
     if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
   }
@@ -189,6 +155,9 @@ export class FtpSession {
   //   throwing FtpReplyError for a refusal;
   // - pipeline: send several commands in one write, then read each final
   //   reply; a refusal or a lost connection is that command's result, never thrown;
+  // - pipelineEach: the same, but it returns at once, one promise per reply,
+  //   so the caller (or the next user of the connection) may send more
+  //   before they arrive;
   // - FtpConnection.cmd: `request` inside `exclusive`, for callers that hold no queue.
 
   /** Serialise callers: `fn` runs when every earlier caller is done. */
@@ -202,12 +171,18 @@ export class FtpSession {
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
     if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
+    this.countData([command]);
   }
 
   /** Write several commands in one write, read nothing (inside exclusive); every argument is checked before anything is sent. */
   sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
     for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
     this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
+    this.countData(commands.map(([c]) => c));
+  }
+
+  private countData(verbs: readonly string[]): void {
+    for (const v of verbs) if (!keepsDataConnection(v)) this.dataCommandsSent++;
   }
 
   /**
@@ -219,14 +194,6 @@ export class FtpSession {
     return this.channel.nextReply(timeoutMs, signal, what ?? 'reply');
   }
 
-  /** The next reply past 1xx marks, whatever its code (inside exclusive). */
-  private async finalReply(signal: AbortSignal | undefined, what: string): Promise<FtpReply> {
-    let reply: FtpReply;
-    do reply = await this.reply(this.server.timeouts.command, signal, what);
-    while (reply.code < 200);
-    return reply;
-  }
-
   /**
    * Send a command and return its final reply, reading past 1xx marks.
    * Anything not accepted (default: 1xx-3xx) throws FtpReplyError with every line.
@@ -236,12 +203,12 @@ export class FtpSession {
     arg?: ArgOf<C>,
     opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
   ): Promise<FtpReply> {
+    const sent = performance.now();
     this.send(command, arg);
     const shown = arg === undefined ? command : `${command} ${arg}`;
-    let reply: FtpReply;
-    do {
-      reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
-    } while (reply.code < 200);
+    let reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
+    this.noteRtt(sent);
+    while (reply.code < 200) reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
     if (!(opts.accept ?? isPositive)(reply.code)) throw new FtpReplyError(reply.code, shown, reply.lines);
     return reply;
   }
@@ -261,15 +228,15 @@ export class FtpSession {
    * answers PORT after its data connection is up, after a pipelined STOR).
    */
   async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpError)[]> {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
-    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
-    this.channel.sendBatch(lines);
+    const lines = this.sendLines(commands);
+    const sent = performance.now();
     const out: (FtpReply | FtpError)[] = [];
     for (const line of lines) {
       try {
         let r: FtpReply;
         do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
         while (r.code < 200);
+        if (out.length === 0) this.noteRtt(sent);
         out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
       } catch (err) {
         if (!(err instanceof FtpError)) throw err;
@@ -277,6 +244,59 @@ export class FtpSession {
       }
     }
     return out;
+  }
+
+  /**
+   * pipeline() without waiting: the commands go out in one write, and one
+   * promise per command comes back at once. Each takes its place in the
+   * reply queue now, so replies to whatever is sent afterwards (by this
+   * caller, or by the next user of the connection) are read after them:
+   * RFC 959 §4.2 keeps replies in command order. The FXP engine sends a
+   * file's rename this way and the next file's commands behind it
+   * (fxp/publish.ts). Each promise resolves, never rejects, as pipeline()'s
+   * results do.
+   *
+   * Only for commands answered by exactly one reply: a 1xx mark to one of
+   * them would put every later reply out of step, so it closes the
+   * connection (every pending reply then fails with that cause, checked
+   * before any later reply is handed out: channel.ts).
+   */
+  pipelineEach<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<FtpReply | FtpError>[] {
+    const lines = this.sendLines(commands);
+    const sent = performance.now();
+    return lines.map((line, i) => {
+      const verb = line.split(' ')[0];
+      return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
+        (r): FtpReply | FtpError => {
+          if (i === 0) this.noteRtt(sent);
+          return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
+        },
+        (err: unknown) => (err instanceof FtpError ? err : new FtpProtocolError(`${this.label}: ${String(err)}`, { cause: err })),
+      );
+    });
+  }
+
+  /** The lines of `commands`, sent in one write once every argument passed the CR/LF/NUL check. */
+  private sendLines(commands: readonly (readonly [string, string?])[]): string[] {
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
+    this.channel.sendBatch(lines);
+    this.countData(commands.map(([c]) => c));
+    return lines;
+  }
+
+  /** The next reply past 1xx marks, whatever its code (inside exclusive). */
+  private async finalReply(signal: AbortSignal | undefined, what: string): Promise<FtpReply> {
+    let reply: FtpReply;
+    do reply = await this.reply(this.server.timeouts.command, signal, what);
+    while (reply.code < 200);
+    return reply;
+  }
+
+  /** A command sent at `sent` (performance.now()) got its first reply now: the round trip is at most that. */
+  private noteRtt(sent: number): void {
+    const ms = performance.now() - sent;
+    if (this.state.rttMs === undefined || ms < this.state.rttMs) this.state.rttMs = ms;
   }
 
   /** TYPE is remembered, so a pool connection pays for it once, not once per file. */

@@ -1,4 +1,5 @@
 import type { FtpConnection } from '../ftp/connection.js';
+import { checksum, hashAlgorithms } from '../ftp/hash.js';
 
 /**
  * Checksums both servers can compute: the one home of that choice, for the
@@ -7,8 +8,8 @@ import type { FtpConnection } from '../ftp/connection.js';
  * older XSHA512/XSHA256/XSHA1/XMD5/XCRC commands.
  */
 export function sharedHashAlgorithm(a: FtpConnection, b: FtpConnection): string | undefined {
-  const theirs = b.hashAlgorithms();
-  return a.hashAlgorithms().find((algo) => theirs.includes(algo));
+  const theirs = hashAlgorithms(b);
+  return hashAlgorithms(a).find((algo) => theirs.includes(algo));
 }
 
 /**
@@ -23,6 +24,6 @@ export async function checksumsOf(
 ): Promise<{ algorithm: string; source: string; destination: string } | undefined> {
   const algorithm = sharedHashAlgorithm(src, dst);
   if (!algorithm) return undefined;
-  const [source, destination] = await Promise.all([src.checksum(srcPath, algorithm), dst.checksum(dstPath, algorithm)]);
+  const [source, destination] = await Promise.all([checksum(src, srcPath, algorithm), checksum(dst, dstPath, algorithm)]);
   return { algorithm, source, destination };
 }

@@ -12,6 +12,7 @@ import { buildLadder, type TransferPolicy } from './ladder.js';
 import { checksumsOf } from './checksum.js';
 import { FxpShortFileError } from './faults.js';
 import { PartWatcher } from './watch.js';
+import { publishLater, publishNow } from './publish.js';
 
 export { buildLadder } from './ladder.js';
 export type { Rung, TransferPolicy } from './ladder.js';
@@ -44,6 +45,13 @@ export interface CopyRequest {
   /** More files will follow on these connections (mirror): open the next transfer's PASV ahead (see transfer.ts). */
   more?: boolean;
   /**
+   * Send the rename and return without waiting for its replies (mirror):
+   * the next file's commands follow it on the same connection in the same
+   * round trip. CopyResult.published then settles when the replies have
+   * come (publish.ts).
+   */
+  publishLater?: boolean;
+  /**
    * Aborted (an interrupted run): the transfer stops at once, its connections
    * are closed (the pool replaces them), the temporary file is deleted (kept
    * with --continue), and copy() rejects with an EABORTED error.
@@ -65,6 +73,12 @@ export interface CopyResult {
   mtimeSet: boolean;
   verified: 'size' | 'checksum' | 'none';
   checksum?: { algorithm: string; value: string };
+  /**
+   * With publishLater: resolves once the file has its final name; rejects
+   * with the reason it has not (the file failed; its temporary file is
+   * deleted, kept with --continue). Until then the file is not done.
+   */
+  published?: Promise<void>;
 }
 
 export interface EngineEvents {
@@ -79,11 +93,25 @@ export interface EngineEvents {
    */
   relayed?(e: { path: string; bytes: number; reason: string }): void;
   /**
-   * The destination's part file during an FXP transfer, polled about once a
-   * second (watch.ts): bytes so far (REST offset included) and the rate since
-   * the last reading. For the progress display and --stats.
+   * A transfer's bytes so far (REST offset included): the destination's part
+   * file polled about once a second during FXP (watch.ts), the client's own
+   * count during relay, and `bytes` = `resumedFrom` without a rate when an
+   * attempt starts (a retry or the next rung starts again from there). The
+   * rate is over the time since the last reading. For the progress display
+   * and --stats.
    */
-  progress?(e: { path: string; bytes: number; total: number; bytesPerSecond: number }): void;
+  progress?(e: TransferProgress): void;
+}
+
+export interface TransferProgress {
+  /** dstRel: the file's path below the destination root. */
+  path: string;
+  bytes: number;
+  total: number;
+  /** Undefined when an attempt starts. */
+  bytesPerSecond?: number;
+  /** Where this attempt started (the REST offset): the bytes below it were there before. */
+  resumedFrom: number;
 }
 
 /**
@@ -183,10 +211,10 @@ export class FxpEngine {
         ({ mode, relayedBytes } = outcome);
         if (mode === 'relay' && this.policy.fxp !== 'never') this.reportRelay(req.dstRel, outcome);
       }
-      // The next file's PASV, asked for while this one is checked and renamed
-      // (transfer.ts, "PASV ahead"): on a passive source now, beside the
-      // destination's SIZE+MFMT; on a passive destination, pipelined after
-      // RNFR+RNTO. Not with --verify checksum, which needs the source meanwhile.
+      // The next file's PASV, asked for while this one is checked (transfer.ts,
+      // "PASV ahead"): on a passive source beside the destination's SIZE+MFMT,
+      // on a passive destination in the same write after them. Not with
+      // --verify checksum, which needs the source meanwhile.
       let aheadOnDst = false;
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
@@ -197,15 +225,23 @@ export class FxpEngine {
         }
       }
       const d = await dst.connection();
-      // SIZE and the mtime command go out together (one round trip) once we
-      // know how this server sets times; the rename waits for the size check,
-      // so a short file never gets its final name.
+      // SIZE and the mtime command go out together (one round trip): the
+      // method this server is known to take, or MFMT where advertised while
+      // nothing is known yet. The rename waits for the size check, so a short
+      // file never gets its final name. The mtime is set on the temporary
+      // name, not sent after RNTO: after a refused rename that would give the
+      // old copy under the final name the new time, and the next run would
+      // take it for current.
       await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
-      const setTime = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
+      const known = req.mtime ? d.mtimeCommand(tmp, req.mtime) : undefined;
+      const guess = req.mtime && !known ? d.mtimeGuess(tmp, req.mtime) : undefined;
+      const setTime = known ?? guess;
       const batch: [string, string?][] = [];
       if (this.policy.verify !== 'none') batch.push(['SIZE', tmp]);
       if (setTime) batch.push(setTime);
+      if (aheadOnDst) batch.push(['PASV']);
       const replies = batch.length ? await d.pipeline(batch) : [];
+      const pasv = aheadOnDst ? replies.pop() : undefined;
       if (this.policy.verify !== 'none') {
         // Always compare sizes: two "226" replies can still leave a short file
         // (a data connection cut short, or proftpd's TLS 1.3 truncation). It
@@ -218,18 +254,25 @@ export class FxpEngine {
       let checksum: CopyResult['checksum'];
       if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.connection(), d, req.srcPath, tmp);
       let mtimeSet = false;
-      if (setTime) {
-        const r = replies[replies.length - 1];
-        if (r instanceof FtpError) throw r;
+      const timeReply = setTime ? replies[replies.length - 1] : undefined;
+      if (timeReply instanceof FtpError && !guess) throw timeReply;
+      if (timeReply && !(timeReply instanceof FtpError)) {
+        if (guess) d.mtimeWorked('MFMT');
         mtimeSet = true;
       } else if (req.mtime) {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
         if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
       }
-      await publish(d, tmp, final, aheadOnDst ? this.fxp : undefined);
+      // A PASV ahead lost with its connection does not stop the rename: it goes over the lease's next connection.
+      const p = await dst.connection();
+      let published: Promise<void> | undefined;
+      if (req.publishLater) published = publishLater(p, tmp, final, { pool: dst.pool, size, keepPart: this.policy.continue, fxp: this.fxp });
+      else await publishNow(p, tmp, final);
+      // Remembered after the rename went out: it leaves the listener alone (commands.ts, keepsDataConnection).
+      if (pasv !== undefined && !(pasv instanceof FtpError) && p === d) this.fxp.rememberAhead(d, pasv);
       // Without a shared algorithm the file was checked by size only: say so.
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
-      return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum };
+      return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum, published };
     } catch (err) {
       if (!this.policy.continue) await discard(dst, tmp);
       throw asDiskFull(err, dst.pool.server.name);
@@ -256,22 +299,20 @@ export class FxpEngine {
     return { algorithm: sums.algorithm, value: sums.source };
   }
 
+  /** Reports one attempt's progress (EngineEvents.progress); called with no arguments when the attempt starts. */
+  private progressOf(file: FxpFile, path: string): (bytes?: number, bytesPerSecond?: number) => void {
+    const total = file.rest + file.remaining;
+    return (bytes = file.rest, bytesPerSecond) => this.events.progress?.({ path, bytes, total, bytesPerSecond, resumedFrom: file.rest });
+  }
+
   /** What a transfer lends fxpTransfer: a SIZE of the part file on demand, and a watch on it. */
-  private aids(dst: ConnectionLease, file: FxpFile, path: string): TransferAids {
+  private aids(dst: ConnectionLease, file: FxpFile, onProgress: (bytes: number, bytesPerSecond: number) => void): TransferAids {
     let watcher = this.watchers.get(dst.pool);
     if (!watcher) this.watchers.set(dst.pool, (watcher = new PartWatcher(dst.pool, this.timings.pollMs)));
     const w = watcher;
-    const total = file.rest + file.remaining;
     return {
       measure: async () => (await dst.connection()).sizeIfExists(file.dstPath),
-      watch: ({ stallMs, deadlineMs }) =>
-        w.watch(file.dstPath, {
-          rest: file.rest,
-          total,
-          stallMs,
-          deadlineMs,
-          onProgress: (bytes, bytesPerSecond) => this.events.progress?.({ path, bytes, total, bytesPerSecond }),
-        }),
+      watch: ({ stallMs, deadlineMs }) => w.watch(file.dstPath, { rest: file.rest, total: file.rest + file.remaining, stallMs, deadlineMs, onProgress }),
     };
   }
 
@@ -286,20 +327,22 @@ export class FxpEngine {
     const known = this.memory.get(key);
     const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
     const refusals: FxpRefusedError[] = [];
+    const progress = this.progressOf(file, path);
     for (const rung of ordered) {
       if (rung.layout && refused.has(rung.mode)) continue;
       s = await src.connection();
       d = await dst.connection();
+      progress();
       try {
         let relayedBytes = 0;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, path));
+          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress));
           if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
           this.memory.set(key, rung.mode);
         } else {
           await resetForClientData(s);
           await resetForClientData(d);
-          relayedBytes = await relayTransfer(s, d, file);
+          relayedBytes = await relayTransfer(s, d, file, progress, this.timings.pollMs);
         }
         // The notes explain why the data went through the client or in the
         // clear; when protected FXP worked they are noise, and when every rung
@@ -341,31 +384,6 @@ export interface Outcome {
 export async function resetForClientData(c: FtpConnection): Promise<void> {
   await c.setSscn(false);
   if (c.isTls) await c.setProtection('P');
-}
-
-/**
- * RNFR/RNTO the temporary file onto its final name. Some servers refuse to
- * rename onto an existing file; then the old file is deleted first, which
- * leaves a moment with no file, never a half-written one.
- */
-async function publish(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, ahead?: FxpState): Promise<void> {
-  // RNFR and RNTO in one round trip: RNTO after a refused RNFR just gets 503.
-  // PASV for the next transfer may ride along: it does not depend on them,
-  // and a connection lost before its reply does not undo the rename.
-  const rename = async (withPasv: boolean) => {
-    const replies = await (withPasv ? d.pipeline([['RNFR', tmp], ['RNTO', final], ['PASV']]) : d.pipeline([['RNFR', tmp], ['RNTO', final]]));
-    const [from, to, pasv] = replies;
-    if (pasv !== undefined && !(pasv instanceof FtpError)) ahead?.rememberAhead(d, pasv);
-    if (from instanceof FtpError) throw from;
-    if (to instanceof FtpError) throw to;
-  };
-  try {
-    await rename(ahead !== undefined);
-  } catch (err) {
-    if (!(err instanceof FtpReplyError)) throw err;
-    await d.delete(final).catch(() => undefined);
-    await rename(false);
-  }
 }
 
 async function discard(dst: ConnectionLease, tmp: ContainedPath): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { FtpConnection } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
-import { FtpReplyError, FtpTimeoutError } from '../ftp/errors.js';
+import { FtpReplyError, FtpTimeoutError, isDiskFull } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
 import { settledWithin } from '../ftp/wait.js';
 import { FxpStallError, classifyFault, dataFlowMatters, judgedError, type Fault } from './faults.js';
@@ -144,9 +144,11 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
   // allowed its PORT can only fail on the data connection because the
   // passive side refused or dropped it (vsftpd's "425 Security: Bad IP
   // connecting" races pyftpdlib's own error for the dropped connection).
+  // A full destination is the cause whichever side failed: the source's
+  // 426 is only the data connection the destination closed when its write failed.
   const own = failures.filter((f) => cut.get(f.conn)?.kind !== 'peer');
   const candidates = own.length ? own : failures;
-  const chosen = candidates.find((f) => f.conn === ends.passive) ?? candidates[0];
+  const chosen = failures.find((f) => isDiskFull(f.err)) ?? candidates.find((f) => f.conn === ends.passive) ?? candidates[0];
   // A side that failed may still have its RETR/STOR queued: pyftpdlib
   // answers a refused foreign data connection with a 425 sent *before* it
   // reads RETR, then marks RETR 150 and serves it to the next data connection

@@ -11,7 +11,13 @@ import type { FxpFile } from './transfer.js';
  * socket buffers whatever the file size, and nothing touches the disk.
  * Returns the number of bytes that passed through the client.
  */
-export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file: FxpFile): Promise<number> {
+export async function relayTransfer(
+  src: FtpConnection,
+  dst: FtpConnection,
+  file: FxpFile,
+  onProgress?: (bytes: number, bytesPerSecond: number) => void,
+  progressMs = 1000,
+): Promise<number> {
   const retr = await src.openData('RETR', file.srcPath, { rest: file.rest });
   let stor;
   try {
@@ -24,9 +30,17 @@ export async function relayTransfer(src: FtpConnection, dst: FtpConnection, file
     throw err;
   }
   let bytes = 0;
+  // The file's bytes so far (REST offset included) and the rate, at most every
+  // progressMs: what the part-file polling gives for FXP (watch.ts).
+  let last = { bytes: 0, at: Date.now() };
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
+      const at = Date.now();
+      if (onProgress && at - last.at >= progressMs) {
+        onProgress(file.rest + bytes, ((bytes - last.bytes) * 1000) / (at - last.at));
+        last = { bytes, at };
+      }
       cb(null, chunk);
     },
   });

@@ -9,12 +9,14 @@ interface ServerFacts {
   marksAfterAccept?: boolean;
   /** TLS-FXP: whether SSCN ON was accepted (undefined: not tried yet). */
   sscnWorks?: boolean;
+  /** A transfer that gave this passive destination only a head start before the data (transfer.ts) failed: no more of those. */
+  headStartFailed?: boolean;
 }
 
 /** A PASV reply asked ahead on a connection, for its next transfer. */
 interface Ahead {
   hp: HostPort;
-  /** The connection's command count when it was asked: anything sent since spoils it. */
+  /** The connection's count of commands that touch data connections (session.ts, dataCommandsSent) when it was asked: one more spoils it. */
   sent: number;
   at: number;
 }
@@ -33,18 +35,24 @@ const AHEAD_MAX_MS = 5_000;
  * whether SSCN works.
  *
  * Per connection, "PASV ahead": the passive side's address for the next
- * transfer, asked for while the previous file is still being checked and
- * renamed on the destination, so a file costs one round trip less (engine.ts
- * sends it: on the source alongside SIZE+MFMT, or on the destination pipelined
- * after RNFR+RNTO). It is used only if nothing else went over that connection
- * since (a listing's own PASV, a PORT, anything), within AHEAD_MAX_MS, and for
+ * transfer, asked for while the previous file is still being checked on
+ * the destination, so a file costs one round trip less (engine.ts sends it:
+ * on a passive source beside the destination's SIZE+MFMT, on a passive
+ * destination in the same write after them). It is used only if no command that may touch a data
+ * connection went over that connection since (a listing's own PASV, a PORT;
+ * an MDTM, SIZE or rename does not: commands.ts), within AHEAD_MAX_MS, and for
  * a plain PASV layout; otherwise the next transfer sends its own PASV, which
  * replaces the unused listener (all four lab servers close a pending passive
  * port when a new PASV arrives: a connect to it is refused).
+ *
+ * Per connection, the replies still owed to a rename that went out
+ * pipelined (publish.ts): a transfer that must close the connection waits
+ * for them first, so that the file before it is not lost with it.
  */
 export class FxpState {
   private servers = new WeakMap<ServerState, ServerFacts>();
   private ahead = new WeakMap<FtpConnection, Ahead>();
+  private owedReplies = new WeakMap<FtpConnection, Promise<void>>();
 
   private facts(conn: FtpConnection): ServerFacts {
     let f = this.servers.get(conn.state);
@@ -72,6 +80,26 @@ export class FxpState {
     this.facts(conn).sscnWorks = works;
   }
 
+  /** Whether a passive destination that marks STOR at once may be given only a head start before the data (transfer.ts). */
+  headStartAllowed(conn: FtpConnection): boolean {
+    return this.facts(conn).headStartFailed !== true;
+  }
+
+  learnHeadStartFailed(conn: FtpConnection): void {
+    this.facts(conn).headStartFailed = true;
+  }
+
+  /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
+  owe(conn: FtpConnection, replies: Promise<unknown>): void {
+    const before = this.owedReplies.get(conn);
+    this.owedReplies.set(conn, Promise.all([before, replies]).then(() => undefined, () => undefined));
+  }
+
+  /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
+  owed(conn: FtpConnection): Promise<void> {
+    return this.owedReplies.get(conn) ?? Promise.resolve();
+  }
+
   /**
    * Whether a PASV may be opened ahead on `conn` for a plain layout (no TLS
    * role, no EPSV) where it is the passive side: not on TLS, IPv6 or PRET servers.
@@ -83,7 +111,7 @@ export class FxpState {
   /** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
   rememberAhead(conn: FtpConnection, reply: FtpReply): void {
     try {
-      this.ahead.set(conn, { hp: conn.passiveTarget('PASV', reply), sent: conn.channel.commandsSent, at: Date.now() });
+      this.ahead.set(conn, { hp: conn.passiveTarget('PASV', reply), sent: conn.dataCommandsSent, at: Date.now() });
     } catch {
       /* not a usable 227: the next transfer sends its own PASV */
     }
@@ -105,7 +133,7 @@ export class FxpState {
   takeAhead(conn: FtpConnection, plain: boolean): HostPort | undefined {
     const early = this.ahead.get(conn);
     this.ahead.delete(conn);
-    if (early && plain && early.sent === conn.channel.commandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
+    if (early && plain && early.sent === conn.dataCommandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
     return undefined;
   }
 }

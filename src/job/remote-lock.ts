@@ -1,5 +1,5 @@
 import type { FtpConnection } from '../ftp/connection.js';
-import { FtpReplyError } from '../ftp/errors.js';
+import { FtpReplyError, asDiskFull } from '../ftp/errors.js';
 import { partName } from '../fxp/part-name.js';
 import { containedPath } from '../ftp/remote-path.js';
 import { deadOnThisHost, thisProcess, type ProcessIdentity } from './host.js';
@@ -95,7 +95,15 @@ export async function acquireRemoteLock(
         throw again instanceof FtpReplyError ? new RemoteLockHeldError(conn.label, dir, 'another run took it over') : again;
       });
     }
-    await writeOwner(conn);
+    try {
+      await writeOwner(conn);
+    } catch (err) {
+      // The directory is ours but names no owner (a full disk cannot take
+      // even that file): left there, it would lock every run out for the TTL.
+      await conn.delete(ownerFile).catch(() => undefined);
+      await conn.rmdir(dir).catch(() => undefined);
+      throw asDiskFull(err, conn.label);
+    }
   };
   try {
     await takeLock();

@@ -146,16 +146,27 @@ export class Executor {
             dstRel: a.path,
             size: a.src.size,
             mtime,
-            // The next file's PASV may be opened ahead, unless an MDTM on the
-            // source would come first anyway (LIST sources: see above).
-            more: !askMdtm,
+            // The next file's PASV may be opened ahead: an MDTM on the source
+            // in between (LIST sources: see above) leaves it usable.
+            more: true,
             // An interrupted run aborts the transfer at once (engine.ts).
             signal: this.state.signal,
+            // The rename's replies are read while the next file starts on
+            // the same connections (fxp/publish.ts): its leases and its
+            // work slot go to that file; this one is done when they come.
+            publishLater: true,
           });
         },
         hooks,
       );
+      // A pair is this file's until its slot goes to the next one.
       if (token !== undefined && tries === 1) this.pairs?.done(token, performance.now() - began);
+      if (result.published) {
+        src.release();
+        dst.release();
+        slot?.release();
+        await result.published;
+      }
       t.summary.files.transferred++;
       t.summary.bytes.transferred += result.bytes;
       t.summary.modes[result.mode] = (t.summary.modes[result.mode] ?? 0) + 1;

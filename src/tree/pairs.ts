@@ -2,8 +2,8 @@
  * How many connection pairs transfer at once when -P was not given (a job
  * without `parallel`). The rule, kept simple enough to say in a sentence:
  *
- * Start with -P's default (4). Where the servers are far (the login's FEAT
- * round trip, ServerState.rttMs, at least FAR_MS on both sides), a file's
+ * Start with -P's default (4). Where the servers are far (the quickest reply
+ * any command got, ServerState.rttMs, at least FAR_MS on both sides), a file's
  * time is mostly waiting for replies, and another pair adds throughput as
  * long as it leaves the time per file about flat. So after each window of
  * files (twice the pairs, at least MIN_WINDOW) finished at the current

@@ -8,6 +8,7 @@
  * targets' work goes on meanwhile instead of queuing behind it.
  */
 export interface Slot {
+  /** Hand the slot back; a task that does not acquire it again is done with work and only waits (no slot is given back at its end). */
   release(): void;
   acquire(): Promise<void>;
 }
@@ -46,13 +47,24 @@ export class WorkQueue {
 
   /** Queue a task. It must handle its own errors: a rejection fails drain(), and with it the run. */
   push(task: (slot: Slot) => Promise<void>): void {
-    const slot: Slot = { acquire: () => this.acquire(), release: () => this.release() };
+    let held = false;
+    const slot: Slot = {
+      acquire: async () => {
+        await this.acquire();
+        held = true;
+      },
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.release();
+      },
+    };
     const p = (async () => {
-      await this.acquire();
+      await slot.acquire();
       try {
         await task(slot);
       } finally {
-        this.release();
+        slot.release();
       }
     })().finally(() => {
       this.pending.delete(p);

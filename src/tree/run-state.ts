@@ -12,7 +12,7 @@ import { ServerWatch } from './reachability.js';
 import { Retrier } from './retrier.js';
 import { retryPolicy } from './retry.js';
 import type { MirrorEndpoint, MirrorEvents, MirrorRun } from './run-types.js';
-import { describe } from './summary.js';
+import { errorRecord } from './summary.js';
 import { Target } from './target.js';
 
 /**
@@ -116,7 +116,7 @@ export class RunState {
    * destination, a server given up), and one warning said so for all of them.
    */
   fail(t: Target, a: PlanAction | { kind: 'list'; path: string }, err: unknown, quiet = false): void {
-    const { code, message } = describe(err);
+    const { code, message } = errorRecord(err);
     // Cut short on purpose (an interrupted run): not a failure; the next run does it.
     if (this.signal?.aborted && code === 'EABORTED') return;
     t.summary.failures.push({ path: a.path, code, message });

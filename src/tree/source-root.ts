@@ -2,7 +2,7 @@ import type { Listing } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import type { MirrorOptions } from './options.js';
 import { retryPolicy, withRetries } from './retry.js';
-import { describe } from './summary.js';
+import { errorRecord } from './summary.js';
 
 /**
  * The source root could not be listed: it does not exist, is not readable, or
@@ -13,7 +13,7 @@ import { describe } from './summary.js';
 export class SourceRootError extends Error {
   readonly code: string;
   constructor(display: string, address: string, err: unknown) {
-    const { code, message } = describe(err);
+    const { code, message } = errorRecord(err);
     super(`source directory ${display}${display.includes(address) ? '' : ` (${address})`} cannot be listed: ${message}`, { cause: err });
     this.name = 'SourceRootError';
     this.code = code;

@@ -23,7 +23,7 @@ export function emptySummary(src: string, dst: string, dryRun: boolean): MirrorS
 }
 
 /** An error as the summary keeps it: its code (an FtpErrorCode, or EINTERNAL for a bug) and its one-line message. */
-export function describe(err: unknown): { code: string; message: string } {
+export function errorRecord(err: unknown): { code: string; message: string } {
   if (err instanceof FtpError) return { code: err.code, message: err.message };
   return { code: 'EINTERNAL', message: (err as Error)?.message ?? String(err) };
 }

@@ -5,7 +5,7 @@ import type { DeleteItem } from './diff.js';
 import { Gate } from './gate.js';
 import type { MirrorSummary, PlanAction } from './plan.js';
 import type { MirrorEndpoint, MirrorEvents } from './run-types.js';
-import { describe, emptySummary } from './summary.js';
+import { errorRecord, emptySummary } from './summary.js';
 
 /**
  * The destination said it has no room left: nothing more is sent there this
@@ -72,7 +72,7 @@ export class Target {
   /** A subtree that could not be compared: reported, and nothing under it is deleted. */
   markUnsynced(rel: string, side: 'source' | 'destination', err: unknown): void {
     // The code the failure counts as, then every line of the reply (the cause is often on the NNN- lines).
-    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${replyText(err.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')))}`.trim() : describe(err).message;
+    const reason = err instanceof FtpReplyError ? `${err.replyCode} ${replyText(err.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')))}`.trim() : errorRecord(err).message;
     const a: PlanAction = { kind: 'unsynced', path: rel, side, reason };
     this.gate.note(a);
     this.summary.unsynced.push({ path: rel, side, reason });
@@ -87,7 +87,7 @@ export class Target {
   /** The destination said it is full (`err`): stop sending, say so once. */
   markFull(err: unknown): void {
     if (this.full) return;
-    const why = describe(err).message;
+    const why = errorRecord(err).message;
     this.full = new DestinationFullError(this.ep.display, why);
     this.warn(`destination full (${why}): nothing more is sent to ${this.ep.display}; its remaining files fail without being tried`);
   }

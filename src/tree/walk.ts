@@ -9,7 +9,7 @@ import { staleParts } from './part-files.js';
 import type { PlanAction } from './plan.js';
 import type { RunState } from './run-state.js';
 import { SourceTimes, needsExactTime } from './source-times.js';
-import { describe } from './summary.js';
+import { errorRecord } from './summary.js';
 import type { Target } from './target.js';
 
 /**
@@ -63,7 +63,7 @@ export class Walker {
           t.summary.dirs.created++;
           return false;
         } catch (err) {
-          t.summary.error = describe(err);
+          t.summary.error = errorRecord(err);
           this.state.fail(t, a, err);
           return undefined;
         }

@@ -133,12 +133,14 @@ describe('mirror engine against the lab servers', { skip: UNAVAILABLE ?? false, 
         .map((l) => l.slice(`${s.host}:${s.port} > `.length).split(' ')[0]);
     const runs = (cmds: string[], a: string, b: string) => cmds.filter((c, i) => c === a && cmds[i + 1] === b).length;
 
-    // pure-ftpd destination: made passive. Its next PASV rides after RNFR+RNTO; proftpd gets PORT+RETR.
+    // pure-ftpd destination: made passive. Its next PASV rides with SIZE+MFMT, the next STOR right
+    // behind RNFR+RNTO (the rename's replies are read later, fxp/publish.ts); proftpd gets PORT+RETR.
     const rev = await mirrorJson(urlOf(S.proftpd, 'flat'), urlOf(S.pure, 'flat-rev'), ['--parallel', '1', '-v']);
     assert.deepEqual(rev.summary.modes, { 'fxp-reversed': 20 });
     assertSameTree(snapshot(disk(S.pure, 'flat-rev')), want, 'fxp-reversed');
     const pureSent = sent(rev.r, S.pure);
-    assert.equal(runs(pureSent, 'RNTO', 'PASV'), 20, pureSent.join(' '));
+    assert.equal(runs(pureSent, 'MFMT', 'PASV'), 20, pureSent.join(' '));
+    assert.equal(runs(pureSent, 'RNTO', 'STOR'), 19, pureSent.join(' '));
     assert.equal(pureSent.filter((c) => c === 'PASV').length, 21, 'one PASV of its own, then one ahead per file');
     assert.equal(runs(sent(rev.r, S.proftpd), 'PORT', 'RETR'), 20);
 

@@ -5,7 +5,8 @@
  *
  * It knows what fxpmirror's output can contain: printable text (wide CJK
  * characters take two columns), CR, LF (as CR LF, the tty's onlcr), BS, and the CSI sequences "erase in
- * line" (K) and cursor movements, which it applies or ignores. Like a real
+ * line" (K), "erase below" (J, mode 0: the screen ends at the cursor's line) and cursor movements, which
+ * it applies or ignores. Like a real
  * terminal, text that reaches the right margin wraps onto the next line; each
  * wrap is counted, since a status line that wraps is exactly the bug to catch.
  */
@@ -50,6 +51,11 @@ export function replay(raw: string, columns: number): ScreenState {
           if (mode === 0) l.length = Math.min(l.length, col);
           else if (mode === 2) l.length = 0;
           else for (let k = 0; k < col && k < l.length; k++) l[k] = ' ';
+        } else if (final === 'J' && (params === '' || params === '0')) {
+          // Erase from the cursor to the end of the screen: the rest of this line and every line below.
+          line().length = Math.min(line().length, col);
+          lines.length = row + 1;
+          for (const r of [...continued]) if (r > row) continued.delete(r);
         } else if (final === 'G') col = Math.max(0, Number(params || '1') - 1);
         else if (final === 'A') row = Math.max(0, row - Number(params || '1'));
         i = j + 1;

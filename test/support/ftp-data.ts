@@ -40,6 +40,8 @@ export class DataChannel {
   private target: { host: string; port: number } | undefined;
   private sockets = new Set<net.Socket>();
   private paused = false;
+  /** Ends a transfer command's wait for its passive data connection. */
+  private stopWaiting: (() => void) | undefined;
 
   constructor(
     private readonly session: number,
@@ -136,11 +138,14 @@ export class DataChannel {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('no data connection')), DATA_WAIT_MS);
+        // A session that ends (its server closed) stops waiting at once: no timer keeps the test process alive.
+        this.stopWaiting = () => reject(new Error('session closed'));
       });
       try {
         socket = await Promise.race([accepted, timeout]);
       } finally {
         clearTimeout(timer);
+        this.stopWaiting = undefined;
         this.listener?.close();
         this.listener = undefined;
       }
@@ -170,6 +175,7 @@ export class DataChannel {
 
   /** Close the listener and every data socket at once. */
   destroy(): void {
+    this.stopWaiting?.();
     this.reset();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();

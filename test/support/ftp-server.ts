@@ -118,7 +118,7 @@ export class ScriptedFtpServer {
     socket.on('error', () => undefined);
     socket.on('close', () => session.data.destroy());
     const g = this.options.greeting ?? '220 scripted FTP server ready';
-    socket.write(Buffer.isBuffer(g) ? g : formatReply(g));
+    this.write(session, Buffer.isBuffer(g) ? g : formatReply(g));
     // Commands run one at a time, in order, even when the client pipelines
     // them; ABOR alone is taken at once, as a server watching its control
     // connection during a transfer does (RFC 959 §4.1.3).
@@ -127,11 +127,12 @@ export class ScriptedFtpServer {
       if (session.frozen) return;
       buffer += chunk.toString('utf8');
       const arrived: string[] = [];
-      if (buffer.includes('\n')) session.arrivals.push(arrived);
+      if (buffer.includes('\n')) session.reads.push(arrived);
       for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
         arrived.push(line);
+        session.arrivals.push({ line, at: Date.now() });
         if (/^ABOR\b/i.test(line) && !this.handlers.has('ABOR')) {
           void this.abort(session, line);
           continue;
@@ -156,7 +157,19 @@ export class ScriptedFtpServer {
     }
     await session.busy;
     session.aborted = false;
-    if (!session.frozen && !session.socket.destroyed) session.socket.write(formatReply(running ? '226 ABOR command successful.' : '225 No transfer to ABOR.'));
+    if (!session.frozen && !session.socket.destroyed) this.write(session, formatReply(running ? '226 ABOR command successful.' : '225 No transfer to ABOR.'));
+  }
+
+  /** Write to the client, `latencyMs` later when set (the same delay for every write keeps them in order). */
+  private write(session: Session, raw: string | Buffer): void {
+    const ms = this.options.latencyMs ?? 0;
+    if (ms <= 0) {
+      session.socket.write(raw);
+      return;
+    }
+    setTimeout(() => {
+      if (!session.socket.destroyed) session.socket.write(raw);
+    }, ms);
   }
 
   private async dispatch(session: Session, line: string): Promise<void> {
@@ -172,10 +185,10 @@ export class ScriptedFtpServer {
       arg,
       line,
       reply: (text) => {
-        if (!session.socket.destroyed && !session.frozen) session.socket.write(formatReply(text));
+        if (!session.socket.destroyed && !session.frozen) this.write(session, formatReply(text));
       },
       write: (raw) => {
-        if (!session.socket.destroyed && !session.frozen) session.socket.write(raw);
+        if (!session.socket.destroyed && !session.frozen) this.write(session, raw);
       },
       fallback: () => this.runDefault(ctx),
       close: () => {

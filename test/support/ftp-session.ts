@@ -68,6 +68,12 @@ export interface ScriptedServerOptions {
    */
   listing?: (verb: 'MLSD' | 'LIST' | 'NLST', dir: string, session: Session) => DataBody | undefined;
   handlers?: Record<string, Handler>;
+  /**
+   * Every reply (and the greeting) reaches the client this many ms after
+   * the server wrote it, in order: an emulated round trip, for what the
+   * client paces by it (the FXP engine's head start).
+   */
+  latencyMs?: number;
 }
 
 /** One control connection. */
@@ -81,8 +87,10 @@ export class Session {
   renameFrom: string | undefined;
   /** Every command line received, in order. */
   readonly commands: string[] = [];
+  /** When each command line arrived (Date.now()), in order: before the commands queued ahead of it ran. */
+  readonly arrivals: { line: string; at: number }[] = [];
   /** The command lines grouped by the read they arrived in: lines a client wrote at once (pipelined) share a group. */
-  readonly arrivals: string[][] = [];
+  readonly reads: string[][] = [];
   readonly data: DataChannel;
   /**
    * Frozen (freeze()): the session acts like a server process under SIGSTOP:

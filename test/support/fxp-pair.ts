@@ -64,9 +64,15 @@ export class FxpPair {
   }
 
   /** Copy /out/<name> (source) to /in/<name> (destination). */
-  copy(name: string, opts: { more?: boolean } = {}): Promise<CopyResult> {
+  copy(name: string, opts: { more?: boolean; publishLater?: boolean; mtime?: Date } = {}): Promise<CopyResult> {
     const data = this.src.tree.read(`/out/${name}`);
-    return this.engine.copy(this.s, this.d, { srcPath: `/out/${name}`, dstRoot: '/in', dstRel: name, size: data?.length, more: opts.more });
+    return this.engine.copy(this.s, this.d, { srcPath: `/out/${name}`, dstRoot: '/in', dstRel: name, size: data?.length, ...opts });
+  }
+
+  /** Give both leased connections back to their pools (as the mirror's executor does after each file). */
+  release(): void {
+    this.s.release();
+    this.d.release();
   }
 
   /** Events of one kind. */

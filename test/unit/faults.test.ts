@@ -66,7 +66,7 @@ test('on RETR/STOR before any data flowed: the known foreign-address texts, 425,
 });
 
 test('after data flowed, the same faults are transient: resets, 4xx, silence, stalls', () => {
-  for (const err of [reply(425, '425 Security: Bad IP connecting.'), reply(426, '426 Connection closed; transfer aborted.'), reply(451, '451 Failure writing to local file.')]) {
+  for (const err of [reply(425, '425 Security: Bad IP connecting.'), reply(426, '426 Connection closed; transfer aborted.'), reply(451, '451 Requested action aborted: local error in processing')]) {
     assert.equal(classifyFault(at('STOR', err), true), 'transient', err.message);
   }
   assert.equal(classifyFault(at('RETR', new FtpClosedError('control connection closed by server')), true), 'transient');
@@ -92,11 +92,33 @@ test('the file itself refused is permanent; a full disk is its own class, never 
     assert.equal(isTransient(err), false, err.message);
     for (const step of ['STOR', 'PORT']) assert.equal(classifyFault(at(step, err), true), 'full');
   }
-  // The words of vsftpd, pure-ftpd and pyftpdlib on a full disk say nothing of space: retried.
-  for (const err of [reply(451, '451 Failure writing to local file.'), reply(451, '451-Error during write to file', '451 Transfer aborted'), reply(426, '426 None; transfer aborted.')]) {
+  // A 451 to STOR that says the file could not be written: vsftpd, pure-ftpd, proftpd (midway), in their words.
+  const stor = (code: number, ...lines: string[]) => new FtpReplyError(code, 'STOR /d/.f.fxpmirror-part', lines);
+  const cannotWrite = [
+    ['451 Failure writing to local file.'],
+    ['451-Error during write to file', '451-Transfer aborted', '451 0.002 seconds (measured here), 85.73 Mbytes per second'],
+    ['451 Transfer aborted. Input/output error'],
+  ];
+  for (const lines of cannotWrite) {
+    const err = stor(451, ...lines);
+    assert.equal(isDiskFull(err), true, err.message);
+    assert.equal(isTransient(err), false, err.message);
+    assert.equal(classifyFault(at('STOR', err), true), 'full');
+    assert.equal(classifyFault(at('STOR', err), false), 'full');
+    // The same words on another command, or a 451 to STOR that says something else, are not.
+    assert.equal(isDiskFull(new FtpReplyError(451, 'RETR /d/f', lines)), false, lines[0]);
+  }
+  for (const err of [stor(451, '451 Append/Restart not permitted, try again'), stor(451, '451 Requested action aborted: local error in processing'), stor(426, '426 Failure reading network stream.')]) {
     assert.equal(isDiskFull(err), false, err.message);
     assert.equal(isTransient(err), true, err.message);
   }
+  // ftp-srv says ENOSPC, with a 550; GNU inetutils answers 452 whatever the errno text.
+  assert.equal(isDiskFull(stor(550, '550 ENOSPC: no space left on device, write')), true);
+  assert.equal(isDiskFull(stor(452, '452 Error writing file: No such file or directory.')), true);
+  // pyftpdlib on a full disk says "426 None": no different from a dropped data connection, so retried.
+  const pyftpdlib = stor(426, '426 None; transfer aborted.');
+  assert.equal(isDiskFull(pyftpdlib), false);
+  assert.equal(isTransient(pyftpdlib), true);
   const full = asDiskFull(reply(452, '452 No space left on device'), 'dst:21');
   assert.ok(full instanceof FtpDiskFullError);
   assert.equal(full.code, 'EFULL');

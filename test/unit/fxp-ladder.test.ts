@@ -210,19 +210,38 @@ test('a full destination (452) fails with EFULL at once: no retry class, no fall
   }
 });
 
-test("a multi-line error keeps its NNN- lines (pure-ftpd on a full disk); a short file is sent again, never published", async () => {
-  const writeError: Handler = async (ctx) => {
-    ctx.reply('150 Accepted data connection');
-    const s = await ctx.session.data.open(ctx.line);
-    s.resume();
-    await new Promise((r) => s.once('close', r));
-    return ['451-Error during write to file', '451-Transfer aborted', '451 0.002 seconds (measured here), 85.73 Mbytes per second'];
-  };
-  await withPair(HOSTS, { src: { files: FILES }, dst: { handlers: { STOR: writeError } } }, async (p) => {
-    const err = await p.copy('a.bin').catch((e: unknown) => e);
-    assert.ok(isTransient(err), String(err));
-    assert.match(String(err), /451-Error during write to file \/ 451-Transfer aborted \/ 451 0\.002 seconds/);
-  });
+test('a disk that fills mid-transfer, in the words of vsftpd and pure-ftpd (451, all lines kept), is a full destination, even when the source reports its 426 first', async () => {
+  const writeError =
+    (words: string[]): Handler =>
+    async (ctx) => {
+      ctx.reply('150 Accepted data connection');
+      const s = await ctx.session.data.open(ctx.line);
+      // Some bytes land, then the write fails: the data connection closes
+      // first (the source answers 426 for it), the 451 follows.
+      await new Promise<void>((r) => s.on('data', () => r()));
+      s.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 100));
+      return words;
+    };
+  const pure = ['451-Error during write to file', '451-Transfer aborted', '451 0.002 seconds (measured here), 85.73 Mbytes per second'];
+  for (const [words, text] of [
+    [pure, /451-Error during write to file \/ 451-Transfer aborted \/ 451 0\.002 seconds/],
+    [['451 Failure writing to local file.'], /451 Failure writing to local file\.$/],
+  ] as const) {
+    for (const fxp of ['auto', 'never'] as const) {
+      await withPair(HOSTS, { src: { files: FILES, dataRate: 300_000 }, dst: { handlers: { STOR: writeError([...words]) } }, policy: { fxp } }, async (p) => {
+        const err = await p.copy('a.bin').catch((e: unknown) => e);
+        assert.ok(isDiskFull(err), `${fxp}: ${String(err)}`);
+        assert.equal((err as { code?: string }).code, 'EFULL');
+        assert.match(String(err), text);
+        assert.deepEqual(p.landed, [], 'no part file, nothing under the final name');
+        assert.deepEqual([p.of('fallback'), p.of('relayed')], [[], []], fxp);
+      });
+    }
+  }
+});
+
+test('a short file is sent again, never published', async () => {
   let short = true;
   const truncating: Handler = async (ctx) => {
     await ctx.fallback();

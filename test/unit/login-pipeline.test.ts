@@ -24,7 +24,7 @@ test('USER and PASS arrive in one write, FEAT and TYPE I in the next; the passwo
     const wire: string[] = [];
     const conn = await FtpConnection.connect(srv.clientOptions(), { wireLog: (d, l) => wire.push(`${d} ${l}`) });
     await conn.close();
-    assert.deepEqual(srv.sessions[0].arrivals.slice(0, 2), [
+    assert.deepEqual(srv.sessions[0].reads.slice(0, 2), [
       ['USER user', 'PASS pass'],
       ['FEAT', 'TYPE I'],
     ]);
@@ -67,6 +67,6 @@ test('421 to USER and the connection closed before PASS is answered: "too many c
 test('a wrong password is still a login refusal (530 to the pipelined PASS)', async () => {
   await withServer(async (srv) => {
     await assert.rejects(FtpConnection.connect(srv.clientOptions({ password: 'wrong' })), { code: 'ELOGIN' });
-    assert.deepEqual(srv.sessions[0].arrivals[0], ['USER user', 'PASS wrong']);
+    assert.deepEqual(srv.sessions[0].reads[0], ['USER user', 'PASS wrong']);
   });
 });

@@ -66,7 +66,7 @@ test('LIST-only source: a directory asks its MDTMs in one write, then a NOOP; ea
   assertOwnTimes(times(src, dst));
   // One MDTM per file, no more: none asked again by the transfers.
   assert.equal(src.sent('MDTM').length, 7);
-  const groups = src.sessions.flatMap((s) => s.arrivals).filter((g) => g.some((l) => l.startsWith('MDTM')));
+  const groups = src.sessions.flatMap((s) => s.reads).filter((g) => g.some((l) => l.startsWith('MDTM')));
   assert.deepEqual(
     groups.map((g) => g.map((l) => l.replace(/^MDTM \/src\//, ''))).sort((a, b) => a.length - b.length),
     [

@@ -11,25 +11,16 @@ import { LockHeldError } from '../../src/job/lock.js';
 import { FtpError, FtpReplyError } from '../../src/ftp/errors.js';
 import { addSecret } from '../../src/cli/log.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
+import { emptySummary } from '../../src/tree/summary.js';
 
 const name = { target: 'eu:/pub', server: 'eu', path: '/pub' };
 
 function summary(over: Partial<MirrorSummary> = {}): MirrorSummary {
   return {
-    source: 'up:/pub',
-    destination: 'eu:/pub',
-    dryRun: false,
+    ...emptySummary('up:/pub', 'eu:/pub', false),
     files: { transferred: 3, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 7 },
     bytes: { transferred: 1024 },
-    dirs: { created: 0, deleted: 0 },
-    touched: 0,
     modes: { fxp: 3 },
-    unsynced: [],
-    skippedEntries: [],
-    unusable: [],
-    staleParts: [],
-    failures: [],
-    warnings: [],
     durationMs: 1500,
     ...over,
   };

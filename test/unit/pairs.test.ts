@@ -3,14 +3,15 @@
  * only on distant servers and only while the time per file stays flat,
  * steps back once when it grew, stays within the pools' limits, and ignores
  * files that started under an older number. Then end to end: a mirror whose
- * scripted servers answer FEAT late (a distant path) and take a fixed time
- * per file runs more transfers at once than it started with.
+ * scripted servers answer every command late (a distant path) and take a
+ * fixed time per file runs more transfers at once than it started with.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConnectionPool } from '../../src/ftp/pool.js';
 import { FAR_MS, MIN_WINDOW, PairControl, type PairChange } from '../../src/tree/pairs.js';
 import { ScriptedFtpServer } from '../support/index.js';
+import { DEFAULT_COMMANDS } from '../support/ftp-commands.js';
 import { closeAll, poolOf, runMirror } from '../support/mirror-rig.js';
 
 function fakePool(rttMs: number, limit = 7): ConnectionPool & { currentLimit: number } {
@@ -88,7 +89,7 @@ test('files that started under an older number do not count toward the new one\'
 const open: { close(): Promise<void> }[] = [];
 after(() => closeAll(...open));
 
-test('mirror without -P on a distant path (FEAT answered late) with a fixed time per file: more transfers run at once', async () => {
+test('mirror without -P on a distant path (every reply late) with a fixed time per file: more transfers run at once', async () => {
   const files: Record<string, string> = {};
   for (let i = 0; i < 60; i++) files[`/src/f${String(i).padStart(2, '0')}.txt`] = `file ${i}`;
   const src = await ScriptedFtpServer.start({ host: '127.0.99.1', files });
@@ -96,7 +97,8 @@ test('mirror without -P on a distant path (FEAT answered late) with a fixed time
   open.push(src, dst);
   let running = 0;
   let most = 0;
-  for (const s of [src, dst]) s.on('FEAT', { delayMs: 2 * FAR_MS });
+  // Every reply comes late: the shortest round trip either pool measures is "far".
+  for (const s of [src, dst]) for (const verb of Object.keys(DEFAULT_COMMANDS)) s.on(verb, { delayMs: 2 * FAR_MS });
   dst.on('STOR', async (ctx) => {
     most = Math.max(most, ++running);
     await new Promise((r) => setTimeout(r, 40));

@@ -33,7 +33,7 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
-test('login: greeting, USER/PASS, FEAT read into features; every command recorded', async () => {
+test('login: greeting, USER/PASS, FEAT (with TYPE I in the same write) read into features; every command recorded', async () => {
   await withServer({ greeting: '220 hello from the script', features: ['MLST type*;size*;', 'SIZE', 'UTF8'] }, async (srv) => {
     const conn = await FtpConnection.connect(srv.clientOptions());
     try {
@@ -46,7 +46,7 @@ test('login: greeting, USER/PASS, FEAT read into features; every command recorde
     }
     assert.deepEqual(srv.sessions[0].commands, ['USER user', 'PASS pass', 'FEAT', 'TYPE I', 'OPTS UTF8 ON', 'PWD', 'QUIT']);
     // TYPE I travels with FEAT: one round trip for both.
-    assert.ok(srv.sessions[0].arrivals.some((g) => g.join() === 'FEAT,TYPE I'), JSON.stringify(srv.sessions[0].arrivals));
+    assert.ok(srv.sessions[0].reads.some((g) => g.join() === 'FEAT,TYPE I'), JSON.stringify(srv.sessions[0].reads));
   });
 });
 

@@ -6,7 +6,7 @@
  * scripted session frozen as under SIGSTOP: it reads and answers nothing.
  * Without a spare connection the transfer falls back to its deadline; a
  * server that does not answer SIZE for a growing file is read with STAT.
- * The polled sizes are the engine's progress events.
+ * The polled sizes are the engine's progress events (and relay's own count).
  * Addresses 127.0.83.x, ephemeral ports.
  */
 import { test } from 'node:test';
@@ -90,7 +90,8 @@ test('no spare connection within the cap: no polling, the deadline ends the stal
     assert.match(err.message, /no end of transfer within 2\.\d s \(the size of \/in\/.a.bin.fxpmirror-part could not be read\)/);
     // deadline: 600,000 bytes at 256 B/ms = 2.3 s, more than --timeout.
     assert.ok(ms >= 2300, `took ${ms} ms`);
-    assert.deepEqual(p.of('progress'), []);
+    // Only the attempt's start (bytes 0, no rate): no reading was ever taken.
+    assert.deepEqual(p.of('progress').map((e) => [e.bytes, e.bytesPerSecond]), [[0, undefined]]);
     assert.equal(p.dst.sessions.filter((s) => s.commands.some((c) => c.startsWith('STOR'))).length, 1);
   });
 });
@@ -129,5 +130,23 @@ test('a healthy slow transfer is never taken for a stall: progress events up to 
     assert.ok(bytes.length >= 3, String(bytes));
     assert.ok(bytes.every((b) => b <= DATA.length));
     assert.deepEqual(p.of('progress').map((e) => e.path).filter((x) => x !== 'a.bin'), []);
+  });
+});
+
+test('relay reports its own count as progress; every rung starts the count again from the REST offset', async () => {
+  // Both servers refuse PORT, so both FXP layouts are refused and the ladder goes to relay (PASV on both).
+  const refused = { PORT: '500 Illegal PORT Command' };
+  await withPair(HOSTS, base({ src: { dataRate: 400_000, handlers: refused }, dst: { handlers: refused } }), async (p) => {
+    const r = await p.copy('a.bin');
+    assert.equal(r.mode, 'relay');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+    const progress = p.of('progress');
+    // A start (bytes 0, no rate) for each rung tried: fxp, fxp-reversed (both refused), relay.
+    assert.equal(progress.filter((e) => e.bytesPerSecond === undefined).length, 3, JSON.stringify(progress));
+    const relayStart = progress.map((e) => e.bytesPerSecond === undefined).lastIndexOf(true);
+    const counted = progress.slice(relayStart + 1);
+    assert.ok(counted.length >= 3, `${counted.length} relay readings`);
+    assert.ok(counted.every((e, i) => e.bytes! > 0 && e.bytes! <= DATA.length && (i === 0 || e.bytes! >= counted[i - 1].bytes!)));
+    assert.ok(counted.every((e) => e.bytesPerSecond! > 0));
   });
 });
