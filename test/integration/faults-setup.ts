@@ -50,6 +50,11 @@ export function assertNothingPartial(src: string, dst: string, extra: Map<string
   }
 }
 
+/** The one-line contract under faults: no stack trace, no unhandled 'error' event on stderr. */
+export function assertNoStackTrace(r: Pick<CliRun, 'stderr'>): void {
+  assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+\)?$|node:internal|Unhandled 'error' event|Uncaught|\w*Error: .*\n\s+at /m, r.stderr);
+}
+
 /** `mirror --json`: the summary (the last pretty-printed object on stdout). */
 export function summaryOf(r: CliRun): MirrorSummary {
   const at = r.stdout.lastIndexOf('\n{\n') >= 0 ? r.stdout.lastIndexOf('\n{\n') + 1 : r.stdout.indexOf('{');
