@@ -188,3 +188,34 @@ test('the stall is judged on the reading that shows it, not one poll interval la
     clearInterval(alive);
   }
 });
+
+test('a part file a stalled attempt could not delete is deleted before the next attempt writes it again', async () => {
+  // The stalled session may still hold the part file open and write to it late: the retry
+  // must write a new file, not truncate that one (STOR reuses an existing file).
+  const log: string[] = [];
+  let stors = 0;
+  let deles = 0;
+  const stor: Handler = (ctx) => {
+    log.push('STOR');
+    if (++stors === 1) setTimeout(() => ctx.session.freeze(), 400);
+    return ctx.fallback();
+  };
+  // The first DELE (the failed attempt's clean-up) is not answered usefully: the server is "gone".
+  const dele: Handler = (ctx) => {
+    log.push('DELE');
+    return ++deles === 1 ? '421 Service not available, closing control connection.' : ctx.fallback();
+  };
+  await withPair(HOSTS, base({ dst: { handlers: { STOR: stor, DELE: dele } } }), async (p) => {
+    const { err } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.deepEqual(log, ['STOR', 'DELE']);
+    assert.deepEqual(p.landed, ['/in/.a.bin.fxpmirror-part'], 'the part file is still there');
+    const r = await p.copy('a.bin');
+    assert.equal(r.mode, 'fxp');
+    assert.deepEqual(log, ['STOR', 'DELE', 'DELE', 'STOR'], 'deleted before it was written again');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+    // Once deleted, later attempts go straight to STOR.
+    await p.copy('a.bin');
+    assert.deepEqual(log.slice(4), ['STOR']);
+  });
+});
