@@ -95,22 +95,42 @@ const NO_SPACE_TEXT = /no space|ENOSPC|disk (is )?full|quota|not enough (disk )?
 const WRITE_FAILED_TEXT = /failure writing|error (during |while )?writ|(could not|cannot|can't|unable to) write|write (error|failed|failure)|input\/output error/i;
 
 /**
+ * pyftpdlib's reply to STOR when writing its file failed, in the 1.5.7 the
+ * lab runs (Debian's python3-pyftpdlib, pyftpdlib/handlers.py). The errno is
+ * lost on the way: DTPHandler.handle_read() wraps the OSError of
+ * file_obj.write() as `_FileReadWriteError(err)` (line 812), an OSError made
+ * from one argument, whose errno is None; handle_error() (lines 845-859)
+ * answers "426 %s; transfer aborted." with _strerror(None), which is
+ * str(None) (lines 235-245). Its other 426 replies to STOR say something
+ * else: "426 Internal error; transfer aborted." (any other exception, a
+ * socket error among them), "426 Transfer aborted via ABOR." (line 2501).
+ * A data connection that is reset or closed early is no 426 at all:
+ * ioloop.py's recv() (lines 899-912) turns ECONNRESET into handle_close(),
+ * which answers a receiving channel "226 Transfer complete." (lines
+ * 864-880; the size check catches that short file). On the sending side
+ * "None" also answers a failed read of the file (line 1074), so it is only
+ * read this way for STOR and APPE.
+ */
+const PYFTPDLIB_WRITE_FAILED = /^426 None; transfer aborted\.?$/;
+
+/**
  * Whether a reply says the server's disk or quota is full. RFC 959 §4.2:
  * 452 "insufficient storage space", 552 "exceeded storage allocation"; any
- * 4xx/5xx that says the space is exhausted; and a 451 to STOR or APPE
+ * 4xx/5xx that says the space is exhausted; and a reply to STOR or APPE
  * (`command`, as FtpReplyError keeps it) that says the server could not
- * write the file. The last is a judgement: few servers name the cause, and
- * a server that cannot write its disk now will not write it within this
- * run's retry window (31 s); the next run tries again. pyftpdlib 1.5.7 says
- * "426 None; transfer aborted." (426: connection closed; its errno lost):
- * nothing in it says full, so it stays transient (README, "Faults").
+ * write the file: a 451 in words (WRITE_FAILED_TEXT), or pyftpdlib's
+ * "426 None" (PYFTPDLIB_WRITE_FAILED). That is a judgement: few servers name
+ * the cause, and a server that cannot write its disk now will not write it
+ * within this run's retry window (31 s); the next run tries again.
  */
 export function isDiskFullReply(code: number, lines: readonly string[], command = ''): boolean {
   if (code === 452 || code === 552) return true;
   if (code < 400) return false;
   const text = lines.join('\n');
   if (NO_SPACE_TEXT.test(text)) return true;
-  return code === 451 && /^(STOR|APPE)\b/i.test(command) && WRITE_FAILED_TEXT.test(text);
+  if (!/^(STOR|APPE)\b/i.test(command)) return false;
+  if (code === 426) return lines.some((l) => PYFTPDLIB_WRITE_FAILED.test(l.trim()));
+  return code === 451 && WRITE_FAILED_TEXT.test(text);
 }
 
 /**

@@ -134,6 +134,18 @@ export class FxpEngine {
   private warned = new Set<string>();
   /** One part-file watcher per destination server. */
   private watchers = new WeakMap<ConnectionPool, PartWatcher>();
+  /**
+   * Part files (destination server and path) that a failed attempt could not
+   * delete, because the destination did not answer. A session of that attempt
+   * may still hold the file open, and once the server is back it writes what
+   * it still had, at its old offset, and closes the file. STOR to the same
+   * name reuses the file (truncated, same inode), so those late bytes and
+   * their mtime would land in the file the retry publishes: pyftpdlib after a
+   * 20 s partition bumped a published file's mtime, and the next run sent it
+   * again (faults-stall.test.ts). The next attempt deletes it first, and
+   * writes a new file; the late writes go to the unlinked one.
+   */
+  private undeleted = new Set<string>();
 
   constructor(
     readonly policy: TransferPolicy,
@@ -188,6 +200,14 @@ export class FxpEngine {
       const have = await (await dst.connection()).sizeIfExists(tmp);
       if (have !== undefined && have > 0 && have < size) rest = have;
       else if (have === size && size > 0) complete = true;
+    }
+    const held = `${dst.pool.server.name}\u0000${tmp}`;
+    if (this.undeleted.has(held)) {
+      // A 550 is fine (gone meanwhile); anything else fails this attempt, as transient as what left it.
+      await (await dst.connection()).delete(tmp).catch((err: unknown) => {
+        if (!(err instanceof FtpReplyError && err.replyCode === 550)) throw err;
+      });
+      this.undeleted.delete(held);
     }
     let mode: TransferMode = 'fxp';
     let relayedBytes = 0;
@@ -274,7 +294,7 @@ export class FxpEngine {
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum, published };
     } catch (err) {
-      if (!this.policy.continue) await discard(dst, tmp);
+      if (!this.policy.continue && !(await discard(dst, tmp))) this.undeleted.add(held);
       throw asDiskFull(err, dst.pool.server.name);
     } finally {
       // The source goes back to the pool only once its PASV reply is read:
@@ -386,11 +406,14 @@ export async function resetForClientData(c: FtpConnection): Promise<void> {
   if (c.isTls) await c.setProtection('P');
 }
 
-async function discard(dst: ConnectionLease, tmp: ContainedPath): Promise<void> {
+/** Delete a part file; false when it may still be there (the server did not answer, or refused other than with 550). */
+async function discard(dst: ConnectionLease, tmp: ContainedPath): Promise<boolean> {
   try {
     const d = await dst.connection();
     await d.delete(tmp);
-  } catch {
-    /* nothing there, or the server is gone: nothing more we can do */
+    return true;
+  } catch (err) {
+    // 550: nothing there. Otherwise the server is gone, for now: the next attempt deletes it first.
+    return err instanceof FtpReplyError && err.replyCode === 550;
   }
 }

@@ -3,18 +3,16 @@
  * - a data connection between the two servers killed mid-transfer (`ss -K`,
  *   scoped to the two server addresses): the mirror retries the file in the
  *   same FXP mode, and nothing goes through the client (nftables byte counter);
+ *   vsftpd, pure-ftpd and pyftpdlib as the source;
  * - a destination session stopped for good (SIGSTOP): the copy is aborted
  *   within about twice --timeout and the destination is blamed; a mirror
  *   retries it in the same mode on a new session.
  * Each leaves no partial file under a final name (no part file at all), and
  * an immediate re-run completes and leaves identical trees.
  *
- * Transfers are throttled so the fault lands mid-transfer. The lab's own
- * throttling options (vsftpd local_max_rate, proftpd TransferRate, ...) are
- * being added on the lab branch; until they land this file throttles with an
- * nftables rule of its own (throttle() below): a byte-rate limit on the
- * packets between the two server addresses only, in a table named after
- * this process, removed afterwards.
+ * Transfers are throttled by the sources' own settings (vsftpd
+ * local_max_rate, pure-ftpd -T, pyftpdlib ThrottledDTPHandler), so the fault
+ * lands mid-transfer.
  *
  * Addresses 127.0.11.21 .. 127.0.11.24 belong to this file.
  */
@@ -23,92 +21,32 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NFT_TABLE_PREFIX, startByteCounter, stopAll, type ByteCounter, type LabServer, type ServerKind, type StartOptions } from '../lab/lab.js';
+import { resetConnections, startByteCounter, stopAll, stopSessions, type ByteCounter, type LabServer, type ServerKind, type StartOptions, type StoppedSessions } from '../lab/lab.js';
 import { hashTree, mkdirLab, oneErrorLine, requireServers, runCli, startPlan, urlOf, writeLabFile, type CliRun } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
-import { isPartName } from '../../src/fxp/part-name.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
+import { KiB, MiB, partsUnder, pattern, sleep } from './faults-setup.js';
 
-const KINDS: ServerKind[] = ['vsftpd', 'proftpd', 'pure-ftpd'];
+const KINDS: ServerKind[] = ['vsftpd', 'proftpd', 'pure-ftpd', 'pyftpdlib'];
 const UNAVAILABLE = requireServers(KINDS);
 
-const MiB = 1024 * 1024;
 /** A mirror's whole control conversation is a few KiB; relaying one file would be MiBs. */
 const CLIENT_BUDGET = 256 * 1024;
 
-type Role = 'vsftpd' | 'proftpd' | 'pure';
+type Role = 'vsftpd' | 'proftpd' | 'pure' | 'pyftpdlib';
 const PLAN: Record<Role, [ServerKind, StartOptions]> = {
-  vsftpd: ['vsftpd', { address: '127.0.11.21', port: 5121 }],
+  vsftpd: ['vsftpd', { address: '127.0.11.21', port: 5121, rateLimit: 10 * MiB }],
   proftpd: ['proftpd', { address: '127.0.11.22', port: 5122 }],
-  pure: ['pure-ftpd', { address: '127.0.11.23', port: 5123 }],
+  pure: ['pure-ftpd', { address: '127.0.11.23', port: 5123, rateLimit: 10 * MiB }],
+  // ThrottledDTPHandler lets the first two seconds' worth through at once, then averages the rate.
+  pyftpdlib: ['pyftpdlib', { address: '127.0.11.24', port: 5124, rateLimit: 512 * KiB }],
 };
 const S = {} as Record<Role, LabServer>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------
-// Fault helpers (minimal versions until the lab branch's land)
-
-/**
- * Limit the bytes between two server addresses (both directions) to `rate`
- * bytes/s with an nftables rule of this process's own; undo() removes it.
- * The table name starts with the lab's prefix and this pid, so a crashed run's
- * table is removed by the lab's own clean-up (deleteCounterTables).
- */
-function throttle(a: string, b: string, rate: number): { undo(): void } {
-  const table = `${NFT_TABLE_PREFIX}_${process.pid}_faults`;
-  const file = path.join(fs.mkdtempSync('/tmp/fxpmirror-faults-'), 'throttle.nft');
-  fs.writeFileSync(
-    file,
-    [
-      `table inet ${table} {`,
-      '  chain out {',
-      '    type filter hook output priority 0; policy accept;',
-      `    ip saddr { ${a}, ${b} } ip daddr { ${a}, ${b} } limit rate over ${Math.round(rate / 1024)} kbytes/second burst 256 kbytes drop`,
-      '  }',
-      '}',
-    ].join('\n') + '\n',
-  );
-  execFileSync('nft', ['-f', file]);
-  fs.rmSync(path.dirname(file), { recursive: true, force: true });
-  return { undo: () => execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' }) };
-}
 
 /** Established TCP connections between the two addresses (data connections: control ones go to the client). */
 function between(a: string, b: string): string[] {
   const out = execFileSync('ss', ['-tnH', 'state', 'established', `( src ${a} and dst ${b} ) or ( src ${b} and dst ${a} )`]).toString();
   return out.split('\n').filter((l) => l.trim() !== '');
-}
-
-/** Kill every connection between the two addresses, both ends (`ss -K`); returns how many sockets went. */
-function killBetween(a: string, b: string): number {
-  const out = execFileSync('ss', ['-K', '-tnH', `( src ${a} and dst ${b} ) or ( src ${b} and dst ${a} )`]).toString();
-  return out.split('\n').filter((l) => l.trim() !== '').length;
-}
-
-/** The processes holding the socket `local` -> `peer`: a server's session (vsftpd may pass the fd between its two). */
-function ownersOf(local: string, peer: string): number[] {
-  const out = execFileSync('ss', ['-tnpH', 'state', 'established', `( src ${local} and dst ${peer} )`]).toString();
-  return [...new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))];
-}
-
-/** SIGSTOP (for good, until kill()) the session processes that hold the data connection `local` -> `peer`. */
-function stopSession(local: string, peer: string): { pids: number[]; kill(): void } {
-  const pids = ownersOf(local, peer);
-  assert.ok(pids.length > 0, `a process holding ${local} -> ${peer}`);
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
-  return {
-    pids,
-    kill: () => {
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone already */
-        }
-      }
-    },
-  };
 }
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
@@ -117,21 +55,6 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Disks and the CLI
-
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(Math.imul(i + seed, 2654435761) >>> 0, i);
-  return b;
-}
-
-/** Part files anywhere under `root`. */
-function partsUnder(root: string): string[] {
-  if (!fs.existsSync(root)) return [];
-  return (fs.readdirSync(root, { recursive: true }) as string[]).filter((p) => isPartName(path.basename(p)));
 }
 
 function mirrorSummary(r: CliRun): MirrorSummary {
@@ -152,48 +75,45 @@ describe('faults injected mid-transfer into the lab servers', { skip: UNAVAILABL
     await stopAll();
   });
 
-  for (const [from, to] of [
-    ['vsftpd', 'proftpd'],
-    ['pure', 'proftpd'],
-  ] as [Role, Role][]) {
-    test(`${from} -> ${to}: data connections killed mid-transfer are retried in the same FXP mode, nothing relayed`, async () => {
+  // Each big file takes a second or two at the source's rate.
+  for (const [from, to, big] of [
+    ['vsftpd', 'proftpd', 6 * MiB],
+    ['pure', 'proftpd', 6 * MiB],
+    ['pyftpdlib', 'pure', 1536 * KiB],
+  ] as [Role, Role, number][]) {
+    test(`${PLAN[from][0]} -> ${PLAN[to][0]}: data connections killed mid-transfer are retried in the same FXP mode, nothing relayed`, async () => {
       const src = S[from];
       const dst = S[to];
       const dir = `resets-${from}`;
-      for (let i = 0; i < 3; i++) writeLabFile(path.join(src.root, dir, `big${i}.bin`), pattern(6 * MiB + i, i), new Date('2022-02-02T02:02:02Z'));
+      for (let i = 0; i < 3; i++) writeLabFile(path.join(src.root, dir, `big${i}.bin`), pattern(big + i, i), new Date('2022-02-02T02:02:02Z'));
       for (let i = 0; i < 5; i++) writeLabFile(path.join(src.root, dir, `small${i}.txt`), `small file ${i}\n`, new Date('2022-02-02T02:02:02Z'));
-      const slow = throttle(src.host, dst.host, 6 * MiB);
       let killed = 0;
-      try {
-        await counter.reset();
-        const run = runCli(['mirror', urlOf(src, dir), urlOf(dst, dir), '--json', '-P', '1', '--timeout', '10'], { timeoutMs: 120_000 });
-        // Kill two data connections, each once it has carried data for a while.
-        const seen = new Map<string, number>();
-        let done = false;
-        void run.then(() => (done = true));
-        while (!done && killed < 2) {
-          for (const c of between(src.host, dst.host)) {
-            const key = c.split(/\s+/).slice(2, 4).sort().join(' ');
-            const first = seen.get(key) ?? Date.now();
-            seen.set(key, first);
-            if (Date.now() - first >= 400) {
-              killed += killBetween(src.host, dst.host) > 0 ? 1 : 0;
-              seen.clear();
-              break;
-            }
+      await counter.reset();
+      const run = runCli(['mirror', urlOf(src, dir), urlOf(dst, dir), '--json', '-P', '1', '--timeout', '10'], { timeoutMs: 120_000 });
+      // Kill two data connections, each once it has carried data for a while.
+      const seen = new Map<string, number>();
+      let done = false;
+      void run.then(() => (done = true));
+      while (!done && killed < 2) {
+        for (const c of between(src.host, dst.host)) {
+          const key = c.split(/\s+/).slice(2, 4).sort().join(' ');
+          const first = seen.get(key) ?? Date.now();
+          seen.set(key, first);
+          if (Date.now() - first >= 300) {
+            killed += (await resetConnections(src, dst)) > 0 ? 1 : 0;
+            seen.clear();
+            break;
           }
-          await sleep(50);
         }
-        const summary = mirrorSummary(await run);
-        const bytes = await counter.read();
-        assert.equal(killed, 2, 'two data connections were killed mid-transfer');
-        assert.deepEqual(summary.modes, { fxp: 8 }, 'every file by FXP in the first mode: no fallback, no relay');
-        assert.equal(summary.files.transferred, 8);
-        assert.ok(bytes.serverToServer >= 18 * MiB, `server-to-server ${bytes.serverToServer}`);
-        assert.ok(bytes.clientToServers + bytes.serversToClient < CLIENT_BUDGET, `client traffic ${bytes.clientToServers + bytes.serversToClient} bytes: something was relayed`);
-      } finally {
-        slow.undo();
+        await sleep(50);
       }
+      const summary = mirrorSummary(await run);
+      const bytes = await counter.read();
+      assert.equal(killed, 2, 'two data connections were killed mid-transfer');
+      assert.deepEqual(summary.modes, { fxp: 8 }, 'every file by FXP in the first mode: no fallback, no relay');
+      assert.equal(summary.files.transferred, 8);
+      assert.ok(bytes.serverToServer >= 3 * big, `server-to-server ${bytes.serverToServer}`);
+      assert.ok(bytes.clientToServers + bytes.serversToClient < CLIENT_BUDGET, `client traffic ${bytes.clientToServers + bytes.serversToClient} bytes: something was relayed`);
       assert.deepEqual(partsUnder(path.join(dst.root, dir)), []);
       assert.deepEqual(hashTree(path.join(dst.root, dir)), hashTree(path.join(src.root, dir)));
       const again = mirrorSummary(await runCli(['mirror', urlOf(src, dir), urlOf(dst, dir), '--json'], { timeoutMs: 60_000 }));
@@ -209,12 +129,11 @@ describe('faults injected mid-transfer into the lab servers', { skip: UNAVAILABL
     mkdirLab(path.join(dst.root, 'stall'));
     const part = path.join(dst.root, 'stall/.big.bin.fxpmirror-part');
     const timeout = 4;
-    const slow = throttle(src.host, dst.host, 4 * MiB);
-    let stopped: ReturnType<typeof stopSession> | undefined;
+    let stopped: StoppedSessions | undefined;
     try {
       const run = runCli(['copy', urlOf(src, 'stall/big.bin'), urlOf(dst, 'stall/big.bin'), '--timeout', String(timeout)], { timeoutMs: 120_000 });
       await until('the part file to grow', () => fs.existsSync(part) && fs.statSync(part).size > 2 * MiB);
-      stopped = stopSession(dst.host, src.host);
+      stopped = await stopSessions(dst, { peer: src.host });
       const stoppedAt = Date.now();
       const r = await run;
       const took = Date.now() - stoppedAt;
@@ -222,12 +141,11 @@ describe('faults injected mid-transfer into the lab servers', { skip: UNAVAILABL
       const line = oneErrorLine(r);
       assert.match(line, new RegExp(`^fxpmirror: ${dst.host}:${dst.port}: the destination stopped: the part file /stall/\\.big\\.bin\\.fxpmirror-part stayed at \\d+ bytes for [\\d.]+ s; neither server answered ABOR$`));
       assert.ok(took <= 2 * timeout * 1000 + 1500, `aborted ${took} ms after the stop (--timeout ${timeout})`);
+      assert.equal(fs.existsSync(path.join(dst.root, 'stall/big.bin')), false, 'nothing under the final name');
+      assert.deepEqual(partsUnder(path.join(dst.root, 'stall')), []);
     } finally {
-      slow.undo();
-      stopped?.kill();
+      await stopped?.resume();
     }
-    assert.equal(fs.existsSync(path.join(dst.root, 'stall/big.bin')), false, 'nothing under the final name');
-    assert.deepEqual(partsUnder(path.join(dst.root, 'stall')), []);
     const again = await runCli(['copy', urlOf(src, 'stall/big.bin'), urlOf(dst, 'stall/big.bin'), '--json'], { timeoutMs: 60_000 });
     assert.equal(again.code, EXIT.OK, again.stderr);
     assert.deepEqual(hashTree(path.join(dst.root, 'stall')), hashTree(path.join(src.root, 'stall')));
@@ -237,24 +155,22 @@ describe('faults injected mid-transfer into the lab servers', { skip: UNAVAILABL
     const src = S.pure;
     const dst = S.vsftpd;
     for (let i = 0; i < 2; i++) writeLabFile(path.join(src.root, `stall2/f${i}.bin`), pattern(12 * MiB, 20 + i), new Date('2022-04-04T04:04:04Z'));
-    const slow = throttle(src.host, dst.host, 6 * MiB);
-    let stopped: ReturnType<typeof stopSession> | undefined;
+    let stopped: StoppedSessions | undefined;
     try {
       await counter.reset();
       const run = runCli(['mirror', urlOf(src, 'stall2'), urlOf(dst, 'stall2'), '--json', '-P', '1', '--timeout', '3'], { timeoutMs: 120_000 });
       const part = path.join(dst.root, 'stall2/.f0.bin.fxpmirror-part');
       await until('the first part file to grow', () => fs.existsSync(part) && fs.statSync(part).size > MiB);
-      stopped = stopSession(dst.host, src.host);
+      stopped = await stopSessions(dst, { peer: src.host });
       const summary = mirrorSummary(await run);
       const bytes = await counter.read();
       assert.deepEqual(summary.modes, { [summary.modes.fxp ? 'fxp' : 'fxp-reversed']: 2 }, JSON.stringify(summary.modes));
       assert.ok(bytes.clientToServers + bytes.serversToClient < CLIENT_BUDGET, 'nothing relayed');
+      assert.deepEqual(partsUnder(path.join(dst.root, 'stall2')), []);
+      assert.deepEqual(hashTree(path.join(dst.root, 'stall2')), hashTree(path.join(src.root, 'stall2')));
     } finally {
-      slow.undo();
-      stopped?.kill();
+      await stopped?.resume();
     }
-    assert.deepEqual(partsUnder(path.join(dst.root, 'stall2')), []);
-    assert.deepEqual(hashTree(path.join(dst.root, 'stall2')), hashTree(path.join(src.root, 'stall2')));
     const again = mirrorSummary(await runCli(['mirror', urlOf(src, 'stall2'), urlOf(dst, 'stall2'), '--json'], { timeoutMs: 60_000 }));
     assert.equal(again.files.transferred, 0);
   });

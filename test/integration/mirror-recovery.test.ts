@@ -14,25 +14,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LAB_PASSWORD, LAB_USER, stopAll, type LabServer } from '../lab/lab.js';
 import { fillDisk, restartServer, waitForSize } from '../lab/faults/index.js';
-import { hashTree, requireServers, runCli, startPlan, urlOf, writeLabFile, type CliRun } from '../lab/helpers.js';
+import { hashTree, requireServers, runCli, startPlan, urlOf, writeLabFile } from '../lab/helpers.js';
 import { EXIT } from '../../src/cli/exit.js';
 import { isPartName } from '../../src/fxp/part-name.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
+import { show, summaryOf } from './faults-setup.js';
 
 const UNAVAILABLE = requireServers(['proftpd', 'pure-ftpd', 'vsftpd', 'inetutils-ftpd']);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fxpmirror-recovery-test-'));
 const KiB = 1024;
 const T0 = Date.UTC(2023, 5, 1) / 1000;
-
-function show(r: CliRun): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(0, 4000)}\n--- stderr\n${r.stderr.slice(0, 4000)}`;
-}
-
-/** `mirror --json`: the summary (the last pretty-printed object on stdout). */
-function summaryOf(r: CliRun): MirrorSummary {
-  const at = r.stdout.lastIndexOf('\n{\n') >= 0 ? r.stdout.lastIndexOf('\n{\n') + 1 : r.stdout.indexOf('{');
-  return JSON.parse(r.stdout.slice(at)) as MirrorSummary;
-}
 
 /** `count` files of `size` bytes (distinct contents) under `root/dir`, with whole-second mtimes. */
 function seed(root: string, dir: string, count: number, size: number): void {

@@ -41,6 +41,7 @@ import { requireServers, runCli, sha256FileSync, startPlan, type CliRun } from '
 import { EXIT } from '../../src/cli/exit.js';
 import { isPartName } from '../../src/fxp/part-name.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
+import { summaryOf } from './faults-setup.js';
 
 export const UNAVAILABLE = requireServers(SERVER_KINDS);
 
@@ -207,8 +208,7 @@ export async function mirrorJson(src: string, dst: string, args: string[] = [], 
   const r = await cli(['mirror', src, dst, '--json', ...args]);
   assert.equal(r.code, expectCode, `exit ${r.code}, want ${expectCode}; stderr:\n${r.stderr}\nstdout:\n${r.stdout.slice(0, 3000)}`);
   // Under --dry-run the plan lines come first; the summary is the last, pretty-printed object.
-  const at = r.stdout.lastIndexOf('\n{\n') >= 0 ? r.stdout.lastIndexOf('\n{\n') + 1 : r.stdout.indexOf('{');
-  const summary = JSON.parse(r.stdout.slice(at)) as MirrorSummary;
+  const summary = summaryOf(r);
   if (expectCode === EXIT.OK) assert.deepEqual(summary.failures, [], 'no failures');
   return { summary, r };
 }

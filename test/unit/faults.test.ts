@@ -115,10 +115,24 @@ test('the file itself refused is permanent; a full disk is its own class, never 
   // ftp-srv says ENOSPC, with a 550; GNU inetutils answers 452 whatever the errno text.
   assert.equal(isDiskFull(stor(550, '550 ENOSPC: no space left on device, write')), true);
   assert.equal(isDiskFull(stor(452, '452 Error writing file: No such file or directory.')), true);
-  // pyftpdlib on a full disk says "426 None": no different from a dropped data connection, so retried.
+  // pyftpdlib 1.5.7 answers a failed write to its disk, and only that, with "426 None" (src/ftp/errors.ts
+  // cites its source): full, before or after data flowed. Its other 426s to STOR, and "None" to RETR
+  // (a failed read of its file), are not.
   const pyftpdlib = stor(426, '426 None; transfer aborted.');
-  assert.equal(isDiskFull(pyftpdlib), false);
-  assert.equal(isTransient(pyftpdlib), true);
+  assert.equal(isDiskFull(pyftpdlib), true);
+  assert.equal(isTransient(pyftpdlib), false);
+  assert.equal(classifyFault(at('STOR', pyftpdlib), true), 'full');
+  assert.equal(classifyFault(at('STOR', pyftpdlib), false), 'full');
+  assert.equal(isDiskFull(new FtpReplyError(426, 'APPE /d/f', ['426 None; transfer aborted.'])), true);
+  for (const err of [
+    stor(426, '426 Internal error; transfer aborted.'),
+    stor(426, '426 Transfer aborted via ABOR.'),
+    stor(426, '426 Nonesuch; transfer aborted.'),
+    new FtpReplyError(426, 'RETR /d/f', ['426 None; transfer aborted.']),
+  ]) {
+    assert.equal(isDiskFull(err), false, err.message);
+    assert.equal(isTransient(err), true, err.message);
+  }
   const full = asDiskFull(reply(452, '452 No space left on device'), 'dst:21');
   assert.ok(full instanceof FtpDiskFullError);
   assert.equal(full.code, 'EFULL');

@@ -12,7 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTransient } from '../../src/ftp/errors.js';
+import type { ConnectionPool } from '../../src/ftp/pool.js';
+import type { ContainedPath } from '../../src/ftp/remote-path.js';
 import { FxpStallError } from '../../src/fxp/faults.js';
+import { PartWatcher } from '../../src/fxp/watch.js';
 import { listText } from '../support/memory-tree.js';
 import { withPair, type Handler, type PairOptions } from '../support/index.js';
 
@@ -148,5 +151,71 @@ test('relay reports its own count as progress; every rung starts the count again
     assert.ok(counted.length >= 3, `${counted.length} relay readings`);
     assert.ok(counted.every((e, i) => e.bytes! > 0 && e.bytes! <= DATA.length && (i === 0 || e.bytes! >= counted[i - 1].bytes!)));
     assert.ok(counted.every((e) => e.bytesPerSecond! > 0));
+  });
+});
+
+test('the stall is judged on the reading that shows it, not one poll interval later', async () => {
+  // A part file that grows for three readings, then stands still. Fake pool and
+  // connection: what is measured is the watcher's own timing.
+  const POLL_MS = 150;
+  const STALL = 450;
+  let readings = 0;
+  let lastReplyAt = 0;
+  const conn = {
+    closed: false,
+    features: {},
+    exclusive: <T>(fn: () => Promise<T>) => fn(),
+    ensureType: async () => undefined,
+    pipeline: async (cmds: [string, string][]) => {
+      const size = 1000 * Math.min(++readings, 3);
+      lastReplyAt = Date.now();
+      return cmds.map(() => ({ code: 213, lines: [`213 ${size}`], message: String(size) }));
+    },
+  };
+  const pool = { spare: async () => conn, releaseSpare: () => undefined } as unknown as ConnectionPool;
+  // The watcher's timer is unref'd (it must not keep a run alive): this one keeps the test's.
+  const alive = setInterval(() => undefined, 1000);
+  const watch = new PartWatcher(pool, POLL_MS).watch('/in/.a.fxpmirror-part' as ContainedPath, { rest: 0, total: 10_000, stallMs: STALL, deadlineMs: 60_000 });
+  try {
+    const s = await watch.stalled;
+    const late = Date.now() - lastReplyAt;
+    assert.equal(s.kind, 'stall');
+    assert.equal(s.bytes, 3000);
+    assert.ok(s.forMs >= STALL && s.forMs < STALL + POLL_MS, `stood still ${s.forMs} ms`);
+    assert.ok(late < POLL_MS / 2, `judged ${late} ms after the reading that showed it`);
+  } finally {
+    watch.stop();
+    clearInterval(alive);
+  }
+});
+
+test('a part file a stalled attempt could not delete is deleted before the next attempt writes it again', async () => {
+  // The stalled session may still hold the part file open and write to it late: the retry
+  // must write a new file, not truncate that one (STOR reuses an existing file).
+  const log: string[] = [];
+  let stors = 0;
+  let deles = 0;
+  const stor: Handler = (ctx) => {
+    log.push('STOR');
+    if (++stors === 1) setTimeout(() => ctx.session.freeze(), 400);
+    return ctx.fallback();
+  };
+  // The first DELE (the failed attempt's clean-up) is not answered usefully: the server is "gone".
+  const dele: Handler = (ctx) => {
+    log.push('DELE');
+    return ++deles === 1 ? '421 Service not available, closing control connection.' : ctx.fallback();
+  };
+  await withPair(HOSTS, base({ dst: { handlers: { STOR: stor, DELE: dele } } }), async (p) => {
+    const { err } = await failure(p);
+    assert.ok(err instanceof FxpStallError, String(err));
+    assert.deepEqual(log, ['STOR', 'DELE']);
+    assert.deepEqual(p.landed, ['/in/.a.bin.fxpmirror-part'], 'the part file is still there');
+    const r = await p.copy('a.bin');
+    assert.equal(r.mode, 'fxp');
+    assert.deepEqual(log, ['STOR', 'DELE', 'DELE', 'STOR'], 'deleted before it was written again');
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(DATA));
+    // Once deleted, later attempts go straight to STOR.
+    await p.copy('a.bin');
+    assert.deepEqual(log.slice(4), ['STOR']);
   });
 });
