@@ -117,7 +117,12 @@ describe('servers that stop answering mid-transfer: stopped sessions, a partitio
     const kept = hashTree(path.join(dst.root, dir));
     // pyftpdlib is the passive side: as the active side it sometimes never reads a data connection (mirror-setup.ts).
     const run = runTimed(['mirror', urlOf(src, dir), urlOf(dst, dir), '--json', '--delete', '-P', '2', '--passive', 'destination', '--timeout', '5', '--connect-timeout', '5']);
-    await waitForSize(path.join(dst.root, dir), 128 * KiB, { name: /\.fxpmirror-part$/, timeoutMs: 30_000 });
+    // If the run ends (or fails) before any part file grows, say how, with its output.
+    const early = run.done.then((r) => {
+      throw new Error(`the run ended before a part file reached 128 KiB:\n${show(r)}`);
+    });
+    await Promise.race([waitForSize(path.join(dst.root, dir), 128 * KiB, { name: /\.fxpmirror-part$/, timeoutMs: 30_000 }), early]);
+    early.catch(() => undefined);
     const cut = await partition(dst, { forMs: 20_000 });
     let r;
     try {
