@@ -12,8 +12,9 @@
  * deleted at all there, the run says so (exit 1), and the next run completes.
  *
  * The source is pyftpdlib, whose ThrottledDTPHandler slows its listings too
- * (vsftpd, proftpd and pure-ftpd throttle only file transfers): its listing
- * of the big directory takes about two seconds, so the fault lands in it.
+ * (proftpd's TransferRate, as the lab sets it, covers RETR, STOR and APPE
+ * only): its listing of the big directory takes about two seconds, so the
+ * fault lands in it.
  *
  * Addresses 127.0.14.21 .. 127.0.14.29 belong to this file.
  */

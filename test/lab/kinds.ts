@@ -39,8 +39,10 @@ export interface StartOptions {
    * Throttle every data transfer of this server to about this many bytes
    * per second (each direction, each session), so that a fault lands
    * mid-transfer. vsftpd local_max_rate, proftpd TransferRate, pure-ftpd -T
-   * (whole KiB/s, at least 1), pyftpdlib ThrottledDTPHandler (a burst of one
-   * second's worth, then sleeps: right on average over a few seconds), ftp-srv
+   * (whole KiB/s, at least 1), pyftpdlib ThrottledDTPHandler (bursty: two
+   * seconds' worth at once, then about two seconds' sleep after every two
+   * seconds' worth; a transfer under twice the rate is not slowed; listings
+   * are throttled too), ftp-srv
    * a throttled file system (test/lab/ftp-srv-main.ts). inetutils-ftpd has no
    * throttle: starting it with one throws; throttle its peer instead (an FXP
    * transfer runs at the slower side's rate).
