@@ -2,6 +2,7 @@ import { FtpConnection, type FtpNote, type ServerState } from './connection.js';
 import type { WireLog } from './channel.js';
 import { FtpReplyError, FtpError } from './errors.js';
 import { staggersSessions } from './software.js';
+import { isFar } from './server-state.js';
 import type { ServerOptions } from './options.js';
 
 /**
@@ -116,7 +117,7 @@ export class ConnectionPool {
       };
       const before = this.lastGreeting;
       this.lastGreeting = mine;
-      if (staggersSessions(this.state.kind)) await before;
+      if (staggersSessions(this.state.kind) && !isFar(this.state)) await before;
       this.onConnectPhase?.('connect');
       const conn = await FtpConnection.connect(this.server, { state: this.state, wireLog: this.wireLog, onGreeting: greeted, onNote: (n) => this.onNote?.(n) });
       if (this.closed) {

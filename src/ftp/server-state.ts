@@ -32,6 +32,14 @@ export interface ServerState {
   rttMs?: number;
 }
 
+/** A round trip at least this long (ms) makes a server "far": waiting for its replies, not its work, sets the pace. */
+export const FAR_MS = 5;
+
+/** Whether even the quickest reply this server gave took FAR_MS: a distant server (a WAN, not a LAN or loopback). */
+export function isFar(state: ServerState): boolean {
+  return (state.rttMs ?? 0) >= FAR_MS;
+}
+
 /** Something the user should know about a server, reported once (the CLI logs it as it is). */
 export type FtpNote = {
   level: 'info' | 'warn';

@@ -42,18 +42,21 @@ class Mirror {
     const started = Date.now();
     const { state } = this;
     const pools = [...new Set([state.src.pool, ...state.targets.map((t) => t.pool)])];
-    // The connections the transfers will use log in now, in the background:
-    // the walk fans out as soon as the roots are listed.
-    for (const pool of pools) pool.warm(state.opts.parallel);
+    // The connections the transfers will use, and on a distant server those
+    // the walk may list on (walkWidth), log in now, in the background: the
+    // walk fans out as soon as the roots are listed.
+    for (const pool of pools) {
+      pool.widen(walkWidth(pool, state.opts.parallel));
+      pool.warm(walkWidth(pool, state.opts.parallel));
+    }
     // The source root first: when it cannot be listed (missing, refused, server
     // gone) there is nothing to compare, and no target is touched at all. The
     // targets' roots are read meanwhile (reads only: see probeRoots).
     const probed = this.walker.probeRoots();
     const sourceListing = this.request.sourceListing ?? (await readSourceRoot(state.src, state.opts));
     const rootExists = await this.walker.prepareRoots(await probed);
-    // Every server has answered a login by now, so its distance is known: the
-    // walk may list on more connections than -P (walkWidth), opened as
-    // directories wait for them.
+    // Every server has answered a login by now, so its distance is known
+    // (mirror() may have been handed pools that had not connected yet).
     for (const pool of pools) pool.widen(walkWidth(pool, state.opts.parallel));
     const reachable = state.targets.filter((_, i) => rootExists[i] !== undefined);
     await this.walker.walk('', rootExists.filter((e) => e !== undefined), reachable, sourceListing);

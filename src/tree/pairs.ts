@@ -17,18 +17,13 @@
  * by waiting: there the number stays where it started.
  */
 import type { ConnectionPool } from '../ftp/pool.js';
+import { isFar } from '../ftp/server-state.js';
 
-/** A round trip at least this long (ms) on every server makes them "far". */
-export const FAR_MS = 5;
+export { FAR_MS } from '../ftp/server-state.js';
 /** "About flat": the mean time per file may grow by this share when a pair is added. */
 export const FLAT = 0.1;
 /** The smallest window of files a decision is taken on. */
 export const MIN_WINDOW = 8;
-
-/** A server whose logins measured a round trip of at least FAR_MS: waiting for it, not its work, sets the pace. */
-export function isFar(pool: ConnectionPool): boolean {
-  return (pool.state.rttMs ?? 0) >= FAR_MS;
-}
 
 export interface PairChange {
   pairs: number;
@@ -86,7 +81,7 @@ export class PairControl {
   }
 
   private far(): boolean {
-    return this.pools.every(isFar);
+    return this.pools.every((p) => isFar(p.state));
   }
 
   private stop(pairs: number, reason: string): void {

@@ -4,7 +4,7 @@ import type { Listing } from '../ftp/names.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { FxpEngine } from '../fxp/engine.js';
 import { PathFilter } from './filter.js';
-import { isFar } from './pairs.js';
+import { isFar } from '../ftp/server-state.js';
 import { MtimeProbe } from './mtimes.js';
 import type { MirrorOptions } from './options.js';
 import type { PlanAction } from './plan.js';
@@ -17,7 +17,7 @@ import { Target } from './target.js';
 
 /**
  * How many connections to one server the walk may list on at once. On a
- * distant server (pairs.ts: isFar), its connection cap (--max-connections)
+ * distant server (server-state.ts: isFar), its connection cap (--max-connections)
  * but one, which stays free for watching transfers (ConnectionPool.spare),
  * and at least -P: there listings cost round trips, not work, and a walk on
  * four connections waits two to four round trips per directory per
@@ -26,7 +26,7 @@ import { Target } from './target.js';
  */
 export function walkWidth(pool: ConnectionPool, parallel: number): number {
   const cap = pool.server.maxConnections;
-  return Math.max(1, Math.min(cap, isFar(pool) ? Math.max(parallel, cap - 1) : parallel));
+  return Math.max(1, Math.min(cap, isFar(pool.state) ? Math.max(parallel, cap - 1) : parallel));
 }
 
 /**
