@@ -300,9 +300,9 @@ export class FtpConnection extends FtpSession {
           throw asTlsError(err, this.server);
         }
       }
-      const finish = async (): Promise<FtpReply> => {
+      const finish = async (timeoutMs = this.server.timeouts.data): Promise<FtpReply> => {
         // 1xx mark then 226/250 on success. A 2xx as the *first* reply means no data (some servers, empty dirs).
-        const r = mark.code >= 200 ? mark : await this.reply(this.server.timeouts.data, opts.signal, `end of ${command}`);
+        const r = mark.code >= 200 ? mark : await this.reply(timeoutMs, opts.signal, `end of ${command}`);
         await readThen();
         if (r.code >= 300) throw new FtpReplyError(r.code, shown, r.lines);
         return r;

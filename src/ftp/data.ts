@@ -15,8 +15,13 @@ import { eventWithin, guardErrors } from './wait.js';
 /** A data connection opened by the client itself (listings, relay). */
 export interface DataStream {
   socket: net.Socket;
-  /** Resolves with the final reply (226/250) once the data side is finished by the caller. */
-  finish(): Promise<FtpReply>;
+  /**
+   * Resolves with the final reply (226/250) once the data side is finished by
+   * the caller. `timeoutMs` (default: the data timeout) bounds the wait for
+   * it; Infinity while the caller still reads the data, which may take far
+   * longer than any reply deadline (a big listing over a slow link).
+   */
+  finish(timeoutMs?: number): Promise<FtpReply>;
   /** The replies to DataOptions.then, once finish() has resolved. */
   then: FtpReply[];
 }

@@ -23,7 +23,9 @@ import type { HostPort } from './address.js';
 import type { ListEntry } from './entry.js';
 import type { Command } from './commands.js';
 import type { FtpReply } from './reply.js';
-import { FtpReplyError } from './errors.js';
+import { FtpReplyError, FtpTimeoutError } from './errors.js';
+import { formatMs } from './channel.js';
+import { settledWithin } from './wait.js';
 import { ListingReader } from './listing-reader.js';
 import type { ListingFormat } from './listing.js';
 import { screenListing, type Listing } from './names.js';
@@ -169,8 +171,10 @@ async function readListing(
   const reader = new ListingReader(format, conn.server.listingLimits ?? DEFAULT_LISTING_LIMITS, `${conn.label}: the listing of ${path}`);
   // The final reply (and the PASV ahead after it) may come before the last
   // data (proftpd, half-closed): read them meanwhile, so the next listing's
-  // data connection opens while this one's data still arrives.
-  const finished = stream.finish().then((reply) => {
+  // data connection opens while this one's data still arrives. No deadline
+  // while the data flows (readAll watches it for idleness); once it has
+  // ended, the reply gets the usual one, below.
+  const finished = stream.finish(Infinity).then((reply) => {
     const pasv = stream.then[0];
     if (ahead && pasv?.code === 227) {
       const a = openAhead(conn, pasv);
@@ -189,6 +193,13 @@ async function readListing(
     conn.channel.close(err as Error);
     throw err;
   }
-  const reply = await finished;
+  const timeoutMs = conn.server.timeouts.data;
+  const reply = await settledWithin(finished, timeoutMs);
+  if (reply === undefined) {
+    // Its late reply would answer a later command: the connection goes (the pool replaces it).
+    const err = new FtpTimeoutError(`${conn.label}: no end of ${command} within ${formatMs(timeoutMs)} after its data`);
+    conn.channel.close(err);
+    throw err;
+  }
   return { entries: reader.end(), reply };
 }

@@ -125,3 +125,24 @@ test('mirror: a data connection cut mid-listing (PASV asked ahead behind it) is 
   assert.equal(s.files.deleted, 1);
   assert.equal(src.sent('MLSD').filter((c) => c === 'MLSD /src/c').length, 2);
 });
+
+test('a listing slower than the data timeout, its data flowing: read whole (the final reply waits for the data, not a deadline)', async () => {
+  // 40 files with long names: about 5 KB of MLSD at 4 KB/s, against a 400 ms data timeout.
+  const files: Record<string, { data: string; mtime: Date }> = {};
+  for (let i = 0; i < 40; i++) files[`/slow/${String(i).padStart(2, '0')}-${'n'.repeat(60)}.txt`] = { data: 'x', mtime: T0 };
+  for (const [host, greeting] of [
+    ['127.0.98.21', PROFTPD],
+    ['127.0.98.22', '220 pyftpdlib 1.5.7 ready.'],
+  ] as const) {
+    const srv = await ScriptedFtpServer.start({ host, greeting, files, dataRate: 4000 });
+    open.push(srv);
+    const conn = await FtpConnection.connect({ ...srv.clientOptions(), timeouts: { connect: 3000, command: 3000, data: 400 } });
+    try {
+      const t0 = Date.now();
+      assert.equal((await names(conn, '/slow')).length, 40);
+      assert.ok(Date.now() - t0 > 800, `took ${Date.now() - t0} ms: not slower than the data timeout, the test proves nothing`);
+    } finally {
+      await conn.close();
+    }
+  }
+});
