@@ -14,6 +14,7 @@ import {
   renderSummaryLine,
 } from '../../src/cli/render.js';
 import { summaryStatus } from '../../src/cli/outcome.js';
+import { emptySummary } from '../../src/tree/summary.js';
 
 const entry = (name: string, size?: number, type: ListEntry['type'] = 'file'): ListEntry => ({
   name,
@@ -26,20 +27,10 @@ const entry = (name: string, size?: number, type: ListEntry['type'] = 'file'): L
 
 function summary(o: Partial<MirrorSummary> = {}): MirrorSummary {
   return {
-    source: 'ftp://a.example/pub',
-    destination: 'ftp://b.example/mirror',
-    dryRun: false,
+    ...emptySummary('ftp://a.example/pub', 'ftp://b.example/mirror', false),
     files: { transferred: 12, skipped: 0, excluded: 0, deleted: 0, failed: 0, unchanged: 40 },
     bytes: { transferred: 4.1 * 1024 * 1024 },
-    dirs: { created: 0, deleted: 0 },
-    touched: 0,
     modes: { fxp: 12 },
-    unsynced: [],
-    skippedEntries: [],
-    unusable: [],
-    staleParts: [],
-    failures: [],
-    warnings: [],
     durationMs: 1234,
     ...o,
   };
