@@ -90,3 +90,11 @@ test('secrets never appear: message, path, URL, extra fields, errors, both forma
   assert.equal(redactSecrets(`x${secret}y`), 'x***y');
 });
 
+
+test('a short secret is masked where it stands apart, not inside a longer word', () => {
+  addSecret('p');
+  addSecret('pw1');
+  assert.equal(redactSecrets('--lock-dir /etc/passwd: not a directory'), '--lock-dir /etc/passwd: not a directory');
+  assert.equal(redactSecrets('ftp://u:p@host/ and PASS p and "pw1"'), 'ftp://u:***@host/ and PASS *** and "***"');
+  assert.equal(redactSecrets('pw1x xpw1 pw1'), 'pw1x xpw1 ***');
+});
