@@ -77,14 +77,37 @@ export function marksAfterAccept(kind: ServerKind): boolean | undefined {
 }
 
 /**
- * These read their control connection only between transfers (ABOR aside),
- * so a PASV written behind a listing command waits, and is answered right
- * after the listing's 226 (lab, on the emulated WAN: vsftpd, proftpd,
- * pure-ftpd). pyftpdlib reads every command at once, and a PASV closes the
- * data connection of the transfer in progress: its listing comes short.
+ * A PASV written in the same write as a listing command waits, and is
+ * answered right after the listing's 226 (lab, on the emulated WAN: vsftpd,
+ * proftpd, pure-ftpd). It must be that same write: proftpd and pure-ftpd
+ * do read their control connection during a transfer, and answer a command
+ * that arrives later at once (see holdsCommandsDuringRetr). pyftpdlib reads
+ * every command at once, and a PASV closes the data connection of the
+ * transfer in progress: its listing comes short.
  */
 export function queuesCommandsDuringTransfer(kind: ServerKind): boolean {
   return kind === 'vsftpd' || kind === 'proftpd' || kind === 'pure-ftpd';
+}
+
+/**
+ * These hold a command that arrives during a RETR until the transfer has
+ * ended, and answer it after the 226 (or 426), so the next file's PASV can
+ * go out in the same write as RETR (fxp/transfer.ts, "PASV behind RETR").
+ * Lab (3 MB throttled to 1 MB/s, PASV in RETR's write, 800 ms into the
+ * transfer, and before a data connection reset by the client):
+ * - vsftpd 3.0.3 reads its control connection only between commands: in
+ *   all three cases the full file, then 226 (or "426 Failure writing
+ *   network stream."), then 227, and a RETR through that 227 worked.
+ * - proftpd 1.3.8 polls its control connection during the transfer: a PASV
+ *   that arrives then gets "450 PASV: data transfer in progress" BEFORE the
+ *   226, which would be read as RETR's verdict. Only a PASV that came in the
+ *   same read as RETR waits. Left out: that hangs on TCP segmentation.
+ * - pure-ftpd 1.0.50 likewise answers "500 Unknown command" mid-transfer,
+ *   and after a reset its final reply came out of step. Left out.
+ * pyftpdlib reads every command at once (see queuesCommandsDuringTransfer).
+ */
+export function holdsCommandsDuringRetr(kind: ServerKind): boolean {
+  return kind === 'vsftpd';
 }
 
 /**

@@ -214,7 +214,9 @@ export class FxpEngine {
     let aheadOnSrc: Promise<void> | undefined;
     try {
       if (!complete) {
-        const file = (from: number): FxpFile => ({ srcPath: req.srcPath, dstPath: tmp, rest: from, remaining: size - from, signal: req.signal });
+        // The next file's PASV may ride behind RETR (transfer.ts) where it may be asked ahead at all (below).
+        const more = req.more === true && this.policy.verify !== 'checksum';
+        const file = (from: number): FxpFile => ({ srcPath: req.srcPath, dstPath: tmp, rest: from, remaining: size - from, more, signal: req.signal });
         let outcome: Outcome;
         try {
           outcome = await this.transfer(src, dst, file(rest), req.dstRel);
@@ -231,16 +233,17 @@ export class FxpEngine {
         ({ mode, relayedBytes } = outcome);
         if (mode === 'relay' && this.policy.fxp !== 'never') this.reportRelay(req.dstRel, outcome);
       }
-      // The next file's PASV, asked for while this one is checked (transfer.ts,
+      // The next file's PASV, asked for while this one is checked (state.ts,
       // "PASV ahead"): on a passive source beside the destination's SIZE+MFMT,
-      // on a passive destination in the same write after them. Not with
-      // --verify checksum, which needs the source meanwhile.
+      // unless it went behind RETR already; on a passive destination in the
+      // same write after them. Not with --verify checksum, which needs the
+      // source meanwhile.
       let aheadOnDst = false;
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
         const conn = await (passive === 'source' ? src : dst).connection();
         if (this.fxp.canOpenAhead(conn)) {
-          if (passive === 'source') aheadOnSrc = this.fxp.openAhead(conn);
+          if (passive === 'source') aheadOnSrc = this.fxp.hasAhead(conn) ? undefined : this.fxp.openAhead(conn);
           else aheadOnDst = true;
         }
       }

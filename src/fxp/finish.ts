@@ -21,6 +21,12 @@ export interface FxpFile {
   rest: number;
   /** Bytes still to move; sets the transfer deadline. */
   remaining: number;
+  /**
+   * More files follow on these connections (a mirror): a passive source
+   * that holds commands during RETR gets the next file's PASV in RETR's
+   * write (transfer.ts).
+   */
+  more?: boolean;
   /** An interrupted run: relay stops streaming at once (FXP waits end when the engine closes the connections). */
   signal?: AbortSignal;
 }

@@ -1,7 +1,7 @@
 import type { FtpConnection, ServerState } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
 import type { HostPort } from '../ftp/address.js';
-import { marksAfterAccept, wantsPret } from '../ftp/software.js';
+import { holdsCommandsDuringRetr, marksAfterAccept, wantsPret } from '../ftp/software.js';
 
 /** What FXP learns about one server (shared by all connections to it). */
 interface ServerFacts {
@@ -35,10 +35,12 @@ const AHEAD_MAX_MS = 5_000;
  * whether SSCN works.
  *
  * Per connection, "PASV ahead": the passive side's address for the next
- * transfer, asked for while the previous file is still being checked on
- * the destination, so a file costs one round trip less (engine.ts sends it:
- * on a passive source beside the destination's SIZE+MFMT, on a passive
- * destination in the same write after them). It is used only if no command that may touch a data
+ * transfer, asked for while the previous file is still moving or being
+ * checked, so a file costs one round trip less: on a passive source that
+ * holds commands during RETR (vsftpd), in RETR's own write, answered right
+ * after its 226 (transfer.ts); on another passive source, beside the
+ * destination's SIZE+MFMT (engine.ts); on a passive destination, in the
+ * same write after them (engine.ts). It is used only if no command that may touch a data
  * connection went over that connection since (a listing's own PASV, a PORT;
  * an MDTM, SIZE or rename does not: commands.ts), within AHEAD_MAX_MS, and for
  * a plain PASV layout; otherwise the next transfer sends its own PASV, which
@@ -108,6 +110,37 @@ export class FxpState {
     return !conn.isTls && !conn.channel.remoteAddress.includes(':') && !wantsPret(conn.state.kind, conn.features.pret);
   }
 
+  /**
+   * Whether the next transfer's PASV may go out in the same write as RETR
+   * on `conn`, a passive source: a server that answers it only after the
+   * transfer (software.ts, holdsCommandsDuringRetr), in a plain layout.
+   */
+  canAskBehindRetr(conn: FtpConnection): boolean {
+    return conn.state.kind !== undefined && holdsCommandsDuringRetr(conn.state.kind) && this.canOpenAhead(conn);
+  }
+
+  /**
+   * The reply to a PASV sent behind RETR, read once RETR's own replies
+   * are (whatever they were: the server answers it after the 226 or 426),
+   * and kept for the next transfer. Never throws: on a closed connection
+   * it died with it; a reply that never comes closes the connection
+   * (channel.ts), so no late 227 answers a later command.
+   */
+  async readBehindRetr(conn: FtpConnection, timeoutMs: number): Promise<void> {
+    if (conn.closed) return;
+    try {
+      this.rememberAhead(conn, await conn.channel.nextReply(timeoutMs, undefined, 'reply to PASV', 'PASV'));
+    } catch {
+      /* the connection is gone (or going): nothing is remembered */
+    }
+  }
+
+  /** Whether `conn` holds a PASV asked ahead that is still good (see takeAhead). */
+  hasAhead(conn: FtpConnection): boolean {
+    const early = this.ahead.get(conn);
+    return early !== undefined && early.sent === conn.dataCommandsSent && Date.now() - early.at < AHEAD_MAX_MS;
+  }
+
   /** Keep the reply of a PASV sent ahead on `conn` (alone or pipelined) for its next transfer. */
   rememberAhead(conn: FtpConnection, reply: FtpReply): void {
     try {
@@ -132,8 +165,8 @@ export class FxpState {
    */
   takeAhead(conn: FtpConnection, plain: boolean): HostPort | undefined {
     const early = this.ahead.get(conn);
+    const good = early !== undefined && plain && this.hasAhead(conn) && this.canOpenAhead(conn);
     this.ahead.delete(conn);
-    if (early && plain && early.sent === conn.dataCommandsSent && Date.now() - early.at < AHEAD_MAX_MS && this.canOpenAhead(conn)) return early.hp;
-    return undefined;
+    return good ? early.hp : undefined;
   }
 }

@@ -8,7 +8,7 @@ import { settledWithin } from '../ftp/wait.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
 import type { FxpState } from './state.js';
-import { DEFAULT_TIMINGS, awaitBoth, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
+import { DEFAULT_TIMINGS, awaitBoth, type Ends, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
 
 export { DEFAULT_TIMINGS } from './finish.js';
@@ -143,9 +143,10 @@ async function sendPort(conn: FtpConnection, port: Command): Promise<void> {
  * while processing RETR or STOR (see pipelinable), PORT goes out in the same
  * write as STOR or RETR and nothing is waited for before the final replies
  * (a passive destination that marks at once gets STOR a head start instead
- * of a wait). With the PASV asked ahead beside SIZE+MFMT and the rename
- * pipelined with the next file's commands (engine.ts, publish.ts), a file
- * in a mirror costs two round trips: the transfer, and SIZE+MFMT.
+ * of a wait). With the PASV asked ahead (behind RETR here, or beside
+ * SIZE+MFMT: state.ts) and the rename pipelined with the next file's
+ * commands (engine.ts, publish.ts), a file in a mirror costs two round
+ * trips: the transfer, and SIZE+MFMT.
  */
 export async function fxpTransfer(
   src: FtpConnection,
@@ -157,7 +158,6 @@ export async function fxpTransfer(
   aids: TransferAids = {},
 ): Promise<void> {
   const passive = layout.passive === 'source' ? src : dst;
-  const active = passive === src ? dst : src;
   await Promise.all([src.ensureType('I'), dst.ensureType('I')]);
   await prepareProtection(src, dst, layout);
   const pret: Command = passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath];
@@ -167,8 +167,34 @@ export async function fxpTransfer(
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
   const stallMs = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
-  const ends = { passive, deadline, stallMs, commandTimeout, timings, aids };
+  const ends: Ends = { passive, deadline, stallMs, commandTimeout, timings, aids };
   const plan = pipelinable(src, dst, layout, file, fxp);
+  // "PASV behind RETR" (state.ts): the next file's PASV in RETR's write,
+  // answered after RETR's 226, so the next file needs no wait of its own
+  // for it. Read once RETR's replies are, whatever the transfer's outcome:
+  // a source that is still open then has it owed.
+  const behind = passive === src && file.more === true && layout.tls === 'none' && !extended && fxp.canAskBehindRetr(src);
+  const retr: Command[] = behind ? [['RETR', file.srcPath], ['PASV']] : [['RETR', file.srcPath]];
+  try {
+    return await transferWith(src, dst, layout, file, fxp, { port, retr, plan, ends });
+  } finally {
+    if (behind) await fxp.readBehindRetr(src, commandTimeout);
+  }
+}
+
+interface Steps {
+  port: Command;
+  /** RETR, and the PASV behind it. */
+  retr: Command[];
+  plan: { headStartMs: number } | undefined;
+  ends: Ends;
+}
+
+/** fxpTransfer once the passive side has its address: the commands to both servers, then their final replies. */
+async function transferWith(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile, fxp: FxpState, steps: Steps): Promise<void> {
+  const { port, retr, plan, ends } = steps;
+  const { passive, timings, commandTimeout } = ends;
+  const active = passive === src ? dst : src;
   if (plan) {
     // One write per server, no waiting between them (see pipelinable): a
     // file costs one round trip less. PORT's reply is read first; a refused
@@ -178,10 +204,10 @@ export async function fxpTransfer(
       if (passive === dst) {
         dst.send('STOR', file.dstPath);
         if (plan.headStartMs > 0) await delay(plan.headStartMs);
-        src.sendBatch([port, ['RETR', file.srcPath]]);
+        src.sendBatch([port, ...retr]);
       } else {
         dst.sendBatch([port, ['STOR', file.dstPath]]);
-        src.send('RETR', file.srcPath);
+        src.sendBatch(retr);
       }
     } catch (err) {
       // One side closed under us: the other may have a command pending.
@@ -265,7 +291,7 @@ export async function fxpTransfer(
     }
   }
   try {
-    src.send('RETR', file.srcPath);
+    src.sendBatch(retr);
   } catch (err) {
     dst.destroy(err as Error); // its STOR is pending: the caller replaces the connection
     throw err;
