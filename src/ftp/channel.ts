@@ -41,6 +41,11 @@ export class ControlChannel {
   private queue: FtpReply[] = [];
   private waiters: Waiter[] = [];
   private closeCause: Error | undefined;
+  /**
+   * Command text written in this turn of the event loop and not yet handed
+   * to the socket (see queueWrite).
+   */
+  private pending = '';
   /** The newest TLS session of the control connection, offered to data connections (servers like vsftpd require reuse). */
   tlsSession: Buffer | undefined;
   readonly label: string;
@@ -141,7 +146,7 @@ export class ControlChannel {
     if (this.closeCause) throw this.closedError();
     this.commandsSent++;
     this.wireLog?.('>', shown);
-    this.socket.write(line + '\r\n');
+    this.queueWrite(line + '\r\n');
   }
 
   /** Several command lines in one write (pipelining); each is checked first, nothing is sent if one is unsafe. */
@@ -149,9 +154,33 @@ export class ControlChannel {
     for (const line of lines) assertSafeArgument(line, `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent += lines.length;
-    for (const line of lines) this.wireLog?.('>', line);
-    this.socket.write(lines.map((l) => l + '\r\n').join(''));
+    let text = '';
+    for (const line of lines) {
+      this.wireLog?.('>', line);
+      text += line + '\r\n';
+    }
+    this.queueWrite(text);
   }
+
+  /**
+   * Commands sent in one turn of the event loop go out in one write, at the
+   * end of the turn (process.nextTick runs once the promise jobs queued by
+   * this turn are done). On loopback every write() runs the server's TCP
+   * receive in our process and wakes the server once: a mirror sends a
+   * file's rename and the next file's STOR from one turn, which cost two
+   * writes (and two server wake-ups) before. Order is kept: all text goes
+   * through `pending`. Replies cannot come sooner than the write anyway.
+   */
+  private queueWrite(text: string): void {
+    if (this.pending === '') process.nextTick(this.flush);
+    this.pending += text;
+  }
+
+  private readonly flush = (): void => {
+    const text = this.pending;
+    this.pending = '';
+    if (text !== '' && !this.closeCause && this.socket.writable) this.socket.write(text);
+  };
 
   /**
    * The next reply in arrival order, within `timeoutMs`, cancellable by
@@ -211,6 +240,7 @@ export class ControlChannel {
 
   /** RFC 4217 §4: after "234" the client starts the TLS handshake on the same socket. */
   async upgradeToTls(options: tls.ConnectionOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+    this.flush(); // nothing is pending after 234, but nothing may go out in the clear after the switch either
     const plain = this.socket;
     this.detach(plain);
     const secure = await tlsHandshake({ ...options, socket: plain }, timeoutMs, this.label);
@@ -222,6 +252,8 @@ export class ControlChannel {
   /** The one close path. Keeps the first cause; rejects every waiter with it. */
   close(cause?: Error): void {
     if (this.closeCause) return;
+    // What was sent before the close goes out, as it did when every send wrote at once (a QUIT, an ABOR).
+    this.flush();
     this.closeCause = cause ?? new FtpClosedError(`${this.label}: connection closed`);
     const err = this.closedError();
     for (const w of this.waiters.splice(0)) w.reject(err);
