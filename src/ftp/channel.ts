@@ -150,7 +150,7 @@ export class ControlChannel {
    * logged as "PASS ***"). CR, LF and NUL are refused before anything is sent.
    */
   send(line: string, shown: string = line): void {
-    assertSafeArgument(line, `command ${verbOf(line)}`);
+    assertSafeArgument(line, () => `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent++;
     this.wireLog?.('>', shown);
@@ -159,7 +159,7 @@ export class ControlChannel {
 
   /** Several command lines in one write (pipelining); each is checked first, nothing is sent if one is unsafe. */
   sendBatch(lines: string[]): void {
-    for (const line of lines) assertSafeArgument(line, `command ${verbOf(line)}`);
+    for (const line of lines) assertSafeArgument(line, () => `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent += lines.length;
     let text = '';
