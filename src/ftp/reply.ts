@@ -133,6 +133,8 @@ function utf8Length(buffer: string, start: number, end: number): number {
 }
 
 function makeReply(code: number, lines: string[]): FtpReply {
+  // Most replies are one line: "NNN text" or a bare "NNN" (slice past the end gives "").
+  if (lines.length === 1) return { code, lines, message: lines[0].slice(4) };
   const openCode = lines[0].slice(0, 3);
   const last = lines.length - 1;
   const texts = lines.map((line, i) => {
