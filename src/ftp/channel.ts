@@ -12,6 +12,7 @@ import {
   assertSafeArgument,
 } from './errors.js';
 import { eventWithin, guardErrors } from './wait.js';
+import type { SocketInbox } from './socket.js';
 
 /** Receives protocol lines for debugging. The channel never hands it a password. */
 export type WireLog = (direction: '>' | '<', line: string) => void;
@@ -58,10 +59,15 @@ export class ControlChannel {
   tlsSession: Buffer | undefined;
   readonly label: string;
 
-  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog) {
+  /**
+   * `inbox`: a plain socket opened with net.connect's `onread` (socket.ts)
+   * delivers its bytes there, not as 'data' events.
+   */
+  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog, inbox?: SocketInbox) {
     this.label = label;
     this.socket = socket;
     this.attach(socket);
+    inbox?.receive(this.onChunk);
   }
 
   get closed(): boolean {

@@ -2,13 +2,15 @@
  * The control channel writes the commands of one turn of the event loop in
  * one write (channel.ts, queueWrite): on loopback every write runs the
  * server's TCP receive in the client's process. Order, the CR/LF/NUL check
- * and a close right after a send are as before. Addresses 127.0.93.x.
+ * and a close right after a send are as before. Replies on a plain socket
+ * come through its inbox (socket.ts). Addresses 127.0.93.x.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FtpConnection } from '../../src/ftp/connection.js';
 import { FtpError } from '../../src/ftp/errors.js';
+import { SocketInbox } from '../../src/ftp/socket.js';
 import { ScriptedFtpServer } from '../support/index.js';
 
 async function withConnection(fn: (conn: FtpConnection, srv: ScriptedFtpServer, writes: string[]) => Promise<void>): Promise<void> {
@@ -84,4 +86,20 @@ test('a command sent right before the connection is closed still reaches the ser
     // Nothing goes out after the close: a send now throws the close's cause.
     assert.throws(() => conn.channel.send('PWD'), FtpError);
   });
+});
+
+test('a plain control socket reads through its inbox: bytes that came before the channel took it are kept, copied out of the reused buffer', () => {
+  const inbox = new SocketInbox();
+  const { buffer, callback } = inbox.onread;
+  buffer.write('220 rea', 0, 'latin1');
+  assert.equal(callback(7, buffer), true, 'the socket keeps reading');
+  // The same buffer is reused for the next read.
+  buffer.write('dy\r\n200', 0, 'latin1');
+  callback(4, buffer);
+  const got: string[] = [];
+  inbox.receive((chunk) => got.push(chunk.toString('latin1')));
+  assert.deepEqual(got, ['220 rea', 'dy\r\n']);
+  buffer.write(' OK\r\n', 0, 'latin1');
+  callback(5, buffer);
+  assert.deepEqual(got, ['220 rea', 'dy\r\n', ' OK\r\n']);
 });
