@@ -12,7 +12,11 @@ import {
   assertSafeArgument,
 } from './errors.js';
 import { eventWithin, guardErrors } from './wait.js';
-import type { SocketInbox } from './socket.js';
+
+/** Where a socket's bytes come from other than its 'data' events (socket.ts, SocketInbox). */
+export interface ByteSource {
+  receive(receiver: (chunk: Buffer) => void): void;
+}
 
 /** Receives protocol lines for debugging. The channel never hands it a password. */
 export type WireLog = (direction: '>' | '<', line: string) => void;
@@ -63,7 +67,7 @@ export class ControlChannel {
    * `inbox`: a plain socket opened with net.connect's `onread` (socket.ts)
    * delivers its bytes there, not as 'data' events.
    */
-  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog, inbox?: SocketInbox) {
+  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog, inbox?: ByteSource) {
     this.label = label;
     this.socket = socket;
     this.attach(socket);

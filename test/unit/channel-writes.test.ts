@@ -19,11 +19,11 @@ async function withConnection(fn: (conn: FtpConnection, srv: ScriptedFtpServer, 
   // Every write the channel hands its socket, as it hands it.
   const writes: string[] = [];
   const socket = conn.channel.rawSocket;
-  const write = socket.write.bind(socket) as (chunk: string) => boolean;
-  socket.write = ((chunk: string) => {
-    writes.push(chunk);
+  const write = socket.write.bind(socket);
+  socket.write = (chunk: string | Uint8Array): boolean => {
+    writes.push(String(chunk));
     return write(chunk);
-  }) as typeof socket.write;
+  };
   try {
     await fn(conn, srv, writes);
   } finally {
