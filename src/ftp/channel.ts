@@ -13,6 +13,11 @@ import {
 } from './errors.js';
 import { eventWithin, guardErrors } from './wait.js';
 
+/** Where a socket's bytes come from other than its 'data' events (socket.ts, SocketInbox). */
+export interface ByteSource {
+  receive(receiver: (chunk: Buffer) => void): void;
+}
+
 /** Receives protocol lines for debugging. The channel never hands it a password. */
 export type WireLog = (direction: '>' | '<', line: string) => void;
 
@@ -21,6 +26,11 @@ interface Waiter {
   reject(err: Error): void;
   /** Set when the command takes exactly one reply: a 1xx mark for it means the replies are out of step. */
   oneReply?: string;
+  /** performance.now() by which the reply must have come; Infinity for none. */
+  deadline: number;
+  timeoutMs: number;
+  /** What is awaited, for the timeout's message ("reply to PASV"). */
+  what: string;
 }
 
 /**
@@ -41,14 +51,27 @@ export class ControlChannel {
   private queue: FtpReply[] = [];
   private waiters: Waiter[] = [];
   private closeCause: Error | undefined;
+  /** The deadline timer (armTimer) and the time it is set for. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  /**
+   * Command text written in this turn of the event loop and not yet handed
+   * to the socket (see queueWrite).
+   */
+  private pending = '';
   /** The newest TLS session of the control connection, offered to data connections (servers like vsftpd require reuse). */
   tlsSession: Buffer | undefined;
   readonly label: string;
 
-  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog) {
+  /**
+   * `inbox`: a plain socket opened with net.connect's `onread` (socket.ts)
+   * delivers its bytes there, not as 'data' events.
+   */
+  constructor(socket: net.Socket, label: string, private readonly wireLog?: WireLog, inbox?: ByteSource) {
     this.label = label;
     this.socket = socket;
     this.attach(socket);
+    inbox?.receive(this.onChunk);
   }
 
   get closed(): boolean {
@@ -137,21 +160,45 @@ export class ControlChannel {
    * logged as "PASS ***"). CR, LF and NUL are refused before anything is sent.
    */
   send(line: string, shown: string = line): void {
-    assertSafeArgument(line, `command ${verbOf(line)}`);
+    assertSafeArgument(line, () => `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent++;
     this.wireLog?.('>', shown);
-    this.socket.write(line + '\r\n');
+    this.queueWrite(line + '\r\n');
   }
 
   /** Several command lines in one write (pipelining); each is checked first, nothing is sent if one is unsafe. */
   sendBatch(lines: string[]): void {
-    for (const line of lines) assertSafeArgument(line, `command ${verbOf(line)}`);
+    for (const line of lines) assertSafeArgument(line, () => `command ${verbOf(line)}`);
     if (this.closeCause) throw this.closedError();
     this.commandsSent += lines.length;
-    for (const line of lines) this.wireLog?.('>', line);
-    this.socket.write(lines.map((l) => l + '\r\n').join(''));
+    let text = '';
+    for (const line of lines) {
+      this.wireLog?.('>', line);
+      text += line + '\r\n';
+    }
+    this.queueWrite(text);
   }
+
+  /**
+   * Commands sent in one turn of the event loop go out in one write, at the
+   * end of the turn (process.nextTick runs once the promise jobs queued by
+   * this turn are done). On loopback every write() runs the server's TCP
+   * receive in our process and wakes the server once: a mirror sends a
+   * file's rename and the next file's STOR from one turn, which cost two
+   * writes (and two server wake-ups) before. Order is kept: all text goes
+   * through `pending`. Replies cannot come sooner than the write anyway.
+   */
+  private queueWrite(text: string): void {
+    if (this.pending === '') process.nextTick(this.flush);
+    this.pending += text;
+  }
+
+  private readonly flush = (): void => {
+    const text = this.pending;
+    this.pending = '';
+    if (text !== '' && !this.closeCause && this.socket.writable) this.socket.write(text);
+  };
 
   /**
    * The next reply in arrival order, within `timeoutMs`, cancellable by
@@ -168,49 +215,77 @@ export class ControlChannel {
     if (queued) return Promise.resolve(queued);
     if (this.closeCause) return Promise.reject(this.closedError());
     return new Promise<FtpReply>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        oneReply,
-        resolve: (r) => {
-          cleanup();
+      const finite = timeoutMs > 0 && Number.isFinite(timeoutMs);
+      const waiter: Waiter = { oneReply, resolve, reject, deadline: finite ? performance.now() + timeoutMs : Infinity, timeoutMs, what };
+      if (signal) {
+        const onAbort = () => this.fail(waiter, new FtpAbortError(`${this.label}: ${what} aborted`, { cause: signal.reason }));
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.resolve = (r) => {
+          signal.removeEventListener('abort', onAbort);
           resolve(r);
-        },
-        reject: (e) => {
-          cleanup();
+        };
+        waiter.reject = (e) => {
+          signal.removeEventListener('abort', onAbort);
           reject(e);
-        },
-      };
-      // A reply that never comes leaves the conversation out of step: the
-      // late reply would be taken as the answer to the next command. So a
-      // deadline or an abort closes the connection; callers reconnect.
-      const fail = (err: FtpError) => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        this.close(err);
-        waiter.reject(err);
-      };
-      const onAbort = () => fail(new FtpAbortError(`${this.label}: ${what} aborted`, { cause: signal?.reason }));
-      if (signal?.aborted) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
-          () => fail(new FtpTimeoutError(`${this.label}: no ${what} within ${formatMs(timeoutMs)}`)),
-          timeoutMs,
-        );
+        };
       }
       this.waiters.push(waiter);
+      if (waiter.deadline < this.timerAt) this.armTimer(waiter.deadline);
     });
   }
 
+  /**
+   * A reply that never comes leaves the conversation out of step: the late
+   * reply would be taken as the answer to the next command. So a deadline
+   * or an abort closes the connection; callers reconnect.
+   */
+  private fail(waiter: Waiter, err: FtpError): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i >= 0) this.waiters.splice(i, 1);
+    this.close(err);
+    waiter.reject(err);
+  }
+
+  /**
+   * One timer per channel for the waiters' deadlines, set for the earliest,
+   * not one per reply: a mirror waits for about ten replies per file, and
+   * arming and clearing a timer for each cost more than reading the reply.
+   * An answered waiter leaves the timer as it is; when it fires it fails
+   * the first waiter past its deadline, or is set again for the earliest
+   * one left. Unref'd: the socket, open while anyone waits, keeps the
+   * process alive.
+   */
+  private armTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - performance.now())));
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closeCause) return;
+    // Timers may fire a fraction of a millisecond before performance.now() reaches their time.
+    const now = performance.now() + 1;
+    let next = Infinity;
+    for (const w of this.waiters) {
+      if (w.deadline <= now) {
+        this.fail(w, new FtpTimeoutError(`${this.label}: no ${w.what} within ${formatMs(w.timeoutMs)}`));
+        return;
+      }
+      if (w.deadline < next) next = w.deadline;
+    }
+    if (next !== Infinity) this.armTimer(next);
+  };
+
   /** RFC 4217 §4: after "234" the client starts the TLS handshake on the same socket. */
   async upgradeToTls(options: tls.ConnectionOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+    this.flush(); // nothing is pending after 234, but nothing may go out in the clear after the switch either
     const plain = this.socket;
     this.detach(plain);
     const secure = await tlsHandshake({ ...options, socket: plain }, timeoutMs, this.label);
@@ -222,8 +297,13 @@ export class ControlChannel {
   /** The one close path. Keeps the first cause; rejects every waiter with it. */
   close(cause?: Error): void {
     if (this.closeCause) return;
+    // What was sent before the close goes out, as it did when every send wrote at once (a QUIT, an ABOR).
+    this.flush();
     this.closeCause = cause ?? new FtpClosedError(`${this.label}: connection closed`);
     const err = this.closedError();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
     for (const w of this.waiters.splice(0)) w.reject(err);
     this.socket.destroy();
   }

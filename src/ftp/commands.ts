@@ -26,7 +26,8 @@ export function commandLine([verb, arg]: Command): string {
  * side answered EPSV) or when the host is IPv6, which PORT cannot carry.
  */
 export function portCommand(hp: HostPort, extended = false): Command {
-  return extended || isIPv6(hp.host) ? ['EPRT', encodeEprtArgument(hp)] : ['PORT', encodePortArgument(hp)];
+  // Every IPv6 address has a colon: the costly isIPv6 pattern runs only for those.
+  return extended || (hp.host.includes(':') && isIPv6(hp.host)) ? ['EPRT', encodeEprtArgument(hp)] : ['PORT', encodePortArgument(hp)];
 }
 
 export type PassiveVerb = 'PASV' | 'EPSV' | 'CPSV' | 'CEPR';

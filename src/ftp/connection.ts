@@ -18,7 +18,7 @@ import { FtpProtocolError, FtpReplyError } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
-import { openSocket } from './socket.js';
+import { openSocket, type ControlSocket } from './socket.js';
 import { connectData, dataError, emptySocket, listenActive, type ActiveListener, type DataOptions, type DataStream } from './data.js';
 import { finished } from 'node:stream/promises';
 import { FtpSession, type ConnectContext } from './session.js';
@@ -35,14 +35,14 @@ export class FtpConnection extends FtpSession {
   static async connect(server: ServerOptions, ctx: ConnectContext = {}): Promise<FtpConnection> {
     const state = ctx.state ?? {};
     const tlsOptions = server.tls === 'none' ? undefined : buildTlsOptions(server);
-    let socket: net.Socket;
+    let socket: ControlSocket;
     try {
       socket = await openSocket(server, tlsOptions, ctx.signal);
     } catch (err) {
       ctx.onGreeting?.();
       throw err;
     }
-    const channel = new ControlChannel(socket, server.name, ctx.wireLog);
+    const channel = new ControlChannel(socket.socket, server.name, ctx.wireLog, socket.inbox);
     const conn = new FtpConnection(channel, server, state, tlsOptions, ctx.onNote);
     try {
       await conn.handshake(ctx.signal, ctx.onGreeting);

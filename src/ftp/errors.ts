@@ -276,9 +276,10 @@ export function unsafeValueReason(value: string): string | undefined {
  * <CRLF> ends a command). The message names `what` but never quotes the
  * argument: it may be the argument of PASS or ACCT.
  */
-export function assertSafeArgument(arg: string, what = 'argument'): void {
+export function assertSafeArgument(arg: string, what: string | (() => string) = 'argument'): void {
   const reason = unsafeValueReason(arg);
-  if (reason) throw new FtpUnsafeArgumentError(`refusing ${what}: ${reason}`);
+  // `what` may be a function: the hot paths (every command sent) name the command only when it is refused.
+  if (reason) throw new FtpUnsafeArgumentError(`refusing ${typeof what === 'function' ? what() : what}: ${reason}`);
 }
 
 /**

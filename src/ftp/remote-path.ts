@@ -38,8 +38,22 @@ export class PathEscapeError extends FtpError {
   }
 }
 
+/**
+ * The last root normalRoot() accepted and its normal form: a mirror asks
+ * for the same root three times per file (final name, part name, its
+ * check). A root that fails is never remembered, so it fails every time.
+ */
+let lastRoot: { root: string; base: string } | undefined;
+
 /** The root as a prefix: normalised (RFC 959 paths here are posix), without a trailing "/" except for "/" itself. */
 function normalRoot(root: string): string {
+  if (lastRoot?.root === root) return lastRoot.base;
+  const base = normalRootOnce(root);
+  lastRoot = { root, base };
+  return base;
+}
+
+function normalRootOnce(root: string): string {
   if (/[\r\n\0]/.test(root)) throw new PathEscapeError(root, '', 'the root contains CR, LF or NUL');
   if (root === '') throw new PathEscapeError(root, '', 'the root is empty');
   const n = path.normalize(root);

@@ -81,7 +81,7 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
 
     if (groupStart !== -1) {
       groupLines.push(line);
-      groupBytes += Buffer.byteLength(buffer.slice(lineStart, pos), 'utf8');
+      groupBytes += utf8Length(buffer, lineStart, pos);
       if (groupBytes > maxReplyBytes) throw oversized(maxReplyBytes);
       const close = FINAL_LINE.exec(line);
       if (close) {
@@ -98,7 +98,7 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
     // tearing down the connection.
     if (line === '') continue;
 
-    const lineBytes = Buffer.byteLength(buffer.slice(lineStart, pos), 'utf8');
+    const lineBytes = utf8Length(buffer, lineStart, pos);
     if (lineBytes > maxReplyBytes) throw oversized(maxReplyBytes);
 
     const single = FINAL_LINE.exec(line);
@@ -118,11 +118,23 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
   }
 
   const rest = buffer.slice(groupStart !== -1 ? groupStart : pos);
-  if (Buffer.byteLength(rest, 'utf8') > maxReplyBytes) throw oversized(maxReplyBytes);
+  if (rest.length * 3 > maxReplyBytes && Buffer.byteLength(rest, 'utf8') > maxReplyBytes) throw oversized(maxReplyBytes);
   return { replies, rest };
 }
 
+/**
+ * UTF-8 length of buffer[start, end). A UTF-16 code unit is at most 3 UTF-8
+ * bytes, so a pure-ASCII line (every reply of a normal session) is counted
+ * without cutting a copy of it out of the buffer.
+ */
+function utf8Length(buffer: string, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (buffer.charCodeAt(i) > 0x7f) return Buffer.byteLength(buffer.slice(start, end), 'utf8');
+  return end - start;
+}
+
 function makeReply(code: number, lines: string[]): FtpReply {
+  // Most replies are one line: "NNN text" or a bare "NNN" (slice past the end gives "").
+  if (lines.length === 1) return { code, lines, message: lines[0].slice(4) };
   const openCode = lines[0].slice(0, 3);
   const last = lines.length - 1;
   const texts = lines.map((line, i) => {

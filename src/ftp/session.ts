@@ -169,14 +169,14 @@ export class FtpSession {
 
   /** Write one command, read nothing (inside exclusive). Arguments are checked for CR/LF/NUL. */
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
-    if (arg !== undefined) assertSafeArgument(arg, `${command} argument`);
+    if (arg !== undefined) assertSafeArgument(arg, () => `${command} argument`);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
     this.countData([command]);
   }
 
   /** Write several commands in one write, read nothing (inside exclusive); every argument is checked before anything is sent. */
   sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, () => `${c} argument`);
     this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
     this.countData(commands.map(([c]) => c));
   }
@@ -278,7 +278,7 @@ export class FtpSession {
 
   /** The lines of `commands`, sent in one write once every argument passed the CR/LF/NUL check. */
   private sendLines(commands: readonly (readonly [string, string?])[]): string[] {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, `${c} argument`);
+    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, () => `${c} argument`);
     const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
     this.channel.sendBatch(lines);
     this.countData(commands.map(([c]) => c));

@@ -11,10 +11,49 @@ import type { ServerOptions } from './options.js';
 import { asTlsError, verifyPeer } from './tls-policy.js';
 import { eventWithin, guardErrors } from './wait.js';
 
-export async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<net.Socket> {
+/**
+ * Where a plain control socket's bytes go. Node.js hands them to
+ * net.connect's `onread` callback, in one buffer reused for every read,
+ * instead of through the socket's stream (a Buffer, a push and a 'data'
+ * event per read, about six reads per file in a mirror). The receiver must
+ * consume a chunk before it returns (the channel decodes it to text at
+ * once). Bytes that come before a receiver is set are copied and kept.
+ */
+export class SocketInbox {
+  private receiver: ((chunk: Buffer) => void) | undefined;
+  private early: Buffer[] = [];
+  private readonly buffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** net.connect's `onread` option. */
+  readonly onread = {
+    buffer: this.buffer,
+    // true: keep reading (false would stop the socket reading).
+    callback: (n: number, buf: Buffer): boolean => {
+      if (this.receiver) this.receiver(buf.subarray(0, n));
+      else this.early.push(Buffer.from(buf.subarray(0, n)));
+      return true;
+    },
+  };
+
+  /** From now on every chunk goes to `receiver`, the ones kept first. */
+  receive(receiver: (chunk: Buffer) => void): void {
+    this.receiver = receiver;
+    for (const chunk of this.early.splice(0)) receiver(chunk);
+  }
+}
+
+/** The socket of the control connection and, when it is plain TCP, its inbox (its bytes come there, never as 'data' events). */
+export interface ControlSocket {
+  socket: net.Socket;
+  inbox?: SocketInbox;
+}
+
+export async function openSocket(server: ServerOptions, tlsOptions: tls.ConnectionOptions | undefined, signal?: AbortSignal): Promise<ControlSocket> {
   const timeout = server.timeouts.connect;
   const where = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
-  const plain = guardErrors(net.connect({ host: server.host, port: server.port }));
+  // Only without TLS: a TLS socket reads through its own stream, and explicit TLS takes the plain socket over after AUTH TLS.
+  const inbox = server.tls === 'none' ? new SocketInbox() : undefined;
+  const plain = guardErrors(net.connect({ host: server.host, port: server.port, ...(inbox ? { onread: inbox.onread } : {}) }));
   try {
     await eventWithin(plain, 'connect', {
       ms: timeout,
@@ -27,12 +66,12 @@ export async function openSocket(server: ServerOptions, tlsOptions: tls.Connecti
     plain.destroy();
     throw err;
   }
-  if (server.tls !== 'implicit') return plain;
+  if (server.tls !== 'implicit') return { socket: plain, inbox };
   try {
     // Judged before a byte of the greeting is read (explicit TLS: right after AUTH TLS).
     const secure = await tlsHandshake({ ...tlsOptions!, socket: plain }, timeout, server.name);
     verifyPeer(secure, server);
-    return secure;
+    return { socket: secure };
   } catch (err) {
     plain.destroy();
     throw asTlsError(err, server);
