@@ -300,10 +300,12 @@ export class FtpSession {
   }
 
   /** TYPE is remembered, so a pool connection pays for it once, not once per file. */
-  async ensureType(type: 'I' | 'A'): Promise<void> {
-    if (this.currentType === type) return;
-    await this.request('TYPE', type);
-    this.currentType = type;
+  ensureType(type: 'I' | 'A'): Promise<void> {
+    // Not an async function: asked for every file, and nearly always already set.
+    if (this.currentType === type) return DONE;
+    return this.request('TYPE', type).then(() => {
+      this.currentType = type;
+    });
   }
 
   /** RFC 4217 §9: PROT P (private) or C (clear) for following data connections. */
@@ -399,6 +401,9 @@ export class FtpSession {
     this.channel.close(cause);
   }
 }
+
+/** An already settled promise, for fast paths that have nothing to wait for. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** How a refused argument is named: "STOR argument" (never the argument itself). */
 function argumentOf(command: string): string {
