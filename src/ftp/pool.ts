@@ -237,8 +237,14 @@ export class ConnectionLease {
   private conn: FtpConnection | undefined;
   constructor(readonly pool: ConnectionPool) {}
 
-  async connection(): Promise<FtpConnection> {
-    if (this.conn && !this.conn.closed) return this.conn;
+  connection(): Promise<FtpConnection> {
+    // Not an async function: the engine asks about nine times per file, and
+    // nearly always the leased connection is still open.
+    if (this.conn && !this.conn.closed) return Promise.resolve(this.conn);
+    return this.replace();
+  }
+
+  private async replace(): Promise<FtpConnection> {
     if (this.conn) this.pool.release(this.conn);
     this.conn = undefined;
     this.conn = await this.pool.acquire();

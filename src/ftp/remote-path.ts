@@ -71,10 +71,14 @@ function normalRootOnce(root: string): string {
 export function containedPath(root: string, ...relative: string[]): ContainedPath {
   const base = normalRoot(root);
   const parts: string[] = [];
-  for (const rel of relative) {
+  // Indexed loops: this runs about three times per file (see ControlChannel.onData).
+  for (let r = 0; r < relative.length; r++) {
+    const rel = relative[r];
     if (rel === '') continue;
     if (rel.startsWith('/')) throw new PathEscapeError(root, rel, 'is absolute');
-    for (const seg of rel.split('/')) {
+    const segs = rel.split('/');
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i];
       const why =
         seg === '' ? 'has an empty segment'
         : seg === '.' || seg === '..' ? `has a "${seg}" segment`

@@ -24,18 +24,34 @@ export interface ParsedReplies {
 /** A server that sends more than this without finishing a reply is broken or hostile. */
 export const MAX_REPLY_BYTES = 64 * 1024;
 
-/** `NNN text` or a bare `NNN` (some servers send no text, e.g. "200\r\n"). */
-const FINAL_LINE = /^(\d{3})(?: |$)/;
-/** `NNN-text`: the first line of a multi-line reply (RFC 959 §4.2). */
-const OPENING_LINE = /^(\d{3})-/;
+/** What follows a line's three-digit code: FINAL for `NNN text` or a bare `NNN` (some servers send no text, e.g. "200\r\n"); OPENING for `NNN-text`, the first line of a multi-line reply (RFC 959 §4.2). */
+const FINAL = 1;
+const OPENING = 2;
+
+/**
+ * FINAL, OPENING, or 0 for a line that does not start with three ASCII digits
+ * and then " ", "-" or its end (the regular expressions /^\d{3}(?: |$)/ and
+ * /^\d{3}-/, without a match array per line: this runs for every reply).
+ */
+function lineKind(line: string): number {
+  if (line.length < 3 || !isDigit(line.charCodeAt(0)) || !isDigit(line.charCodeAt(1)) || !isDigit(line.charCodeAt(2))) return 0;
+  if (line.length === 3) return FINAL;
+  const sep = line.charCodeAt(3);
+  return sep === 0x20 ? FINAL : sep === 0x2d ? OPENING : 0;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
 
 /**
  * RFC 959 §4.2.1: the first digit of a reply code is 1 to 5. "000", "999" or
  * "600" is not a reply a client can act on: the peer is broken or is not an
- * FTP server, and nothing it says next can be trusted to be in step.
+ * FTP server, and nothing it says next can be trusted to be in step. `line`
+ * starts with three digits (lineKind).
  */
-function checkCode(code: string, line: string): number {
-  const n = Number(code);
+function checkCode(line: string): number {
+  const n = (line.charCodeAt(0) - 0x30) * 100 + (line.charCodeAt(1) - 0x30) * 10 + (line.charCodeAt(2) - 0x30);
   if (n < 100 || n > 599) {
     throw new FtpBadReplyError(`server sent a reply code outside 100-599: ${JSON.stringify(truncate(line))}`);
   }
@@ -75,17 +91,16 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
     const nl = buffer.indexOf('\n', pos);
     if (nl === -1) break;
     const lineStart = pos;
-    let line = buffer.slice(lineStart, nl);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
+    // One CR before the LF is part of the terminator.
+    const line = buffer.slice(lineStart, nl > lineStart && buffer.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl);
     pos = nl + 1;
 
     if (groupStart !== -1) {
       groupLines.push(line);
       groupBytes += utf8Length(buffer, lineStart, pos);
       if (groupBytes > maxReplyBytes) throw oversized(maxReplyBytes);
-      const close = FINAL_LINE.exec(line);
-      if (close) {
-        replies.push(makeReply(checkCode(close[1], line), groupLines));
+      if (lineKind(line) === FINAL) {
+        replies.push(makeReply(checkCode(line), groupLines));
         groupStart = -1;
         groupLines = [];
         groupBytes = 0;
@@ -101,14 +116,13 @@ export function parseReplies(buffer: string, maxReplyBytes: number = MAX_REPLY_B
     const lineBytes = utf8Length(buffer, lineStart, pos);
     if (lineBytes > maxReplyBytes) throw oversized(maxReplyBytes);
 
-    const single = FINAL_LINE.exec(line);
-    if (single) {
-      replies.push(makeReply(checkCode(single[1], line), [line]));
+    const kind = lineKind(line);
+    if (kind === FINAL) {
+      replies.push(makeReply(checkCode(line), [line]));
       continue;
     }
-    const opening = OPENING_LINE.exec(line);
-    if (opening) {
-      checkCode(opening[1], line);
+    if (kind === OPENING) {
+      checkCode(line);
       groupStart = lineStart;
       groupLines = [line];
       groupBytes = lineBytes;

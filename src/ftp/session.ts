@@ -169,20 +169,14 @@ export class FtpSession {
 
   /** Write one command, read nothing (inside exclusive). Arguments are checked for CR/LF/NUL. */
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
-    if (arg !== undefined) assertSafeArgument(arg, () => `${command} argument`);
+    if (arg !== undefined) assertSafeArgument(arg, argumentOf, command);
     this.channel.send(arg === undefined ? command : `${command} ${arg}`);
-    this.countData([command]);
+    if (!keepsDataConnection(command)) this.dataCommandsSent++;
   }
 
   /** Write several commands in one write, read nothing (inside exclusive); every argument is checked before anything is sent. */
   sendBatch<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): void {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, () => `${c} argument`);
-    this.channel.sendBatch(commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`)));
-    this.countData(commands.map(([c]) => c));
-  }
-
-  private countData(verbs: readonly string[]): void {
-    for (const v of verbs) if (!keepsDataConnection(v)) this.dataCommandsSent++;
+    this.sendLines(commands);
   }
 
   /**
@@ -234,7 +228,7 @@ export class FtpSession {
     for (const line of lines) {
       try {
         let r: FtpReply;
-        do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${line.split(' ')[0]}`);
+        do r = await this.reply(this.server.timeouts.command, undefined, `reply to ${verbOfLine(line)}`);
         while (r.code < 200);
         if (out.length === 0) this.noteRtt(sent);
         out.push(r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines));
@@ -265,7 +259,7 @@ export class FtpSession {
     const lines = this.sendLines(commands);
     const sent = performance.now();
     return lines.map((line, i) => {
-      const verb = line.split(' ')[0];
+      const verb = verbOfLine(line);
       return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
         (r): FtpReply | FtpError => {
           if (i === 0) this.noteRtt(sent);
@@ -278,10 +272,16 @@ export class FtpSession {
 
   /** The lines of `commands`, sent in one write once every argument passed the CR/LF/NUL check. */
   private sendLines(commands: readonly (readonly [string, string?])[]): string[] {
-    for (const [c, a] of commands) if (a !== undefined) assertSafeArgument(a, () => `${c} argument`);
-    const lines = commands.map(([c, a]) => (a === undefined ? c : `${c} ${a}`));
+    // Indexed, without destructuring: see ControlChannel.onData.
+    const lines: string[] = [];
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i][0];
+      const a = commands[i][1];
+      if (a !== undefined) assertSafeArgument(a, argumentOf, c);
+      lines.push(a === undefined ? c : `${c} ${a}`);
+    }
     this.channel.sendBatch(lines);
-    this.countData(commands.map(([c]) => c));
+    for (let i = 0; i < commands.length; i++) if (!keepsDataConnection(commands[i][0])) this.dataCommandsSent++;
     return lines;
   }
 
@@ -300,10 +300,12 @@ export class FtpSession {
   }
 
   /** TYPE is remembered, so a pool connection pays for it once, not once per file. */
-  async ensureType(type: 'I' | 'A'): Promise<void> {
-    if (this.currentType === type) return;
-    await this.request('TYPE', type);
-    this.currentType = type;
+  ensureType(type: 'I' | 'A'): Promise<void> {
+    // Not an async function: asked for every file, and nearly always already set.
+    if (this.currentType === type) return DONE;
+    return this.request('TYPE', type).then(() => {
+      this.currentType = type;
+    });
   }
 
   /** RFC 4217 §9: PROT P (private) or C (clear) for following data connections. */
@@ -398,4 +400,18 @@ export class FtpSession {
   destroy(cause?: Error): void {
     this.channel.close(cause);
   }
+}
+
+/** An already settled promise, for fast paths that have nothing to wait for. */
+const DONE: Promise<void> = Promise.resolve();
+
+/** How a refused argument is named: "STOR argument" (never the argument itself). */
+function argumentOf(command: string): string {
+  return `${command} argument`;
+}
+
+/** A command line's verb, its first word. */
+function verbOfLine(line: string): string {
+  const space = line.indexOf(' ');
+  return space === -1 ? line : line.slice(0, space);
 }

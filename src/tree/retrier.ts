@@ -32,12 +32,17 @@ export class Retrier {
 
   /** Run `fn`, which talks to the servers of `pools`, with retries. */
   async run<T>(pools: ConnectionPool[], fn: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
-    const watches = pools.map((p) => this.watchOf(p)).filter((w): w is ServerWatch => w !== undefined);
+    const watches: ServerWatch[] = [];
+    for (let i = 0; i < pools.length; i++) {
+      const w = this.watchOf(pools[i]);
+      if (w) watches.push(w);
+    }
     // Waits for a server cost no retries, but each must end with the server
     // back: a server that flaps between checks cannot hold a file forever.
     let pauses = 0;
     for (let attempt = 0; ; ) {
-      await this.ready(watches, hooks);
+      // Checked here first: nearly always every server is up, and then no wait is awaited.
+      if (anyDown(watches)) await this.ready(watches, hooks);
       hooks.before?.();
       try {
         return await fn();
@@ -60,7 +65,6 @@ export class Retrier {
 
   /** Wait while a server is down, without holding a work slot; throws when one is given up. */
   private async ready(watches: ServerWatch[], hooks: RetryHooks): Promise<void> {
-    if (!watches.some((w) => w.down)) return;
     hooks.idle?.();
     hooks.slot?.release();
     try {
@@ -69,4 +73,9 @@ export class Retrier {
       await hooks.slot?.acquire();
     }
   }
+}
+
+function anyDown(watches: ServerWatch[]): boolean {
+  for (let i = 0; i < watches.length; i++) if (watches[i].down) return true;
+  return false;
 }

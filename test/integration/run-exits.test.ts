@@ -36,8 +36,9 @@ function show(r: CliRun): string {
 }
 
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  // FXPMIRROR_NO_BUNDLE: the bug patches dist/src's ConnectionPool, which the bundle (bin/fxpmirror's default) does not use.
   return runNode(['--import', INJECT, CLI_BIN, ...args], {
-    env: { NETRC: path.join(TMP, 'no-netrc'), EX_PW: LAB_PASSWORD, XDG_RUNTIME_DIR: undefined, FXPMIRROR_PASSWORD: undefined, ...env },
+    env: { NETRC: path.join(TMP, 'no-netrc'), EX_PW: LAB_PASSWORD, XDG_RUNTIME_DIR: undefined, FXPMIRROR_PASSWORD: undefined, FXPMIRROR_NO_BUNDLE: '1', ...env },
   });
 }
 

@@ -66,8 +66,12 @@ test('a line with CR or LF is refused at send and nothing of the turn is lost or
   await withConnection(async (conn, _srv, writes) => {
     await conn.exclusive(async () => {
       conn.send('NOOP');
-      assert.throws(() => conn.send('CWD', '/d\r\nDELE /d/a'), FtpError);
-      assert.throws(() => conn.sendBatch([['PWD'], ['CWD', '/d\u0000x']]), FtpError);
+      // The error names the command, never the argument (it may be a password).
+      assert.throws(() => conn.send('CWD', '/d\r\nDELE /d/a'), (e: unknown) => e instanceof FtpError && e.message === 'refusing CWD argument: the value contains a carriage return (CR) and a line feed (LF)');
+      assert.throws(() => conn.sendBatch([['PWD'], ['CWD', '/d\u0000x']]), (e: unknown) => e instanceof FtpError && e.message === 'refusing CWD argument: the value contains a NUL byte');
+      // A whole line is checked again in the channel, named by its verb.
+      assert.throws(() => conn.channel.sendBatch(['PWD', 'PASS se\ncret']), (e: unknown) => e instanceof FtpError && e.message === 'refusing command PASS: the value contains a line feed (LF)');
+      assert.throws(() => conn.channel.send('pass se\rcret'), (e: unknown) => e instanceof FtpError && e.message === 'refusing command PASS: the value contains a carriage return (CR)');
       conn.send('PWD');
       assert.equal((await conn.reply()).code, 200);
       assert.equal((await conn.reply()).code, 257);

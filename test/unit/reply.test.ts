@@ -244,3 +244,16 @@ test('a reply code outside 100-599 is a broken connection, in a single line, a g
   // The edges are fine.
   assert.deepEqual(parseReplies('100 a\r\n599 b\r\n').replies.map((r) => r.code), [100, 599]);
 });
+
+test('a code line is three ASCII digits, then a space, a hyphen or the end of the line; anything else outside a group is not a reply', () => {
+  assert.deepEqual(parseReplies('200\r\n200 a\r\n200-b\r\n200\r\n').replies.map((r) => [r.code, r.message]), [[200, ''], [200, 'a'], [200, 'b\n']]);
+  // One CR before the LF is the terminator; a second one is part of the line, after the code: not " ", "-" or the end.
+  for (const bad of ['200\r\r\n', '200\tx\r\n', '200_x\r\n', '2a0 x\r\n', '\u0662\u0660\u0660 arabic-indic digits\r\n', '\uff12\uff10\uff10 fullwidth\r\n', '20\r\n']) {
+    assert.throws(() => parseReplies(bad), (e: unknown) => e instanceof FtpBadReplyError && /not an FTP reply/.test(e.message), JSON.stringify(bad));
+  }
+  // Inside a group the same rule closes it; other lines are text.
+  const g = parseReplies('211-x\r\n211\tno\r\n 211 no\r\n2110 no\r\n211-no\r\n211\r\n').replies;
+  assert.deepEqual(g.map((r) => [r.code, r.lines.length]), [[211, 6]]);
+  // LF alone ends a line too.
+  assert.deepEqual(parseReplies('230 ok\n').replies[0].lines, ['230 ok']);
+});
