@@ -24,6 +24,8 @@ export const EXIT = {
   /** Interrupted: 128 + the signal's number (interrupt.ts). */
   SIGHUP: 129,
   SIGINT: 130,
+  /** stdout or stderr closed by its reader (EPIPE): 128 + SIGPIPE's number, what SIGPIPE gives a C program. */
+  SIGPIPE: 141,
   SIGTERM: 143,
 } as const;
 
@@ -40,6 +42,7 @@ export const EXIT_TABLE: [ExitCode, string][] = [
   [EXIT.INTERNAL, 'internal error (a bug)'],
   [EXIT.SIGHUP, 'interrupted by SIGHUP: stopped cleanly (locks released, part files deleted, summary marked "interrupted")'],
   [EXIT.SIGINT, 'interrupted by SIGINT (Ctrl-C), likewise'],
+  [EXIT.SIGPIPE, 'stdout or stderr was closed by its reader (`| head`): stopped likewise, quietly'],
   [EXIT.SIGTERM, 'interrupted by SIGTERM (systemd stop, kill), likewise'],
 ];
 

@@ -25,10 +25,11 @@ import { EXIT } from './exit.js';
  */
 
 export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
-export type StopSignal = (typeof STOP_SIGNALS)[number];
+/** What stopped a run: a signal, or 'SIGPIPE' for an output whose reader went away (stopOnClosedOutput). */
+export type StopSignal = (typeof STOP_SIGNALS)[number] | 'SIGPIPE';
 
 /** 128 + the signal number. */
-export const SIGNAL_EXIT = { SIGHUP: EXIT.SIGHUP, SIGINT: EXIT.SIGINT, SIGTERM: EXIT.SIGTERM } as const;
+export const SIGNAL_EXIT = { SIGHUP: EXIT.SIGHUP, SIGINT: EXIT.SIGINT, SIGPIPE: EXIT.SIGPIPE, SIGTERM: EXIT.SIGTERM } as const;
 
 type Handler = () => void | Promise<void>;
 
@@ -45,17 +46,38 @@ let received: StopSignal | undefined;
 function install(): AbortController {
   if (controller) return controller;
   const c = (controller = new AbortController());
-  for (const sig of STOP_SIGNALS) {
-    process.on(sig, () => {
-      if (received) process.exit(SIGNAL_EXIT[received]);
-      received = sig;
-      c.abort(new FtpAbortError(`interrupted by ${sig}`));
-      for (const h of [...immediate].reverse()) void safely(h);
-      // unref: a wind-down that finishes lets the process end by itself.
-      setTimeout(() => void runAll(forced, FORCED_BUDGET_MS).finally(() => process.exit(SIGNAL_EXIT[sig])), GRACE_MS).unref();
-    });
-  }
+  for (const sig of STOP_SIGNALS) process.on(sig, () => stop(c, sig));
   return c;
+}
+
+function stop(c: AbortController, sig: StopSignal): void {
+  if (received) process.exit(SIGNAL_EXIT[received]);
+  received = sig;
+  c.abort(new FtpAbortError(`interrupted by ${sig}`));
+  for (const h of [...immediate].reverse()) void safely(h);
+  // unref: a wind-down that finishes lets the process end by itself.
+  setTimeout(() => void runAll(forced, FORCED_BUDGET_MS).finally(() => process.exit(SIGNAL_EXIT[sig])), GRACE_MS).unref();
+}
+
+/**
+ * The reader of stdout or stderr went away (`fxpmirror ls … | head -1`).
+ * Node.js ignores SIGPIPE, so the next write fails with EPIPE, as an
+ * 'error' event that, unheard, ends the process with a stack trace. Here it
+ * ends the run as SIGPIPE ends a C program's, with 141 (128 + 13): a command
+ * that can stop cleanly (mirror, run, copy: interruption() was asked for)
+ * winds down as on a stop signal, part files deleted and locks released; ls,
+ * probe and validate, which hold nothing, exit at once without a word. Any
+ * other error on these streams (a full disk under `> file`) ends it the same
+ * way: the output it was asked for can no longer be written.
+ */
+export function stopOnClosedOutput(): void {
+  const closed = (): void => {
+    if (!controller) process.exit(EXIT.SIGPIPE);
+    if (!received) stop(controller, 'SIGPIPE');
+    // Also when the command had already finished and only its last lines were lost.
+    process.exitCode = EXIT.SIGPIPE;
+  };
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', closed);
 }
 
 async function safely(h: Handler): Promise<void> {
@@ -94,7 +116,7 @@ export function interruptedBy(): StopSignal | undefined {
   return received;
 }
 
-/** The exit code of an interrupted run (129, 130, 143), or undefined. */
+/** The exit code of an interrupted run (129, 130, 141, 143), or undefined. */
 export function interruptExitCode(): number | undefined {
   return received ? SIGNAL_EXIT[received] : undefined;
 }

@@ -4,7 +4,7 @@ import { FtpUrlError } from '../ftp/errors.js';
 import { redactUrls } from '../ftp/url.js';
 import { EXIT, EXIT_TABLE, exitCodeFor } from './exit.js';
 import { redactSecrets } from './log.js';
-import { interruptExitCode } from './interrupt.js';
+import { interruptExitCode, stopOnClosedOutput } from './interrupt.js';
 import {
   TRUST_PASV_HELP,
   collect,
@@ -98,6 +98,7 @@ function setExit(code: number): void {
 
 /** The entry point: one line per error, a documented exit code, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
+  stopOnClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -27,7 +27,7 @@ export interface RunFlags extends OutputFlags {
 }
 
 /** Order of precedence when jobs end differently: the most urgent code wins (a signal first: the run was stopped). */
-const SEVERITY: number[] = [EXIT.SIGTERM, EXIT.SIGINT, EXIT.SIGHUP, EXIT.INTERNAL, EXIT.USAGE, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
+const SEVERITY: number[] = [EXIT.SIGTERM, EXIT.SIGINT, EXIT.SIGHUP, EXIT.SIGPIPE, EXIT.INTERNAL, EXIT.USAGE, EXIT.CONNECT, EXIT.FXP_REFUSED, EXIT.REMOTE, EXIT.LOCKED, EXIT.PARTIAL, EXIT.OK];
 
 function worst(codes: number[]): number {
   for (const c of SEVERITY) if (codes.includes(c)) return c;
