@@ -7,11 +7,13 @@
  * next file's PASV is already answered (behind RETR: transfer.ts).
  *
  * File n's rename waits for its size check, and then for the end of any
- * transfer on that connection: a command that arrives during a STOR is
- * refused by proftpd ("450 ...: data transfer in progress") and pure-ftpd
- * ("500 Unknown command"), so RNFR/RNTO go out once the transfer's final
- * replies are read, in practice with the next file's own SIZE+MFMT. With
- * no transfer running (the last file of a queue) they go out at once.
+ * transfer on that connection. Lab, RNFR sent 0.5 s into a STOR: vsftpd
+ * 3.0.3 answers it after the 226 (350); proftpd 1.3.8 answers "450 RNFR:
+ * data transfer in progress" before the 226, and pure-ftpd 1.0.50 "500
+ * Unknown command" at once, refused either way. So RNFR/RNTO go out once
+ * the transfer's final replies are read, in practice with the next file's
+ * own SIZE+MFMT. With no transfer running (the last file of a queue) they
+ * go out at once: nothing needs flushing at the end of a queue or on abort.
  *
  * File n is done only when its rename's replies came (CopyResult.published).
  * A short file is that file's failure (FxpShortFileError, transient: the
