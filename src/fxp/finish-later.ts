@@ -29,7 +29,7 @@ import { FtpError } from '../ftp/errors.js';
 import type { FtpReply } from '../ftp/reply.js';
 import type { ContainedPath } from '../ftp/remote-path.js';
 import { FxpShortFileError } from './faults.js';
-import { publishNow, renamed, type LaterPublish } from './publish.js';
+import { discardPart, publishNow, renamed, type LaterPublish } from './publish.js';
 
 export interface LaterFinish extends LaterPublish {
   /** SIZE must match `size` before the rename (--verify size); false: --verify none. */
@@ -47,13 +47,13 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   const batch: Command[] = [];
   if (o.checkSize) batch.push(['SIZE', tmp]);
   if (o.setTime) batch.push(o.setTime);
-  const replies = batch.length ? d.pipelineEach(batch as [string, string?][]) : [];
+  const replies = batch.length ? d.pipelineEach(batch) : [];
   o.fxp.owe(d, Promise.all(replies));
   const done = (async () => {
     try {
       checked(await Promise.all(replies), d, final, o);
     } catch (err) {
-      if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
+      await discardPart(tmp, o);
       throw err;
     }
     const sent = await sendWhenIdle(d, o, () =>
@@ -70,7 +70,7 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
     try {
       await o.pool.use((c) => publishNow(c, tmp, final));
     } catch (err) {
-      if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
+      await discardPart(tmp, o);
       throw err;
     }
   })();

@@ -80,9 +80,14 @@ export async function renamed(from: Promise<FtpReply | FtpError>, to: Promise<Ft
     if (!(f instanceof FtpReplyError) && !(t instanceof FtpReplyError) && (await o.pool.use((c) => wasRenamed(c, tmp, final, o.size)).catch(() => false))) return;
     return settled(f, t);
   } catch (err) {
-    if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
+    await discardPart(tmp, o);
     throw err;
   }
+}
+
+/** A temporary file that will not be renamed: deleted over any connection, unless --continue keeps it. Never throws. */
+export async function discardPart(tmp: ContainedPath, o: LaterPublish): Promise<void> {
+  if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
 }
 
 /** Throws the rename's first failure, if any. */
