@@ -13,6 +13,7 @@ import { checksumsOf } from './checksum.js';
 import { FxpShortFileError } from './faults.js';
 import { PartWatcher } from './watch.js';
 import { publishLater, publishNow } from './publish.js';
+import { finishLater } from './finish-later.js';
 import { FxpForceError, FxpVerifyError, type CopyRequest, type CopyResult, type EngineEvents, type Outcome } from './copy-types.js';
 
 export { buildLadder } from './ladder.js';
@@ -159,6 +160,8 @@ export class FxpEngine {
         }
       }
       const d = await dst.connection();
+      const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size });
+      if (late) return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet: late.mtimeSet, verified: this.policy.verify, published: late.published };
       // SIZE and the mtime command go out together (one round trip): the
       // method this server is known to take, or MFMT where advertised while
       // nothing is known yet. The rename waits for the size check, so a short
@@ -215,6 +218,30 @@ export class FxpEngine {
       // the next user's first reply would be that 227 otherwise.
       await aheadOnSrc;
     }
+  }
+
+  /**
+   * The size check, mtime and rename of this file deferred to ride with the
+   * next file's transfer (finish-later.ts), where that saves a round trip:
+   * a mirror with another file to come on this pair, --verify size or none
+   * (a checksum needs the source meanwhile), the source passive with the
+   * next PASV already answered (behind RETR), and the destination's mtime
+   * method known. Undefined otherwise: the copy finishes as before.
+   */
+  private async finishingLater(
+    src: ConnectionLease,
+    pool: ConnectionPool,
+    d: FtpConnection,
+    req: CopyRequest,
+    t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number },
+  ): Promise<{ published: Promise<void>; mtimeSet: boolean } | undefined> {
+    if (!req.publishLater || !req.more || t.complete || t.mode !== 'fxp' || this.policy.verify === 'checksum') return undefined;
+    if (!this.fxp.hasAhead(await src.connection())) return undefined;
+    const setTime = req.mtime ? d.mtimeCommand(t.tmp, req.mtime) : undefined;
+    if (req.mtime && !setTime) return undefined;
+    await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
+    const o = { pool, size: t.size, keepPart: this.policy.continue, fxp: this.fxp, checkSize: this.policy.verify !== 'none', setTime };
+    return { published: finishLater(d, t.tmp, t.final, o), mtimeSet: setTime !== undefined };
   }
 
   private reportRelay(path: string, o: Outcome): void {
@@ -276,7 +303,12 @@ export class FxpEngine {
         } else {
           await resetForClientData(s);
           await resetForClientData(d);
-          relayedBytes = await relayTransfer(s, d, file, progress, this.timings.pollMs);
+          const marks = [this.fxp.transferring(s), this.fxp.transferring(d)];
+          try {
+            relayedBytes = await relayTransfer(s, d, file, progress, this.timings.pollMs);
+          } finally {
+            for (const end of marks) end();
+          }
         }
         // The notes explain why the data went through the client or in the
         // clear; when protected FXP worked they are noise, and when every rung

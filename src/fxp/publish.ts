@@ -57,25 +57,37 @@ export function publishLater(d: FtpConnection, tmp: ContainedPath, final: Contai
     ['RNTO', final],
   ]);
   o.fxp.owe(d, Promise.all([from, to]));
-  const done = (async () => {
-    const f = await from;
-    const t = await to;
-    if (!(f instanceof FtpError) && !(t instanceof FtpError)) return;
-    try {
-      if (renameRefusedAtTarget(f, t)) return await o.pool.use((c) => replaceByRename(c, tmp, final));
-      // The connection was lost before the replies came: the rename may have
-      // happened. It did if the temporary name is gone and the final name
-      // has the file's size.
-      if (!(f instanceof FtpReplyError) && !(t instanceof FtpReplyError) && (await o.pool.use((c) => wasRenamed(c, tmp, final, o.size)).catch(() => false))) return;
-      return settled(f, t);
-    } catch (err) {
-      if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
-      throw err;
-    }
-  })();
+  const done = renamed(from, to, tmp, final, o);
   // Heard even when the caller drops it; the caller awaiting it still sees the rejection.
   done.catch(() => undefined);
   return done;
+}
+
+/**
+ * Settles once the replies to a rename sent by pipelineEach have come:
+ * resolved once the file has its final name, rejected with the reason it
+ * has not (its temporary file then deleted, unless kept).
+ */
+export async function renamed(from: Promise<FtpReply | FtpError>, to: Promise<FtpReply | FtpError>, tmp: ContainedPath, final: ContainedPath, o: LaterPublish): Promise<void> {
+  const f = await from;
+  const t = await to;
+  if (!(f instanceof FtpError) && !(t instanceof FtpError)) return;
+  try {
+    if (renameRefusedAtTarget(f, t)) return await o.pool.use((c) => replaceByRename(c, tmp, final));
+    // The connection was lost before the replies came: the rename may have
+    // happened. It did if the temporary name is gone and the final name
+    // has the file's size.
+    if (!(f instanceof FtpReplyError) && !(t instanceof FtpReplyError) && (await o.pool.use((c) => wasRenamed(c, tmp, final, o.size)).catch(() => false))) return;
+    return settled(f, t);
+  } catch (err) {
+    await discardPart(tmp, o);
+    throw err;
+  }
+}
+
+/** A temporary file that will not be renamed: deleted over any connection, unless --continue keeps it. Never throws. */
+export async function discardPart(tmp: ContainedPath, o: LaterPublish): Promise<void> {
+  if (!o.keepPart) await o.pool.use((c) => c.delete(tmp)).catch(() => undefined);
 }
 
 /** Throws the rename's first failure, if any. */

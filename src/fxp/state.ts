@@ -50,11 +50,17 @@ const AHEAD_MAX_MS = 5_000;
  * Per connection, the replies still owed to a rename that went out
  * pipelined (publish.ts): a transfer that must close the connection waits
  * for them first, so that the file before it is not lost with it.
+ *
+ * Per connection, whether a transfer runs on it (from its first command
+ * to its final replies): a rename checked meanwhile (finish-later.ts)
+ * waits for its end, since proftpd answers a command that arrives during
+ * a transfer with 450, pure-ftpd with 500.
  */
 export class FxpState {
   private servers = new WeakMap<ServerState, ServerFacts>();
   private ahead = new WeakMap<FtpConnection, Ahead>();
   private owedReplies = new WeakMap<FtpConnection, Promise<void>>();
+  private transfers = new WeakMap<FtpConnection, { ended: Promise<void>; end: () => void }>();
 
   private facts(conn: FtpConnection): ServerFacts {
     let f = this.servers.get(conn.state);
@@ -100,6 +106,28 @@ export class FxpState {
   /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
   owed(conn: FtpConnection): Promise<void> {
     return this.owedReplies.get(conn) ?? Promise.resolve();
+  }
+
+  /** Marks a transfer on `conn` until the returned function is called (once its final replies were read, or it failed). */
+  transferring(conn: FtpConnection): () => void {
+    let end!: () => void;
+    const ended = new Promise<void>((r) => (end = r));
+    const mark = { ended, end };
+    this.transfers.set(conn, mark);
+    return () => {
+      if (this.transfers.get(conn) === mark) this.transfers.delete(conn);
+      end();
+    };
+  }
+
+  /** Whether a transfer runs on `conn` now. */
+  inTransfer(conn: FtpConnection): boolean {
+    return this.transfers.has(conn);
+  }
+
+  /** Settles when no transfer runs on `conn` (at once when none does). */
+  async transferEnded(conn: FtpConnection): Promise<void> {
+    for (let t = this.transfers.get(conn); t; t = this.transfers.get(conn)) await t.ended;
   }
 
   /**

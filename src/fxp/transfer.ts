@@ -175,10 +175,13 @@ export async function fxpTransfer(
   // a source that is still open then has it owed.
   const behind = passive === src && file.more === true && layout.tls === 'none' && !extended && fxp.canAskBehindRetr(src);
   const retr: Command[] = behind ? [['RETR', file.srcPath], ['PASV']] : [['RETR', file.srcPath]];
+  // Both connections carry a transfer until its replies are read: a rename checked meanwhile waits (finish-later.ts).
+  const marks = [fxp.transferring(src), fxp.transferring(dst)];
   try {
     return await transferWith(src, dst, layout, file, fxp, { port, retr, plan, ends });
   } finally {
     if (behind) await fxp.readBehindRetr(src, commandTimeout);
+    for (const end of marks) end();
   }
 }
 

@@ -1,4 +1,4 @@
-import { isDiskFull } from '../ftp/errors.js';
+import { isDiskFull, isTransient } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { containedPath } from '../ftp/remote-path.js';
 import { ConnectionLease } from '../ftp/pool.js';
@@ -136,36 +136,49 @@ export class Executor {
       const token = this.pairs?.started();
       const began = performance.now();
       let tries = 0;
-      const result = await retrier.run(
-        [srcPool, t.pool],
-        () => {
-          tries++;
-          return this.state.engineFor(t).copy(src, dst, {
-            srcPath,
-            dstRoot: t.ep.root,
-            dstRel: a.path,
-            size: a.src.size,
-            mtime,
-            // The next file's PASV may be opened ahead: an MDTM on the source
-            // in between (LIST sources: see above) leaves it usable.
-            more: true,
-            // An interrupted run aborts the transfer at once (engine.ts).
-            signal: this.state.signal,
-            // The rename's replies are read while the next file starts on
-            // the same connections (fxp/publish.ts): its leases and its
-            // work slot go to that file; this one is done when they come.
-            publishLater: true,
-          });
-        },
-        hooks,
-      );
+      const attempt = () =>
+        retrier.run(
+          [srcPool, t.pool],
+          () => {
+            tries++;
+            return this.state.engineFor(t).copy(src, dst, {
+              srcPath,
+              dstRoot: t.ep.root,
+              dstRel: a.path,
+              size: a.src.size,
+              mtime,
+              // The next file's PASV may be opened ahead: an MDTM on the source
+              // in between (LIST sources: see above) leaves it usable.
+              more: true,
+              // An interrupted run aborts the transfer at once (engine.ts).
+              signal: this.state.signal,
+              // The rename's replies (and where it pays, the size check's:
+              // fxp/finish-later.ts) are read while the next file starts on
+              // the same connections: its leases and its work slot go to that
+              // file; this one is done when they come.
+              publishLater: true,
+            });
+          },
+          hooks,
+        );
+      let result = await attempt();
       // A pair is this file's until its slot goes to the next one.
       if (token !== undefined && tries === 1) this.pairs?.done(token, performance.now() - began);
-      if (result.published) {
+      // A transient failure found after the copy returned (a short file whose
+      // size check rode with the next transfer, a rename whose replies were
+      // lost) is retried like one found before, within the same --retries.
+      for (let late = 0; result.published; ) {
         src.release();
         dst.release();
         slot?.release();
-        await result.published;
+        try {
+          await result.published;
+          break;
+        } catch (err) {
+          if (!isTransient(err) || isDiskFull(err) || this.state.halted || late++ >= retrier.policy.retries) throw err;
+          await slot?.acquire();
+          result = await attempt();
+        }
       }
       t.summary.files.transferred++;
       t.summary.bytes.transferred += result.bytes;

@@ -1,0 +1,107 @@
+/**
+ * The end of a copy in a mirror, deferred so that it rides with the next
+ * file's transfer: file n's size check and mtime go out without being
+ * awaited, the copy returns, and the next file's PORT+STOR follow them in
+ * the same write (channel.ts writes one event-loop turn's commands at
+ * once). Per file that is one client round trip instead of two, where the
+ * next file's PASV is already answered (behind RETR: transfer.ts).
+ *
+ * File n's rename waits for its size check, and then for the end of any
+ * transfer on that connection. Lab, RNFR sent 0.5 s into a STOR: vsftpd
+ * 3.0.3 answers it after the 226 (350); proftpd 1.3.8 answers "450 RNFR:
+ * data transfer in progress" before the 226, and pure-ftpd 1.0.50 "500
+ * Unknown command" at once, refused either way. So RNFR/RNTO go out once
+ * the transfer's final replies are read, in practice with the next file's
+ * own SIZE+MFMT. With no transfer running (the last file of a queue) they
+ * go out at once: nothing needs flushing at the end of a queue or on abort.
+ *
+ * File n is done only when its rename's replies came (CopyResult.published).
+ * A short file is that file's failure (FxpShortFileError, transient: the
+ * mirror retries it) and is never renamed; its temporary file is deleted,
+ * unless --continue keeps it. A connection lost before the size check was
+ * answered fails the file (transient); one lost after it, before the
+ * rename went out, leaves a checked file: it is renamed over another
+ * connection of the pool.
+ */
+import type { FtpConnection } from '../ftp/connection.js';
+import type { Command } from '../ftp/commands.js';
+import { FtpError } from '../ftp/errors.js';
+import type { FtpReply } from '../ftp/reply.js';
+import type { ContainedPath } from '../ftp/remote-path.js';
+import { FxpShortFileError } from './faults.js';
+import { discardPart, publishNow, renamed, type LaterPublish } from './publish.js';
+
+export interface LaterFinish extends LaterPublish {
+  /** SIZE must match `size` before the rename (--verify size); false: --verify none. */
+  checkSize: boolean;
+  /** The mtime command this server is known to take, on the temporary name; undefined: no mtime to set. */
+  setTime?: Command;
+}
+
+/**
+ * Send SIZE and the mtime command for `tmp` on `d` and return at once; the
+ * promise settles once the file has its final name (resolved) or failed
+ * (rejected, its temporary file deleted unless kept).
+ */
+export function finishLater(d: FtpConnection, tmp: ContainedPath, final: ContainedPath, o: LaterFinish): Promise<void> {
+  const batch: Command[] = [];
+  if (o.checkSize) batch.push(['SIZE', tmp]);
+  if (o.setTime) batch.push(o.setTime);
+  const replies = batch.length ? d.pipelineEach(batch) : [];
+  o.fxp.owe(d, Promise.all(replies));
+  const done = (async () => {
+    try {
+      checked(await Promise.all(replies), d, final, o);
+    } catch (err) {
+      await discardPart(tmp, o);
+      throw err;
+    }
+    const sent = await sendWhenIdle(d, o, () =>
+      d.pipelineEach([
+        ['RNFR', tmp],
+        ['RNTO', final],
+      ]),
+    );
+    if (sent) {
+      o.fxp.owe(d, Promise.all(sent));
+      return renamed(sent[0], sent[1], tmp, final, o);
+    }
+    // `d` closed with the rename unsent: the file was checked, any connection may rename it.
+    try {
+      await o.pool.use((c) => publishNow(c, tmp, final));
+    } catch (err) {
+      await discardPart(tmp, o);
+      throw err;
+    }
+  })();
+  // Heard even when the caller drops it; the caller awaiting it still sees the rejection.
+  done.catch(() => undefined);
+  return done;
+}
+
+/** Throws unless the size (when checked) matches and the mtime (when set) was accepted. */
+function checked(replies: (FtpReply | FtpError)[], d: FtpConnection, final: ContainedPath, o: LaterFinish): void {
+  for (const r of replies) if (r instanceof FtpError) throw r;
+  if (!o.checkSize) return;
+  // Two "226" replies can still leave a short file (a data connection cut
+  // short, proftpd's TLS 1.3 truncation): it is sent again, never published.
+  const text = (replies[0] as FtpReply).message.trim();
+  if (Number(text) !== o.size) throw new FxpShortFileError(`${d.label}: ${final}: size after transfer is ${text}, expected ${o.size}`);
+}
+
+/**
+ * `send()` on `d` once no transfer runs on it; undefined when `d` closed
+ * first. Taken inside `d`'s queue, so that no listing or other queued
+ * operation of the connection is in progress either; `send` itself does not
+ * wait, so the queue is held for no round trip.
+ */
+async function sendWhenIdle<T>(d: FtpConnection, o: LaterFinish, send: () => T): Promise<T | undefined> {
+  for (;;) {
+    await o.fxp.transferEnded(d);
+    if (d.closed) return undefined;
+    // A transfer that started while the queue was waited for: wait for its end too.
+    const out = await d.exclusive(async () => (d.closed || o.fxp.inTransfer(d) ? undefined : { value: send() }));
+    if (out) return out.value;
+    if (d.closed) return undefined;
+  }
+}
