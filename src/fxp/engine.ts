@@ -21,6 +21,9 @@ export type { Rung, TransferPolicy } from './ladder.js';
 export { FxpForceError, FxpVerifyError } from './copy-types.js';
 export type { CopyRequest, CopyResult, EngineEvents, Outcome, TransferProgress } from './copy-types.js';
 
+/** A copy's two leases: what an abort closes. */
+type LeasePair = [ConnectionLease, ConnectionLease];
+
 /** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
 function abortError(signal: AbortSignal): FtpError {
   return signal.reason instanceof FtpError && signal.reason.code === 'EABORTED' ? signal.reason : new FtpAbortError('transfer aborted', { cause: signal.reason });
@@ -58,6 +61,8 @@ export class FxpEngine {
    * writes a new file; the late writes go to the unlinked one.
    */
   private undeleted = new Set<string>();
+  /** Per abort signal, the copies running under it (runningUnder). */
+  private running = new WeakMap<AbortSignal, Set<LeasePair>>();
 
   constructor(
     readonly policy: TransferPolicy,
@@ -83,19 +88,40 @@ export class FxpEngine {
     if (signal?.aborted) throw abortError(signal);
     // Closing both control connections ends every wait at once; the servers
     // end the transfer when they notice (some only once it is done).
-    const onAbort = () => {
-      const err = abortError(signal!);
-      src.destroy(err);
-      dst.destroy(err);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const running = signal ? this.runningUnder(signal) : undefined;
+    const pair: LeasePair = [src, dst];
+    running?.add(pair);
     try {
       return await this.copyOnce(src, dst, req, final, tmp);
     } catch (err) {
       throw signal?.aborted ? abortError(signal) : err;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      running?.delete(pair);
     }
+  }
+
+  /**
+   * The copies running under `signal`, whose connections its abort closes:
+   * one listener per signal (a run's), not one added and removed per file.
+   */
+  private runningUnder(signal: AbortSignal): Set<LeasePair> {
+    let running = this.running.get(signal);
+    if (!running) {
+      const set = (running = new Set<LeasePair>());
+      this.running.set(signal, set);
+      signal.addEventListener(
+        'abort',
+        () => {
+          const err = abortError(signal);
+          for (const [src, dst] of set) {
+            src.destroy(err);
+            dst.destroy(err);
+          }
+        },
+        { once: true },
+      );
+    }
+    return running;
   }
 
   private async copyOnce(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
@@ -286,7 +312,8 @@ export class FxpEngine {
     const refused = this.refused.get(key) ?? new Set<TransferMode>();
     this.refused.set(key, refused);
     const known = this.memory.get(key);
-    const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
+    // The mode that worked goes first (nearly always it is first already: no copy then).
+    const ordered = known && rungs[0]?.mode !== known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
     const refusals: FxpRefusedError[] = [];
     const progress = this.progressOf(file, path);
     for (const rung of ordered) {
