@@ -2,9 +2,9 @@ import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionLease, ConnectionPool } from '../ftp/pool.js';
 import type { PassiveSide } from '../ftp/options.js';
 import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, asDiskFull, assertSafeArgument } from '../ftp/errors.js';
-import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
+import type { ContainedPath } from '../ftp/remote-path.js';
 import type { TransferMode } from './modes.js';
-import { containedPartPath } from './part-name.js';
+import { containedPaths } from './part-name.js';
 import { fxpTransfer, DEFAULT_TIMINGS, type FxpFile, type TransferAids } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
@@ -82,8 +82,7 @@ export class FxpEngine {
   /** Copy one file with atomic publish: temporary name, size check, mtime, rename. */
   async copy(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest): Promise<CopyResult> {
     assertSafeArgument(req.srcPath, 'source path');
-    const final = containedPath(req.dstRoot, req.dstRel);
-    const tmp = containedPartPath(req.dstRoot, req.dstRel);
+    const { final, part: tmp } = containedPaths(req.dstRoot, req.dstRel);
     const signal = req.signal;
     if (signal?.aborted) throw abortError(signal);
     // Closing both control connections ends every wait at once; the servers
@@ -242,7 +241,7 @@ export class FxpEngine {
     } finally {
       // The source goes back to the pool only once its PASV reply is read:
       // the next user's first reply would be that 227 otherwise.
-      await aheadOnSrc;
+      if (aheadOnSrc) await aheadOnSrc;
     }
   }
 
