@@ -221,3 +221,76 @@ test('a part file a stalled attempt could not delete is deleted before the next 
     assert.deepEqual(log.slice(4), ['STOR']);
   });
 });
+
+test('transfers younger than half a poll interval are not polled: no spare connection for files that end before their first poll', async () => {
+  const POLL_MS = 300;
+  const polled: string[][] = [];
+  let spares = 0;
+  const conn = {
+    closed: false,
+    features: {},
+    exclusive: <T>(fn: () => Promise<T>) => fn(),
+    ensureType: async () => undefined,
+    pipeline: async (cmds: [string, string][]) => {
+      polled.push(cmds.map((c) => c[1]));
+      return cmds.map(() => ({ code: 213, lines: ['213 5'], message: '5' }));
+    },
+  };
+  const pool = { spare: async () => (spares++, conn), releaseSpare: () => undefined } as unknown as ConnectionPool;
+  const watcher = new PartWatcher(pool, POLL_MS);
+  const opts = { rest: 0, total: 10, stallMs: 10_000, deadlineMs: 60_000 };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // A long transfer keeps the poll timer running; short ones come and go between its ticks.
+  const long = watcher.watch('/in/.long.fxpmirror-part' as ContainedPath, opts);
+  try {
+    // Short transfers back to back (10 ms each), so that one runs at nearly every tick, for three polls.
+    const t0 = Date.now();
+    for (let i = 0; polled.length < 3 && Date.now() - t0 < 10 * POLL_MS; i++) {
+      const short = watcher.watch(`/in/.s${i}.fxpmirror-part` as ContainedPath, opts);
+      await sleep(10);
+      short.stop();
+    }
+    assert.ok(polled.length >= 3, 'the long transfer was polled');
+    assert.ok(polled.every((files) => files.length === 1 && files[0] === '/in/.long.fxpmirror-part'), JSON.stringify(polled));
+    assert.equal(spares, 1);
+    assert.equal(long.maxBytes, 5);
+  } finally {
+    long.stop();
+  }
+  // Short transfers alone never take a spare connection.
+  polled.length = 0;
+  spares = 0;
+  for (let i = 0; i < 4; i++) {
+    const short = watcher.watch(`/in/.t${i}.fxpmirror-part` as ContainedPath, opts);
+    await sleep(10);
+    short.stop();
+  }
+  assert.deepEqual(polled, []);
+  assert.equal(spares, 0);
+});
+
+test('a watch reports a stall to every listener, also one added after it', async () => {
+  const conn = {
+    closed: false,
+    features: {},
+    exclusive: <T>(fn: () => Promise<T>) => fn(),
+    ensureType: async () => undefined,
+    pipeline: async (cmds: [string, string][]) => cmds.map(() => ({ code: 213, lines: ['213 7'], message: '7' })),
+  };
+  const pool = { spare: async () => conn, releaseSpare: () => undefined } as unknown as ConnectionPool;
+  const alive = setInterval(() => undefined, 1000);
+  const watch = new PartWatcher(pool, 50).watch('/in/.a.fxpmirror-part' as ContainedPath, { rest: 0, total: 100, stallMs: 120, deadlineMs: 60_000 });
+  try {
+    const seen: number[] = [];
+    watch.onStalled((s) => seen.push(s.bytes ?? -1));
+    const s = await watch.stalled;
+    assert.equal(s.kind, 'stall');
+    assert.deepEqual(seen, [7]);
+    watch.onStalled((late) => seen.push(late.forMs));
+    assert.equal(seen.length, 2);
+    assert.deepEqual(await watch.stalled, s);
+  } finally {
+    watch.stop();
+    clearInterval(alive);
+  }
+});
