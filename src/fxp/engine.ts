@@ -138,8 +138,9 @@ export class FxpEngine {
       if (have !== undefined && have > 0 && have < size) rest = have;
       else if (have === size && size > 0) complete = true;
     }
-    const held = `${dst.pool.server.name}\u0000${tmp}`;
-    if (this.undeleted.has(held)) {
+    // The key is built only when some part file is held (nearly never), not for every file.
+    const held = this.undeleted.size > 0 ? heldKey(dst.pool, tmp) : undefined;
+    if (held !== undefined && this.undeleted.has(held)) {
       // A 550 is fine (gone meanwhile); anything else fails this attempt, as transient as what left it.
       await (await dst.connection()).delete(tmp).catch((err: unknown) => {
         if (!(err instanceof FtpReplyError && err.replyCode === 550)) throw err;
@@ -236,7 +237,7 @@ export class FxpEngine {
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum, published };
     } catch (err) {
-      if (!this.policy.continue && !(await discard(dst, tmp))) this.undeleted.add(held);
+      if (!this.policy.continue && !(await discard(dst, tmp))) this.undeleted.add(held ?? heldKey(dst.pool, tmp));
       throw asDiskFull(err, dst.pool.server.name);
     } finally {
       // The source goes back to the pool only once its PASV reply is read:
@@ -308,8 +309,8 @@ export class FxpEngine {
     let d = await dst.connection();
     const key = `${s.label}\u0000${d.label}`;
     const { rungs, notes } = buildLadder(s, d, this.policy, this.fxp);
-    const refused = this.refused.get(key) ?? new Set<TransferMode>();
-    this.refused.set(key, refused);
+    let refused = this.refused.get(key);
+    if (!refused) this.refused.set(key, (refused = new Set<TransferMode>()));
     const known = this.memory.get(key);
     // The mode that worked goes first (nearly always it is first already: no copy then).
     const ordered = known && rungs[0]?.mode !== known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
@@ -340,7 +341,8 @@ export class FxpEngine {
         // clear; when protected FXP worked they are noise, and when every rung
         // failed they are part of the error message instead.
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
-        const why = notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
+        // Said only for relay (reportRelay): not built for every file.
+        const why = rung.mode !== 'relay' ? '' : notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
         return { mode: rung.mode, relayedBytes, refusals, why };
       } catch (err) {
         // An aborted transfer is no refusal: the ladder stops here.
@@ -367,6 +369,11 @@ export class FxpEngine {
 export async function resetForClientData(c: FtpConnection): Promise<void> {
   await c.setSscn(false);
   if (c.isTls) await c.setProtection('P');
+}
+
+/** A part file in FxpEngine.undeleted: its server and path. */
+function heldKey(pool: ConnectionPool, tmp: ContainedPath): string {
+  return `${pool.server.name}\u0000${tmp}`;
 }
 
 /** Delete a part file; false when it may still be there (the server did not answer, or refused other than with 550). */
