@@ -104,6 +104,6 @@ export interface Outcome {
   mode: TransferMode;
   relayedBytes: number;
   refusals: FxpRefusedError[];
-  /** Why relay was needed when this file met no refusal itself. */
+  /** Why relay was needed when this file met no refusal itself; empty when the mode is not relay. */
   why: string;
 }

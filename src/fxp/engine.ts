@@ -2,9 +2,9 @@ import type { FtpConnection } from '../ftp/connection.js';
 import type { ConnectionLease, ConnectionPool } from '../ftp/pool.js';
 import type { PassiveSide } from '../ftp/options.js';
 import { FtpAbortError, FtpError, FtpReplyError, FxpRefusedError, asDiskFull, assertSafeArgument } from '../ftp/errors.js';
-import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
+import type { ContainedPath } from '../ftp/remote-path.js';
 import type { TransferMode } from './modes.js';
-import { containedPartPath } from './part-name.js';
+import { containedPaths } from './part-name.js';
 import { fxpTransfer, DEFAULT_TIMINGS, type FxpFile, type TransferAids } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
@@ -20,6 +20,9 @@ export { buildLadder } from './ladder.js';
 export type { Rung, TransferPolicy } from './ladder.js';
 export { FxpForceError, FxpVerifyError } from './copy-types.js';
 export type { CopyRequest, CopyResult, EngineEvents, Outcome, TransferProgress } from './copy-types.js';
+
+/** A copy's two leases: what an abort closes. */
+type LeasePair = [ConnectionLease, ConnectionLease];
 
 /** The error an aborted copy rejects with: the signal's reason when it is one of ours. */
 function abortError(signal: AbortSignal): FtpError {
@@ -58,6 +61,8 @@ export class FxpEngine {
    * writes a new file; the late writes go to the unlinked one.
    */
   private undeleted = new Set<string>();
+  /** Per abort signal, the copies running under it (runningUnder). */
+  private running = new WeakMap<AbortSignal, Set<LeasePair>>();
 
   constructor(
     readonly policy: TransferPolicy,
@@ -77,25 +82,45 @@ export class FxpEngine {
   /** Copy one file with atomic publish: temporary name, size check, mtime, rename. */
   async copy(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest): Promise<CopyResult> {
     assertSafeArgument(req.srcPath, 'source path');
-    const final = containedPath(req.dstRoot, req.dstRel);
-    const tmp = containedPartPath(req.dstRoot, req.dstRel);
+    const { final, part: tmp } = containedPaths(req.dstRoot, req.dstRel);
     const signal = req.signal;
     if (signal?.aborted) throw abortError(signal);
     // Closing both control connections ends every wait at once; the servers
     // end the transfer when they notice (some only once it is done).
-    const onAbort = () => {
-      const err = abortError(signal!);
-      src.destroy(err);
-      dst.destroy(err);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const running = signal ? this.runningUnder(signal) : undefined;
+    const pair: LeasePair = [src, dst];
+    running?.add(pair);
     try {
       return await this.copyOnce(src, dst, req, final, tmp);
     } catch (err) {
       throw signal?.aborted ? abortError(signal) : err;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      running?.delete(pair);
     }
+  }
+
+  /**
+   * The copies running under `signal`, whose connections its abort closes:
+   * one listener per signal (a run's), not one added and removed per file.
+   */
+  private runningUnder(signal: AbortSignal): Set<LeasePair> {
+    let running = this.running.get(signal);
+    if (!running) {
+      const set = (running = new Set<LeasePair>());
+      this.running.set(signal, set);
+      signal.addEventListener(
+        'abort',
+        () => {
+          const err = abortError(signal);
+          for (const [src, dst] of set) {
+            src.destroy(err);
+            dst.destroy(err);
+          }
+        },
+        { once: true },
+      );
+    }
+    return running;
   }
 
   private async copyOnce(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
@@ -113,8 +138,9 @@ export class FxpEngine {
       if (have !== undefined && have > 0 && have < size) rest = have;
       else if (have === size && size > 0) complete = true;
     }
-    const held = `${dst.pool.server.name}\u0000${tmp}`;
-    if (this.undeleted.has(held)) {
+    // The key is built only when some part file is held (nearly never), not for every file.
+    const held = this.undeleted.size > 0 ? heldKey(dst.pool, tmp) : undefined;
+    if (held !== undefined && this.undeleted.has(held)) {
       // A 550 is fine (gone meanwhile); anything else fails this attempt, as transient as what left it.
       await (await dst.connection()).delete(tmp).catch((err: unknown) => {
         if (!(err instanceof FtpReplyError && err.replyCode === 550)) throw err;
@@ -211,12 +237,12 @@ export class FxpEngine {
       const verified = this.policy.verify === 'checksum' && !checksum ? 'size' : this.policy.verify;
       return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet, verified, checksum, published };
     } catch (err) {
-      if (!this.policy.continue && !(await discard(dst, tmp))) this.undeleted.add(held);
+      if (!this.policy.continue && !(await discard(dst, tmp))) this.undeleted.add(held ?? heldKey(dst.pool, tmp));
       throw asDiskFull(err, dst.pool.server.name);
     } finally {
       // The source goes back to the pool only once its PASV reply is read:
       // the next user's first reply would be that 227 otherwise.
-      await aheadOnSrc;
+      if (aheadOnSrc) await aheadOnSrc;
     }
   }
 
@@ -283,10 +309,11 @@ export class FxpEngine {
     let d = await dst.connection();
     const key = `${s.label}\u0000${d.label}`;
     const { rungs, notes } = buildLadder(s, d, this.policy, this.fxp);
-    const refused = this.refused.get(key) ?? new Set<TransferMode>();
-    this.refused.set(key, refused);
+    let refused = this.refused.get(key);
+    if (!refused) this.refused.set(key, (refused = new Set<TransferMode>()));
     const known = this.memory.get(key);
-    const ordered = known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
+    // The mode that worked goes first (nearly always it is first already: no copy then).
+    const ordered = known && rungs[0]?.mode !== known ? [...rungs.filter((r) => r.mode === known), ...rungs.filter((r) => r.mode !== known)] : rungs;
     const refusals: FxpRefusedError[] = [];
     const progress = this.progressOf(file, path);
     for (const rung of ordered) {
@@ -314,7 +341,8 @@ export class FxpEngine {
         // clear; when protected FXP worked they are noise, and when every rung
         // failed they are part of the error message instead.
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
-        const why = notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
+        // Said only for relay (reportRelay): not built for every file.
+        const why = rung.mode !== 'relay' ? '' : notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
         return { mode: rung.mode, relayedBytes, refusals, why };
       } catch (err) {
         // An aborted transfer is no refusal: the ladder stops here.
@@ -341,6 +369,11 @@ export class FxpEngine {
 export async function resetForClientData(c: FtpConnection): Promise<void> {
   await c.setSscn(false);
   if (c.isTls) await c.setProtection('P');
+}
+
+/** A part file in FxpEngine.undeleted: its server and path. */
+function heldKey(pool: ConnectionPool, tmp: ContainedPath): string {
+  return `${pool.server.name}\u0000${tmp}`;
 }
 
 /** Delete a part file; false when it may still be there (the server did not answer, or refused other than with 550). */

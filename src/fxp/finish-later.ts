@@ -47,11 +47,11 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   const batch: Command[] = [];
   if (o.checkSize) batch.push(['SIZE', tmp]);
   if (o.setTime) batch.push(o.setTime);
-  const replies = batch.length ? d.pipelineEach(batch) : [];
-  o.fxp.owe(d, Promise.all(replies));
+  const replies = Promise.all(batch.length ? d.pipelineEach(batch) : []);
+  o.fxp.owe(d, replies);
   const done = (async () => {
     try {
-      checked(await Promise.all(replies), d, final, o);
+      checked(await replies, d, final, o);
     } catch (err) {
       await discardPart(tmp, o);
       throw err;

@@ -6,7 +6,7 @@
  */
 import type { FtpConnection } from '../ftp/connection.js';
 import type { FtpReply } from '../ftp/reply.js';
-import { FtpReplyError, FtpTimeoutError, isDiskFull } from '../ftp/errors.js';
+import { FtpAbortError, FtpReplyError, FtpTimeoutError, isDiskFull } from '../ftp/errors.js';
 import { formatMs } from '../ftp/channel.js';
 import { settledWithin } from '../ftp/wait.js';
 import { FxpStallError, classifyFault, dataFlowMatters, judgedError, type Fault } from './faults.js';
@@ -78,6 +78,31 @@ interface Failure {
   conn: FtpConnection;
   step: 'RETR' | 'STOR';
   err: unknown;
+  /** Set when we cut the side short (see cutShort), as it was when it failed. */
+  cut?: Side['cut'];
+}
+
+/** One side of a transfer while its final replies are awaited. */
+interface Side {
+  conn: FtpConnection;
+  step: Failure['step'];
+  /** What the side waits for now ("reply to STOR", "end of RETR"): named by the error when it is cut. */
+  what: string;
+  settled: boolean;
+  /** Why it was cut short by us: the other failed first, or it stayed silent after the other finished. */
+  cut?: { kind: 'peer' | 'copy-check'; text: string };
+}
+
+/**
+ * Ends a side's wait for its replies: its connection closes with an abort
+ * (what an AbortSignal given to the wait did, without one per side per
+ * file): the wait rejects, and the caller replaces the connection. A side
+ * already settled is left alone.
+ */
+function cutShort(s: Side, why: NonNullable<Side['cut']>): void {
+  if (s.settled) return;
+  s.cut ??= why;
+  s.conn.destroy(new FtpAbortError(`${s.conn.label}: ${s.what} aborted`, { cause: why.text }));
 }
 
 /**
@@ -88,6 +113,9 @@ interface Failure {
  * While a watch runs, the final replies have no deadline of their own: the
  * watch ends a transfer whose part file stopped growing for --timeout, and
  * falls back to `ends.deadline` only while it cannot read the size.
+ *
+ * Per file this is the hot path of a mirror: one record per side, one
+ * promise for the outcome, and timers only once one side has settled.
  */
 export async function awaitBoth(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends): Promise<void> {
   const watch = ends.aids.watch?.({ stallMs: ends.stallMs, deadlineMs: ends.deadline });
@@ -101,49 +129,41 @@ export async function awaitBoth(src: FtpConnection, dst: FtpConnection, file: Fx
 async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends, watch: PartWatch | undefined): Promise<void> {
   const { commandTimeout, timings } = ends;
   const finalTimeout = watch ? Infinity : ends.deadline;
-  const aborts = new Map([
-    [src, new AbortController()],
-    [dst, new AbortController()],
-  ]);
-  const finalOf = async (conn: FtpConnection, command: string, path: string, first: FtpReply | Promise<FtpReply> | undefined): Promise<FtpReply> => {
-    const signal = aborts.get(conn)!.signal;
-    let r = first ? await first : await conn.reply(commandTimeout, signal, `reply to ${command}`);
-    if (r.code < 200) r = await conn.reply(finalTimeout, signal, `end of ${command}`);
+  const finalOf = async (s: Side, path: string, first: FtpReply | Promise<FtpReply> | undefined): Promise<void> => {
+    const command = s.step;
+    let r = first ? await first : await s.conn.reply(commandTimeout, undefined, (s.what = `reply to ${command}`));
+    if (r.code < 200) r = await s.conn.reply(finalTimeout, undefined, (s.what = `end of ${command}`));
     if (r.code >= 300) throw new FtpReplyError(r.code, `${command} ${path}`, r.lines);
-    return r;
   };
-  // Why a side was cut short by us: the other failed first, or it stayed silent after the other finished.
-  const cut = new Map<FtpConnection, { kind: 'peer' | 'copy-check'; text: string }>();
-  const settled = new Set<FtpConnection>();
+  const srcSide: Side = { conn: src, step: 'RETR', what: 'reply to RETR', settled: false };
+  const dstSide: Side = { conn: dst, step: 'STOR', what: 'reply to STOR', settled: false };
   const failures: Failure[] = [];
   let checkTimer: NodeJS.Timeout | undefined;
+  let open = 2;
+  // Settles with the stall signal, or undefined once both sides settled.
+  let end!: (s: StallSignal | undefined) => void;
+  const ended = new Promise<StallSignal | undefined>((r) => (end = r));
   // When one side fails, the other gets a moment to report its own verdict
   // before it is cut (its connection closes; the caller replaces it).
-  const side = (p: Promise<FtpReply>, conn: FtpConnection, step: Failure['step'], other: FtpConnection, otherStep: string) =>
+  const watchSide = (s: Side, other: Side, p: Promise<void>) =>
     p.then(
       () => {
-        settled.add(conn);
-        checkTimer ??= setTimeout(() => {
-          cut.set(other, { kind: 'copy-check', text: `no reply to ${otherStep} within ${formatMs(timings.copyCheckMs)} after ${conn.label} finished` });
-          aborts.get(other)!.abort();
-        }, timings.copyCheckMs);
+        s.settled = true;
+        if (--open === 0) return end(undefined);
+        checkTimer ??= setTimeout(() => cutShort(other, { kind: 'copy-check', text: `no reply to ${other.step} within ${formatMs(timings.copyCheckMs)} after ${s.conn.label} finished` }), timings.copyCheckMs);
       },
       (err: unknown) => {
-        settled.add(conn);
-        failures.push({ conn, step, err });
-        setTimeout(() => {
-          if (!cut.has(other)) cut.set(other, { kind: 'peer', text: `${conn.label} failed` });
-          aborts.get(other)!.abort();
-        }, SETTLE_MS).unref();
+        s.settled = true;
+        failures.push({ conn: s.conn, step: s.step, err, cut: s.cut });
+        if (--open === 0) return end(undefined);
+        setTimeout(() => cutShort(other, { kind: 'peer', text: `${s.conn.label} failed` }), SETTLE_MS).unref();
       },
     );
-  const both = Promise.all([
-    side(finalOf(src, 'RETR', file.srcPath, undefined), src, 'RETR', dst, 'STOR'),
-    side(finalOf(dst, 'STOR', file.dstPath, dstFirst), dst, 'STOR', src, 'RETR'),
-  ]);
-  const stalled = await Promise.race([both.then(() => undefined), watch ? watch.stalled : new Promise<never>(() => undefined)]);
+  const both = Promise.all([watchSide(srcSide, dstSide, finalOf(srcSide, file.srcPath, undefined)), watchSide(dstSide, srcSide, finalOf(dstSide, file.dstPath, dstFirst))]);
+  watch?.onStalled(end);
+  const stalled = await ended;
   if (checkTimer) clearTimeout(checkTimer);
-  if (stalled) return stall(src, dst, file, stalled, settled, both, ends, watch);
+  if (stalled) return stall(src, dst, file, stalled, srcSide, dstSide, both, ends, watch);
   if (failures.length === 0) return;
 
   // If both fail, the passive side is the cause: an active side that was
@@ -152,7 +172,7 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
   // connecting" races pyftpdlib's own error for the dropped connection).
   // A full destination is the cause whichever side failed: the source's
   // 426 is only the data connection the destination closed when its write failed.
-  const own = failures.filter((f) => cut.get(f.conn)?.kind !== 'peer');
+  const own = failures.filter((f) => f.cut?.kind !== 'peer');
   const candidates = own.length ? own : failures;
   const chosen = failures.find((f) => isDiskFull(f.err)) ?? candidates.find((f) => f.conn === ends.passive) ?? candidates[0];
   // A side that failed may still have its RETR/STOR queued: pyftpdlib
@@ -161,7 +181,7 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
   // (a later relay on that connection received the file twice). Its replies no
   // longer pair with our commands, so every failed side is closed; the caller reconnects.
   for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
-  const why = cut.get(chosen.conn);
+  const why = chosen.cut;
   const fault: Fault =
     why?.kind === 'copy-check'
       ? { step: chosen.step, error: new FtpTimeoutError(`${chosen.conn.label}: ${why.text}`), silent: true }
@@ -184,23 +204,24 @@ async function stall(
   dst: FtpConnection,
   file: FxpFile,
   signal: StallSignal,
-  settled: Set<FtpConnection>,
+  srcSide: Side,
+  dstSide: Side,
   both: Promise<unknown>,
   ends: Ends,
   watch: PartWatch | undefined,
 ): Promise<never> {
-  for (const c of [src, dst]) {
-    if (settled.has(c)) continue;
+  for (const s of [srcSide, dstSide]) {
+    if (s.settled) continue;
     try {
-      c.send('ABOR');
+      s.conn.send('ABOR');
     } catch {
       /* already closed: it cannot answer */
     }
   }
   // At most half the stall time: the whole abort stays within about twice --timeout.
   await settledWithin(both, Math.min(ends.timings.abortGraceMs, ends.stallMs / 2));
-  const srcAlive = settled.has(src);
-  const dstAlive = settled.has(dst);
+  const srcAlive = srcSide.settled;
+  const dstAlive = dstSide.settled;
   const bytes = signal.bytes ?? watch?.maxBytes;
   const what =
     signal.kind === 'stall'

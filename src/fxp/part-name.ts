@@ -19,8 +19,17 @@ export function isPartName(name: string): boolean {
 
 /** The temporary path a transfer to `relative` (a file below `root`) is written under: same directory, part name. */
 export function containedPartPath(root: string, relative: string): ContainedPath {
+  return containedPaths(root, relative).part;
+}
+
+/** A file's final path below `root` and the part path it is written under first (containedPartPath), each proven once. */
+export function containedPaths(root: string, relative: string): { final: ContainedPath; part: ContainedPath } {
   if (relative === '') throw new PathEscapeError(root, relative, 'names no file');
-  containedPath(root, relative); // the file itself must be a contained path
+  const final = containedPath(root, relative); // the file itself must be a contained path
+  return { final, part: partPathBeside(root, relative) };
+}
+
+function partPathBeside(root: string, relative: string): ContainedPath {
   const slash = relative.lastIndexOf('/');
   const dir = slash === -1 ? '' : relative.slice(0, slash);
   return containedPath(root, dir, partName(relative.slice(slash + 1)));

@@ -21,6 +21,30 @@ interface Ahead {
   at: number;
 }
 
+const ignore = (): void => undefined;
+
+/**
+ * A transfer running on a connection (FxpState.transferring). Its promise
+ * is made only for someone who waits for its end (a rename checked
+ * meanwhile: finish-later.ts), not for every transfer of a mirror.
+ */
+class TransferMark {
+  private done = false;
+  private promise: Promise<void> | undefined;
+  private resolve: (() => void) | undefined;
+
+  ended(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.promise ??= new Promise<void>((r) => (this.resolve = r));
+    return this.promise;
+  }
+
+  end(): void {
+    this.done = true;
+    this.resolve?.();
+  }
+}
+
 /** Well inside the servers' own passive accept timeouts (proftpd and vsftpd: 60 s or more). */
 const AHEAD_MAX_MS = 5_000;
 
@@ -60,7 +84,7 @@ export class FxpState {
   private servers = new WeakMap<ServerState, ServerFacts>();
   private ahead = new WeakMap<FtpConnection, Ahead>();
   private owedReplies = new WeakMap<FtpConnection, Promise<void>>();
-  private transfers = new WeakMap<FtpConnection, { ended: Promise<void>; end: () => void }>();
+  private transfers = new WeakMap<FtpConnection, TransferMark>();
 
   private facts(conn: FtpConnection): ServerFacts {
     let f = this.servers.get(conn.state);
@@ -100,7 +124,7 @@ export class FxpState {
   /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
   owe(conn: FtpConnection, replies: Promise<unknown>): void {
     const before = this.owedReplies.get(conn);
-    this.owedReplies.set(conn, Promise.all([before, replies]).then(() => undefined, () => undefined));
+    this.owedReplies.set(conn, (before ? Promise.all([before, replies]) : replies).then(ignore, ignore));
   }
 
   /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
@@ -110,13 +134,11 @@ export class FxpState {
 
   /** Marks a transfer on `conn` until the returned function is called (once its final replies were read, or it failed). */
   transferring(conn: FtpConnection): () => void {
-    let end!: () => void;
-    const ended = new Promise<void>((r) => (end = r));
-    const mark = { ended, end };
+    const mark = new TransferMark();
     this.transfers.set(conn, mark);
     return () => {
       if (this.transfers.get(conn) === mark) this.transfers.delete(conn);
-      end();
+      mark.end();
     };
   }
 
@@ -127,7 +149,7 @@ export class FxpState {
 
   /** Settles when no transfer runs on `conn` (at once when none does). */
   async transferEnded(conn: FtpConnection): Promise<void> {
-    for (let t = this.transfers.get(conn); t; t = this.transfers.get(conn)) await t.ended;
+    for (let t = this.transfers.get(conn); t; t = this.transfers.get(conn)) await t.ended();
   }
 
   /**

@@ -87,13 +87,11 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
 
 /**
  * PASV (or CPSV, or EPSV when PASV is refused or the peer is IPv6) on the
- * passive side, or the PASV asked ahead (state.ts). The address comes from
+ * passive side, when no PASV asked ahead could be taken (fxpTransfer). The address comes from
  * the ftp layer's passiveTarget: never a third host the reply may name,
  * unless the user trusts this server's PASV address.
  */
-async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command, fxp: FxpState): Promise<{ hp: HostPort; extended: boolean }> {
-  const early = fxp.takeAhead(conn, layout.tls === 'none' && !layout.extended);
-  if (early) return { hp: early, extended: false };
+async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command): Promise<{ hp: HostPort; extended: boolean }> {
   if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {
       await conn.request(...pretCommand(pret));
@@ -158,10 +156,15 @@ export async function fxpTransfer(
   aids: TransferAids = {},
 ): Promise<void> {
   const passive = layout.passive === 'source' ? src : dst;
-  await Promise.all([src.ensureType('I'), dst.ensureType('I')]);
-  await prepareProtection(src, dst, layout);
-  const pret: Command = passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath];
-  const { hp, extended } = await openPassive(passive, layout, pret, fxp);
+  const typeSrc = src.ensureType('I');
+  const typeDst = dst.ensureType('I');
+  // Both already binary (every file but a connection's first): the same settled promise, one await.
+  await (typeSrc === typeDst ? typeSrc : Promise.all([typeSrc, typeDst]));
+  // Without TLS on either side there is nothing to set (PROT, SSCN).
+  if (src.isTls || dst.isTls) await prepareProtection(src, dst, layout);
+  // The PASV asked ahead (state.ts) needs no command: taken here, without openPassive's round of promises.
+  const early = fxp.takeAhead(passive, layout.tls === 'none' && !layout.extended);
+  const { hp, extended } = early ? { hp: early, extended: false } : await openPassive(passive, layout, passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath]);
   // PORT or EPRT, built once: the PORT names only what openPassive chose.
   const port = portCommand(hp, extended);
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);

@@ -39,6 +39,8 @@ export interface StallSignal {
 export interface PartWatch {
   /** Settles once, when the transfer is judged stalled. */
   readonly stalled: Promise<StallSignal>;
+  /** Calls `fn` once, when the transfer is judged stalled (what `stalled` does, without a promise per transfer). */
+  onStalled(fn: (s: StallSignal) => void): void;
   /** The largest size read so far, undefined while none was read. */
   readonly maxBytes: number | undefined;
   stop(): void;
@@ -63,21 +65,32 @@ const SPARE_RETRY_MS = 5_000;
 
 class Tracked implements PartWatch {
   maxBytes: number | undefined;
-  readonly stalled: Promise<StallSignal>;
-  private fire!: (s: StallSignal) => void;
+  private listener: ((s: StallSignal) => void) | undefined;
+  private signal: StallSignal | undefined;
   private fired = false;
-  private readonly startedAt = Date.now();
+  readonly startedAt = Date.now();
   private lastGrowthAt = this.startedAt;
   private lastSampleAt: number | undefined;
-  private prev: { bytes: number; at: number };
+  private prevBytes: number;
+  private prevAt: number;
 
   constructor(
     readonly path: ContainedPath,
     private readonly opts: WatchOptions,
-    private readonly onStop: (t: Tracked) => void,
+    private readonly watcher: PartWatcher,
   ) {
-    this.stalled = new Promise((resolve) => (this.fire = resolve));
-    this.prev = { bytes: opts.rest, at: this.startedAt };
+    this.prevBytes = opts.rest;
+    this.prevAt = this.startedAt;
+  }
+
+  get stalled(): Promise<StallSignal> {
+    return new Promise((resolve) => this.onStalled(resolve));
+  }
+
+  onStalled(fn: (s: StallSignal) => void): void {
+    if (this.signal) return fn(this.signal);
+    const before = this.listener;
+    this.listener = before ? (s) => (before(s), fn(s)) : fn;
   }
 
   /** A size read at `at`; undefined: the file is not there (yet). */
@@ -88,9 +101,10 @@ class Tracked implements PartWatch {
       if (bytes > (this.maxBytes ?? this.opts.rest)) this.lastGrowthAt = at;
       this.maxBytes = bytes;
     }
-    const seconds = (at - this.prev.at) / 1000;
-    this.opts.onProgress?.(bytes, seconds > 0 ? Math.max(0, bytes - this.prev.bytes) / seconds : 0);
-    this.prev = { bytes, at };
+    const seconds = (at - this.prevAt) / 1000;
+    this.opts.onProgress?.(bytes, seconds > 0 ? Math.max(0, bytes - this.prevBytes) / seconds : 0);
+    this.prevBytes = bytes;
+    this.prevAt = at;
   }
 
   /**
@@ -110,12 +124,14 @@ class Tracked implements PartWatch {
 
   private settle(s: StallSignal): void {
     this.fired = true;
-    this.fire(s);
+    this.signal = s;
+    this.listener?.(s);
   }
 
   stop(): void {
     this.fired = true;
-    this.onStop(this);
+    this.listener = undefined;
+    this.watcher.untrack(this);
   }
 }
 
@@ -139,7 +155,7 @@ export class PartWatcher {
   }
 
   watch(path: ContainedPath, opts: WatchOptions): PartWatch {
-    const t = new Tracked(path, opts, (x) => this.untrack(x));
+    const t = new Tracked(path, opts, this);
     this.tracked.add(t);
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.pollMs);
@@ -148,7 +164,8 @@ export class PartWatcher {
     return t;
   }
 
-  private untrack(t: Tracked): void {
+  /** Called by a Tracked that stops. */
+  untrack(t: Tracked): void {
     this.tracked.delete(t);
     if (this.tracked.size > 0) return;
     clearInterval(this.timer);
@@ -187,9 +204,16 @@ export class PartWatcher {
   }
 
   private async poll(): Promise<void> {
+    // A transfer younger than half a poll interval is read from the next
+    // poll on: most files of a mirror end before then, and polling them
+    // only took a spare connection and a SIZE per file. A stall still
+    // needs a whole --timeout without growth, so it is seen no later.
+    const files: Tracked[] = [];
+    const young = Date.now() - this.pollMs / 2;
+    for (const t of this.tracked) if (t.startedAt <= young) files.push(t);
+    if (files.length === 0) return;
     const conn = await this.connection();
     if (!conn) return;
-    const files = [...this.tracked];
     const method = this.method;
     const replies = await conn.exclusive(async () => {
       // RFC 3659 §4: SIZE is exact in TYPE I only (proftpd and pyftpdlib refuse it in ASCII).

@@ -13,6 +13,9 @@ export interface Slot {
   acquire(): Promise<void>;
 }
 
+/** An already settled promise: room() when there is room. */
+const ROOM: Promise<void> = Promise.resolve();
+
 export class WorkQueue {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
@@ -41,7 +44,12 @@ export class WorkQueue {
   }
 
   /** Resolves once fewer than highWater tasks are queued. */
-  async room(): Promise<void> {
+  room(): Promise<void> {
+    // Not an async function: asked before every queued file, and nearly always there is room.
+    return this.pending.size < this.highWater ? ROOM : this.waitForRoom();
+  }
+
+  private async waitForRoom(): Promise<void> {
     while (this.pending.size >= this.highWater) await new Promise<void>((r) => this.roomWaiters.push(r));
   }
 

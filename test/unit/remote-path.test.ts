@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path/posix';
 import { PathEscapeError, containedPath } from '../../src/ftp/remote-path.js';
-import { containedPartPath, isPartName, partName } from '../../src/fxp/part-name.js';
+import { containedPartPath, containedPaths, isPartName, partName } from '../../src/fxp/part-name.js';
 import { FtpError } from '../../src/ftp/errors.js';
 import { exitCodeFor, EXIT } from '../../src/cli/exit.js';
 import type { FtpConnection } from '../../src/ftp/connection.js';
@@ -94,6 +94,15 @@ test('containedPartPath: the part name beside the file, inside the root', () => 
   assert.ok(isPartName(partName('x')));
   for (const bad of ['', '..', '../a', 'a/../../b', '/abs', 'sub/', 'a\\b']) {
     assert.throws(() => containedPartPath('/target', bad), PathEscapeError, bad);
+  }
+});
+
+test('containedPaths: the final path and the part path of one file, the same as built one by one', () => {
+  for (const [root, rel] of [['/target', 'a.txt'], ['/target/', 'sub/a b.txt'], ['/', 'x']]) {
+    assert.deepEqual(containedPaths(root, rel), { final: containedPath(root, rel), part: containedPartPath(root, rel) });
+  }
+  for (const bad of ['', '..', '../a', 'a/../../b', '/abs', 'sub/', 'a\\b', 'a\nb']) {
+    assert.throws(() => containedPaths('/target', bad), PathEscapeError, bad);
   }
 });
 

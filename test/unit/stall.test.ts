@@ -154,6 +154,27 @@ test('relay reports its own count as progress; every rung starts the count again
   });
 });
 
+/**
+ * A fake destination pool for the watcher's own timing: its spare connection
+ * answers every file of a poll with the size `size(files)` returns; `taken.spares`
+ * counts the spare connections handed out.
+ */
+function fakePool(size: (files: string[]) => number): { pool: ConnectionPool; taken: { spares: number } } {
+  const taken = { spares: 0 };
+  const conn = {
+    closed: false,
+    features: {},
+    exclusive: <T>(fn: () => Promise<T>) => fn(),
+    ensureType: async () => undefined,
+    pipeline: async (cmds: [string, string][]) => {
+      const n = size(cmds.map((c) => c[1]));
+      return cmds.map(() => ({ code: 213, lines: [`213 ${n}`], message: String(n) }));
+    },
+  };
+  const pool = { spare: async () => (taken.spares++, conn), releaseSpare: () => undefined } as unknown as ConnectionPool;
+  return { pool, taken };
+}
+
 test('the stall is judged on the reading that shows it, not one poll interval later', async () => {
   // A part file that grows for three readings, then stands still. Fake pool and
   // connection: what is measured is the watcher's own timing.
@@ -161,18 +182,10 @@ test('the stall is judged on the reading that shows it, not one poll interval la
   const STALL = 450;
   let readings = 0;
   let lastReplyAt = 0;
-  const conn = {
-    closed: false,
-    features: {},
-    exclusive: <T>(fn: () => Promise<T>) => fn(),
-    ensureType: async () => undefined,
-    pipeline: async (cmds: [string, string][]) => {
-      const size = 1000 * Math.min(++readings, 3);
-      lastReplyAt = Date.now();
-      return cmds.map(() => ({ code: 213, lines: [`213 ${size}`], message: String(size) }));
-    },
-  };
-  const pool = { spare: async () => conn, releaseSpare: () => undefined } as unknown as ConnectionPool;
+  const { pool } = fakePool(() => {
+    lastReplyAt = Date.now();
+    return 1000 * Math.min(++readings, 3);
+  });
   // The watcher's timer is unref'd (it must not keep a run alive): this one keeps the test's.
   const alive = setInterval(() => undefined, 1000);
   const watch = new PartWatcher(pool, POLL_MS).watch('/in/.a.fxpmirror-part' as ContainedPath, { rest: 0, total: 10_000, stallMs: STALL, deadlineMs: 60_000 });
@@ -220,4 +233,59 @@ test('a part file a stalled attempt could not delete is deleted before the next 
     await p.copy('a.bin');
     assert.deepEqual(log.slice(4), ['STOR']);
   });
+});
+
+test('transfers younger than half a poll interval are not polled: no spare connection for files that end before their first poll', async () => {
+  const POLL_MS = 300;
+  const polled: string[][] = [];
+  const { pool, taken } = fakePool((files) => (polled.push(files), 5));
+  const watcher = new PartWatcher(pool, POLL_MS);
+  const opts = { rest: 0, total: 10, stallMs: 10_000, deadlineMs: 60_000 };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // A long transfer keeps the poll timer running; short ones come and go between its ticks.
+  const long = watcher.watch('/in/.long.fxpmirror-part' as ContainedPath, opts);
+  try {
+    // Short transfers back to back (10 ms each), so that one runs at nearly every tick, for three polls.
+    const t0 = Date.now();
+    for (let i = 0; polled.length < 3 && Date.now() - t0 < 10 * POLL_MS; i++) {
+      const short = watcher.watch(`/in/.s${i}.fxpmirror-part` as ContainedPath, opts);
+      await sleep(10);
+      short.stop();
+    }
+    assert.ok(polled.length >= 3, 'the long transfer was polled');
+    assert.ok(polled.every((files) => files.length === 1 && files[0] === '/in/.long.fxpmirror-part'), JSON.stringify(polled));
+    assert.equal(taken.spares, 1);
+    assert.equal(long.maxBytes, 5);
+  } finally {
+    long.stop();
+  }
+  // Short transfers alone never take a spare connection.
+  polled.length = 0;
+  taken.spares = 0;
+  for (let i = 0; i < 4; i++) {
+    const short = watcher.watch(`/in/.t${i}.fxpmirror-part` as ContainedPath, opts);
+    await sleep(10);
+    short.stop();
+  }
+  assert.deepEqual(polled, []);
+  assert.equal(taken.spares, 0);
+});
+
+test('a watch reports a stall to every listener, also one added after it', async () => {
+  const { pool } = fakePool(() => 7);
+  const alive = setInterval(() => undefined, 1000);
+  const watch = new PartWatcher(pool, 50).watch('/in/.a.fxpmirror-part' as ContainedPath, { rest: 0, total: 100, stallMs: 120, deadlineMs: 60_000 });
+  try {
+    const seen: number[] = [];
+    watch.onStalled((s) => seen.push(s.bytes ?? -1));
+    const s = await watch.stalled;
+    assert.equal(s.kind, 'stall');
+    assert.deepEqual(seen, [7]);
+    watch.onStalled((late) => seen.push(late.forMs));
+    assert.equal(seen.length, 2);
+    assert.deepEqual(await watch.stalled, s);
+  } finally {
+    watch.stop();
+    clearInterval(alive);
+  }
 });
