@@ -20,8 +20,9 @@
  * first", or a wait for a connection), so the replies are out of step: the
  * destination is closed (after the replies owed to the file before, so its
  * rename is not lost: state.ts), PORT never goes to the source, and the
- * failure is judged as a PASV step (a refusal moves down the ladder, as
- * with PASV alone). A 227 naming another host is replaced by the control
+ * failure is judged as a PASV step (a refusal moves down the ladder for this
+ * file), and the next transfers send PASV alone again, with its EPSV
+ * fallback. A 227 naming another host is replaced by the control
  * peer as everywhere (FtpConnection.passiveTarget): a third party's address
  * never reaches the source. A refused PORT is handled by the caller as on
  * every pipelined path (both connections closed).
@@ -29,7 +30,7 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { HostPort } from '../ftp/address.js';
 import type { FtpReply } from '../ftp/reply.js';
-import { FtpReplyError } from '../ftp/errors.js';
+import { FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { connectsOnPort } from '../ftp/software.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
 import type { FxpFile } from './finish.js';
@@ -43,10 +44,13 @@ import type { FxpLayout } from './transfer.js';
  * connect only while processing RETR (software.ts), so that PORT+RETR go
  * out in one write after the 227 (transfer.ts, pipelinable). The engine
  * asks this too: where it holds, no PASV is asked ahead on the destination
- * and the size check of the file before rides with [PASV, STOR].
+ * and the size check of the file before rides with [PASV, STOR]. Only once
+ * this server answered a transfer's PASV alone (the first file of a run
+ * learns it: transfer.ts, openPassive): one that refuses PASV and takes
+ * EPSV keeps that fallback, which [PASV, STOR] has no room for.
  */
 export function storesWithPasv(src: FtpConnection, dst: FtpConnection, fxp: FxpState): boolean {
-  return src.state.kind !== undefined && connectsOnPort(src.state.kind) === false && fxp.canOpenAhead(dst);
+  return src.state.kind !== undefined && connectsOnPort(src.state.kind) === false && fxp.canOpenAhead(dst) && fxp.pasvWorks(dst) === true;
 }
 
 /**
@@ -71,13 +75,18 @@ export async function pasvWithStor(dst: FtpConnection, file: FxpFile, fxp: FxpSt
     pending = true;
     const reply: FtpReply = await dst.reply(timeoutMs, undefined, 'reply to PASV');
     if (reply.code !== 227) throw new FtpReplyError(reply.code, 'PASV', reply.lines);
-    return dst.passiveTarget('PASV', reply);
+    const hp = dst.passiveTarget('PASV', reply);
+    fxp.learnPasv(dst, true);
+    return hp;
   } catch (err) {
     if (pending) {
       await fxp.owed(dst);
       dst.destroy(err instanceof Error ? err : undefined);
     }
     const fault: Fault = { step: 'PASV', error: err };
-    throw judgedError(fault, classifyFault(fault, false), dst.label);
+    const judged = judgedError(fault, classifyFault(fault, false), dst.label);
+    // Refused, or a 227 that cannot be read: the next transfers send PASV alone again (with its EPSV fallback).
+    if (judged instanceof FxpRefusedError) fxp.learnPasv(dst, false);
+    throw judged;
   }
 }

@@ -108,7 +108,9 @@ async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command
   try {
     // Only a plain PASV falls back to EPSV: a refused EPSV, CPSV or CEPR is the rung's refusal.
     if (verb !== 'PASV') return { hp: await conn.passive(verb), extended };
-    return await conn.passiveWithFallback(false);
+    const got = await conn.passiveWithFallback(false);
+    fxp.learnPasv(conn, !got.extended);
+    return got;
   } catch (err) {
     // The step is the command that was refused (PASV when it and EPSV both were).
     throw judged(conn, err instanceof FtpReplyError ? err.command.split(' ')[0] : verb, err);
