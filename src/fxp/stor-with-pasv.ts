@@ -35,7 +35,6 @@ import { connectsOnPort } from '../ftp/software.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
 import type { FxpFile } from './finish.js';
 import type { FxpState } from './state.js';
-import type { FxpLayout } from './transfer.js';
 
 /**
  * Whether the destination `dst` may get [PASV, STOR] from a transfer with
@@ -53,13 +52,20 @@ export function storesWithPasv(src: FtpConnection, dst: FtpConnection, fxp: FxpS
   return src.state.kind !== undefined && connectsOnPort(src.state.kind) === false && fxp.canOpenAhead(dst) && fxp.pasvWorks(dst) === true;
 }
 
+/** What this module reads of a layout (transfer.ts, FxpLayout, which imports this module). */
+interface LayoutShape {
+  passive: 'source' | 'destination';
+  tls: string;
+  extended?: boolean;
+}
+
 /**
  * Whether this transfer takes that path: the destination is passive in a
  * plain layout (no TLS role, no EPSV), nothing is resumed (REST must come
  * between PASV and STOR), and it is a mirror (`file.more`: copy keeps its
  * order).
  */
-export function storesWithPasvNow(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile, fxp: FxpState): boolean {
+export function storesWithPasvNow(src: FtpConnection, dst: FtpConnection, layout: LayoutShape, file: FxpFile, fxp: FxpState): boolean {
   return layout.passive === 'destination' && layout.tls === 'none' && !layout.extended && file.rest === 0 && file.more === true && storesWithPasv(src, dst, fxp);
 }
 
