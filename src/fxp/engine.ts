@@ -14,6 +14,7 @@ import { FxpShortFileError } from './faults.js';
 import { PartWatcher } from './watch.js';
 import { publishLater, publishNow } from './publish.js';
 import { finishLater } from './finish-later.js';
+import { storesWithPasv } from './stor-with-pasv.js';
 import { FxpForceError, FxpVerifyError, type CopyRequest, type CopyResult, type EngineEvents, type Outcome } from './copy-types.js';
 
 export { buildLadder } from './ladder.js';
@@ -182,7 +183,8 @@ export class FxpEngine {
         const conn = await (passive === 'source' ? src : dst).connection();
         if (this.fxp.canOpenAhead(conn)) {
           if (passive === 'source') aheadOnSrc = this.fxp.hasAhead(conn) ? undefined : this.fxp.openAhead(conn);
-          else aheadOnDst = true;
+          // Not where the next copy sends [PASV, STOR] itself (stor-with-pasv.ts).
+          else aheadOnDst = !storesWithPasv(await src.connection(), conn, this.fxp);
         }
       }
       const d = await dst.connection();
@@ -251,8 +253,9 @@ export class FxpEngine {
    * next file's transfer (finish-later.ts), where that saves a round trip:
    * a mirror with another file to come on this pair, --verify size or none
    * (a checksum needs the source meanwhile), the source passive with the
-   * next PASV already answered (behind RETR), and the destination's mtime
-   * method known. Undefined otherwise: the copy finishes as before.
+   * next PASV already answered (behind RETR) or the destination passive
+   * taking the next [PASV, STOR] in one write (stor-with-pasv.ts), and the
+   * destination's mtime method known. Undefined otherwise: the copy finishes as before.
    */
   private async finishingLater(
     src: ConnectionLease,
@@ -261,8 +264,11 @@ export class FxpEngine {
     req: CopyRequest,
     t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number },
   ): Promise<{ published: Promise<void>; mtimeSet: boolean } | undefined> {
-    if (!req.publishLater || !req.more || t.complete || t.mode !== 'fxp' || this.policy.verify === 'checksum') return undefined;
-    if (!this.fxp.hasAhead(await src.connection())) return undefined;
+    if (!req.publishLater || !req.more || t.complete || this.policy.verify === 'checksum') return undefined;
+    const s = await src.connection();
+    // The next transfer's first write to `d`: PORT+STOR (passive source, its PASV answered) or PASV+STOR (stor-with-pasv.ts).
+    const rides = t.mode === 'fxp' ? this.fxp.hasAhead(s) : t.mode === 'fxp-reversed' && storesWithPasv(s, d, this.fxp);
+    if (!rides) return undefined;
     const setTime = req.mtime ? d.mtimeCommand(t.tmp, req.mtime) : undefined;
     if (req.mtime && !setTime) return undefined;
     await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only

@@ -27,10 +27,7 @@ import type { FxpState } from './state.js';
 
 /** Rename `tmp` onto `final` now, on `d`. */
 export async function publishNow(d: FtpConnection, tmp: ContainedPath, final: ContainedPath): Promise<void> {
-  const [from, to] = await d.pipeline([
-    ['RNFR', tmp],
-    ['RNTO', final],
-  ]);
+  const [from, to] = await renameOn(d, tmp, final);
   if (!renameRefusedAtTarget(from, to)) return settled(from, to);
   await replaceByRename(d, tmp, final);
 }
@@ -108,11 +105,25 @@ function renameRefusedAtTarget(from: FtpReply | FtpError, to: FtpReply | FtpErro
 /** Delete the final name, then rename again: a moment with no file, never a half-written one. */
 async function replaceByRename(c: FtpConnection, tmp: ContainedPath, final: ContainedPath): Promise<void> {
   await c.delete(final).catch(() => undefined);
-  const [from, to] = await c.pipeline([
-    ['RNFR', tmp],
-    ['RNTO', final],
-  ]);
+  const [from, to] = await renameOn(c, tmp, final);
   settled(from, to);
+}
+
+/**
+ * RNFR+RNTO in one write, each taking its place in the reply queue as it is
+ * sent (pipelineEach, not pipeline, which queues its second reader only once
+ * the first reply came): a connection taken from the pool here may carry a
+ * rename sent in the same turn by finish-later.ts, and that one's replies
+ * would otherwise be read by this one (pipelined-publish.test.ts: the "553"
+ * to one file's RNTO was handed to the next file's RNFR).
+ */
+function renameOn(c: FtpConnection, tmp: ContainedPath, final: ContainedPath): Promise<(FtpReply | FtpError)[]> {
+  return Promise.all(
+    c.pipelineEach([
+      ['RNFR', tmp],
+      ['RNTO', final],
+    ]),
+  );
 }
 
 async function wasRenamed(c: FtpConnection, tmp: ContainedPath, final: ContainedPath, size: number): Promise<boolean> {

@@ -11,6 +11,8 @@ interface ServerFacts {
   sscnWorks?: boolean;
   /** A transfer that gave this passive destination only a head start before the data (transfer.ts) failed: no more of those. */
   headStartFailed?: boolean;
+  /** A plain PASV was answered with a usable 227 (true) or refused (false) in a transfer; undefined: not tried yet. */
+  pasvWorks?: boolean;
 }
 
 /** A PASV reply asked ahead on a connection, for its next transfer. */
@@ -119,6 +121,15 @@ export class FxpState {
 
   learnHeadStartFailed(conn: FtpConnection): void {
     this.facts(conn).headStartFailed = true;
+  }
+
+  /** Whether this server answered a transfer's plain PASV (stor-with-pasv.ts sends STOR behind it only then). */
+  pasvWorks(conn: FtpConnection): boolean | undefined {
+    return this.facts(conn).pasvWorks;
+  }
+
+  learnPasv(conn: FtpConnection, works: boolean): void {
+    this.facts(conn).pasvWorks = works;
   }
 
   /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */

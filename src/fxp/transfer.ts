@@ -10,6 +10,7 @@ import { connectsOnPort, wantsPret } from '../ftp/software.js';
 import type { FxpState } from './state.js';
 import { DEFAULT_TIMINGS, awaitBoth, type Ends, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
+import { pasvWithStor, storesWithPasvNow } from './stor-with-pasv.js';
 
 export { DEFAULT_TIMINGS } from './finish.js';
 export type { FxpFile, FxpTimings, TransferAids } from './finish.js';
@@ -91,7 +92,7 @@ async function prepareProtection(src: FtpConnection, dst: FtpConnection, layout:
  * the ftp layer's passiveTarget: never a third host the reply may name,
  * unless the user trusts this server's PASV address.
  */
-async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command): Promise<{ hp: HostPort; extended: boolean }> {
+async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command, fxp: FxpState): Promise<{ hp: HostPort; extended: boolean }> {
   if (wantsPret(conn.state.kind, conn.features.pret)) {
     try {
       await conn.request(...pretCommand(pret));
@@ -105,7 +106,9 @@ async function openPassive(conn: FtpConnection, layout: FxpLayout, pret: Command
   try {
     // Only a plain PASV falls back to EPSV: a refused EPSV, CPSV or CEPR is the rung's refusal.
     if (verb !== 'PASV') return { hp: await conn.passive(verb), extended };
-    return await conn.passiveWithFallback(false);
+    const got = await conn.passiveWithFallback(false);
+    fxp.learnPasv(conn, !got.extended);
+    return got;
   } catch (err) {
     // The step is the command that was refused (PASV when it and EPSV both were).
     throw judged(conn, err instanceof FtpReplyError ? err.command.split(' ')[0] : verb, err);
@@ -141,7 +144,8 @@ async function sendPort(conn: FtpConnection, port: Command): Promise<void> {
  * while processing RETR or STOR (see pipelinable), PORT goes out in the same
  * write as STOR or RETR and nothing is waited for before the final replies
  * (a passive destination that marks at once gets STOR a head start instead
- * of a wait). With the PASV asked ahead (behind RETR here, or beside
+ * of a wait; in a mirror, STOR in its PASV's own write instead:
+ * stor-with-pasv.ts). With the PASV asked ahead (behind RETR here, or beside
  * SIZE+MFMT: state.ts) and the rename pipelined with the next file's
  * commands (engine.ts, publish.ts), a file in a mirror costs two round
  * trips: the transfer, and SIZE+MFMT.
@@ -162,25 +166,33 @@ export async function fxpTransfer(
   await (typeSrc === typeDst ? typeSrc : Promise.all([typeSrc, typeDst]));
   // Without TLS on either side there is nothing to set (PROT, SSCN).
   if (src.isTls || dst.isTls) await prepareProtection(src, dst, layout);
-  // The PASV asked ahead (state.ts) needs no command: taken here, without openPassive's round of promises.
-  const early = fxp.takeAhead(passive, layout.tls === 'none' && !layout.extended);
-  const { hp, extended } = early ? { hp: early, extended: false } : await openPassive(passive, layout, passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath]);
-  // PORT or EPRT, built once: the PORT names only what openPassive chose.
-  const port = portCommand(hp, extended);
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
   const stallMs = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
   const ends: Ends = { passive, deadline, stallMs, commandTimeout, timings, aids };
-  const plan = pipelinable(src, dst, layout, file, fxp);
-  // "PASV behind RETR" (state.ts): the next file's PASV in RETR's write,
-  // answered after RETR's 226, so the next file needs no wait of its own
-  // for it. Read once RETR's replies are, whatever the transfer's outcome:
-  // a source that is still open then has it owed.
-  const behind = passive === src && file.more === true && layout.tls === 'none' && !extended && fxp.canAskBehindRetr(src);
-  const retr: Command[] = behind ? [['RETR', file.srcPath], ['PASV']] : [['RETR', file.srcPath]];
-  // Both connections carry a transfer until its replies are read: a rename checked meanwhile waits (finish-later.ts).
+  // A passive destination in a mirror: STOR in PASV's own write (stor-with-pasv.ts), no head start.
+  const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
+  let behind = false;
+  // Both connections carry a transfer from their first command until its
+  // replies are read: a rename checked meanwhile waits (finish-later.ts).
   const marks = [fxp.transferring(src), fxp.transferring(dst)];
   try {
+    // The PASV asked ahead (state.ts) needs no command: taken here, without openPassive's round of promises.
+    const early = storSent ? undefined : fxp.takeAhead(passive, layout.tls === 'none' && !layout.extended);
+    const { hp, extended } = storSent
+      ? { hp: await pasvWithStor(dst, file, fxp, commandTimeout), extended: false }
+      : early
+        ? { hp: early, extended: false }
+        : await openPassive(passive, layout, passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath], fxp);
+    // PORT or EPRT, built once: the PORT names only what openPassive chose.
+    const port = portCommand(hp, extended);
+    const plan = storSent ? { headStartMs: 0, storSent } : pipelinable(src, dst, layout, file, fxp);
+    // "PASV behind RETR" (state.ts): the next file's PASV in RETR's write,
+    // answered after RETR's 226, so the next file needs no wait of its own
+    // for it. Read once RETR's replies are, whatever the transfer's outcome:
+    // a source that is still open then has it owed.
+    behind = passive === src && file.more === true && layout.tls === 'none' && !extended && fxp.canAskBehindRetr(src);
+    const retr: Command[] = behind ? [['RETR', file.srcPath], ['PASV']] : [['RETR', file.srcPath]];
     return await transferWith(src, dst, layout, file, fxp, { port, retr, plan, ends });
   } finally {
     if (behind) await fxp.readBehindRetr(src, commandTimeout);
@@ -192,7 +204,8 @@ interface Steps {
   port: Command;
   /** RETR, and the PASV behind it. */
   retr: Command[];
-  plan: { headStartMs: number } | undefined;
+  /** storSent: STOR went out with PASV already (stor-with-pasv.ts). */
+  plan: { headStartMs: number; storSent?: boolean } | undefined;
   ends: Ends;
 }
 
@@ -208,7 +221,7 @@ async function transferWith(src: FtpConnection, dst: FtpConnection, layout: FxpL
     // command behind, so both connections are closed and the caller reconnects.
     try {
       if (passive === dst) {
-        dst.send('STOR', file.dstPath);
+        if (!plan.storSent) dst.send('STOR', file.dstPath);
         if (plan.headStartMs > 0) await delay(plan.headStartMs);
         src.sendBatch([port, ...retr]);
       } else {
