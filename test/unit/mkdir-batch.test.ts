@@ -7,8 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedFtpServer } from '../support/index.js';
-import { closeAll, poolOf, runMirror, type RigRun } from '../support/mirror-rig.js';
-import { isPartName } from '../../src/fxp/part-name.js';
+import { closeAll, dstFiles, poolOf, runMirror, type RigRun } from '../support/mirror-rig.js';
 
 const T0 = new Date(Date.UTC(2023, 4, 1));
 const open: { close(): Promise<void> }[] = [];
@@ -34,17 +33,7 @@ function run(src: ScriptedFtpServer, dst: ScriptedFtpServer, extra: Omit<RigRun,
   return runMirror({ src: { pool: srcPool, root: '/src', display: 'src' }, targets: [{ pool: dstPool, root: '/dst', display: 'dst' }], ...extra });
 }
 
-/** The destination's files below /dst: path -> content; fails on a part file. */
-function tree(srv: ScriptedFtpServer): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of srv.tree.paths()) {
-    const n = srv.tree.get(p)!;
-    if (n.type !== 'file' || !p.startsWith('/dst/')) continue;
-    assert.ok(!isPartName(p.slice(p.lastIndexOf('/') + 1)), `part file left behind: ${p}`);
-    out[p.slice(5)] = n.data.toString();
-  }
-  return out;
-}
+const tree = dstFiles;
 
 /** Each read of the destination's sessions that carried an MKD, MKD lines only. */
 function mkdReads(dst: ScriptedFtpServer): string[][] {
