@@ -14,7 +14,7 @@ import {
   type MtimeMethod,
 } from './commands.js';
 import { parseTimeVal } from './timeval.js';
-import { FtpProtocolError, FtpReplyError } from './errors.js';
+import { FtpProtocolError, FtpReplyError, type FtpError } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { wantsPret } from './software.js';
 import { asTlsError, buildTlsOptions, verifyPeer } from './tls-policy.js';
@@ -154,6 +154,17 @@ export class FtpConnection extends FtpSession {
    */
   mkdir(path: ContainedPath, recursive = false): Promise<void> {
     return this.mkdirs(path, recursive);
+  }
+
+  /**
+   * One MKD per path, all in one write (a directory's new subdirectories,
+   * tree/execute.ts), each reply judged on its own: one result per path,
+   * its reply or its error, never thrown. MKD is answered by exactly one
+   * reply (RFC 959 §4.2, 257 or a refusal), as pipelineEach requires. No
+   * parents are made: the caller's paths share an existing parent.
+   */
+  mkdirEach(paths: readonly ContainedPath[]): Promise<(FtpReply | FtpError)[]> {
+    return this.exclusive(() => Promise.all(this.pipelineEach(paths.map((p): Command => ['MKD', p]))));
   }
 
   private async mkdirs(path: ContainedPath, recursive: boolean): Promise<void> {

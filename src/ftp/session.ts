@@ -113,8 +113,13 @@ export class FtpSession {
     if (type instanceof FtpError && !(type instanceof FtpReplyError)) throw type;
     if (!(type instanceof FtpError)) this.currentType = 'I';
     this.features = !(feat instanceof FtpError) && feat.code === 211 ? parseFeatReply(feat.lines) : emptyFeatures();
-    // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8 travel as UTF-8.
-    if (this.features.utf8) await this.request('OPTS UTF8 ON', undefined, { signal, accept: () => true });
+    // RFC 2640 §3.1: OPTS UTF8 ON where advertised, so names with UTF-8
+    // travel as UTF-8. Not waited for: its reply takes its place in the
+    // reply queue now (pipelineEach), so it is read, whatever it says, before
+    // the reply to the connection's first command, which goes out behind it
+    // in the same round trip. A 1xx mark to it would put the replies out of
+    // step: that closes the connection (channel.ts).
+    if (this.features.utf8) void this.pipelineEach([['OPTS UTF8 ON']]);
   }
 
   private async login(signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
-import { isDiskFull, isTransient } from '../ftp/errors.js';
+import { FtpReplyError, isDiskFull, isTransient } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
-import { containedPath } from '../ftp/remote-path.js';
+import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
 import { ConnectionLease } from '../ftp/pool.js';
 import { checksumsOf } from '../fxp/checksum.js';
 import { mtimeAbility } from './mtimes.js';
@@ -17,6 +17,14 @@ import { DestinationFullError, type Target } from './target.js';
 const HIGH_WATER = 512;
 
 type Transfer = Extract<PlanAction, { kind: 'transfer' }>;
+type Mkdir = Extract<PlanAction, { kind: 'mkdir' }>;
+
+/**
+ * More new subdirectories than this in one directory go out in several
+ * writes: every reply of one write must come within the command timeout,
+ * counted from the write.
+ */
+const MKD_BATCH = 100;
 
 /**
  * The executor stage: carries out the walker's actions behind each target's
@@ -74,7 +82,7 @@ export class Executor {
 
   /** Carry out one action now. Throws when it fails for good (the caller records it). */
   async execute(t: Target, a: PlanAction, slot?: Slot): Promise<void> {
-    const { opts, retrier } = this.state;
+    const { opts } = this.state;
     switch (a.kind) {
       case 'transfer':
         if (this.state.halted) return;
@@ -87,7 +95,7 @@ export class Executor {
       case 'verify':
         return this.verify(t, a, slot);
       case 'mkdir':
-        await t.gate.pass(a, () => retrier.run([t.pool], () => t.pool.use((c) => c.mkdir(containedPath(t.ep.root, a.path))), { slot }));
+        await t.gate.pass(a, () => this.makeDir(t, a, slot));
         t.summary.dirs.created++;
         return;
       case 'skip':
@@ -98,6 +106,62 @@ export class Executor {
       default:
         return;
     }
+  }
+
+  /**
+   * A directory's new subdirectories: their MKDs go out together, one write
+   * (per MKD_BATCH) on one connection, each action passing the gate on its
+   * own. One promise per action, resolved once the directory was made,
+   * rejected with why not (the walker then does not descend there): a
+   * refusal is that directory's alone. An MKD answered with a 4xx, or whose
+   * reply was lost with its connection, is tried again on its own with
+   * retries, as execute() does.
+   */
+  makeDirs(t: Target, as: Mkdir[]): Promise<void>[] {
+    const made = t.gate.passEach(as, () => {
+      const out: Promise<void>[] = [];
+      for (let i = 0; i < as.length; i += MKD_BATCH) out.push(...this.makeBatch(t, as.slice(i, i + MKD_BATCH)));
+      return out;
+    });
+    return made.map((p) =>
+      p.then(() => {
+        t.summary.dirs.created++;
+      }),
+    );
+  }
+
+  private makeBatch(t: Target, as: Mkdir[]): Promise<void>[] {
+    const paths: ContainedPath[] = [];
+    // A path that would leave the root (PathEscapeError) fails alone, unsent.
+    const bad = as.map((a): Error | undefined => {
+      try {
+        paths.push(containedPath(t.ep.root, a.path));
+        return undefined;
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    const replies = paths.length ? t.pool.use((c) => c.mkdirEach(paths)) : Promise.resolve([]);
+    let k = 0;
+    return as.map((a, i) => {
+      if (bad[i] !== undefined) return Promise.reject(bad[i]);
+      const j = k++;
+      return replies.then(
+        (r) => {
+          const reply = r[j];
+          if (!(reply instanceof Error)) return;
+          if (reply instanceof FtpReplyError && !isTransient(reply)) throw reply;
+          return this.makeDir(t, a);
+        },
+        // No connection for the batch: each directory on its own, with retries.
+        () => this.makeDir(t, a),
+      );
+    });
+  }
+
+  /** One MKD, with retries. */
+  private makeDir(t: Target, a: Mkdir, slot?: Slot): Promise<void> {
+    return this.state.retrier.run([t.pool], () => t.pool.use((c) => c.mkdir(containedPath(t.ep.root, a.path))), { slot });
   }
 
   /** One file, source to target, with retries (fxp/engine.ts does the transfer and its atomic publish). */

@@ -18,6 +18,18 @@ export class Gate {
     return effect();
   }
 
+  /**
+   * Several actions whose effects go out together (one directory's MKDs in
+   * one write): each is reported, as pass() does, then `effect` runs once
+   * with all of them and returns one promise per action. Under dry-run
+   * nothing runs and every result is undefined.
+   */
+  passEach<T>(as: PlanAction[], effect: () => Promise<T>[]): Promise<T | undefined>[] {
+    for (const a of as) this.report(a);
+    if (this.dryRun || as.length === 0) return as.map(() => Promise.resolve(undefined));
+    return effect();
+  }
+
   /** An action with no effect (skip, unsynced): reported in the same stream, nothing to run. */
   note(a: PlanAction): void {
     this.report(a);

@@ -174,22 +174,31 @@ export class Walker {
     t.summary.files.excluded += diff.excluded;
     t.deletes.push(...diff.deletes);
     const conflicts = new Set(diff.deletes.filter((d) => d.conflict).map((d) => d.path));
-    for await (const a of times ? times.withTimes(diff.actions) : diff.actions) {
+    // The new subdirectories first, their MKDs in one write (one round trip
+    // for all of them, not one each), before this directory's files: a
+    // directory's actions name only its own entries, so no MKD here waits
+    // for another's parent.
+    const mkdirs = diff.actions.filter((a): a is Extract<PlanAction, { kind: 'mkdir' }> => a.kind === 'mkdir' && !conflicts.has(a.path));
+    const made = this.executor.makeDirs(t, mkdirs);
+    for (const p of made) p.catch(() => undefined); // judged after the files are handed
+    const rest = mkdirs.length ? diff.actions.filter((a) => a.kind !== 'mkdir' || conflicts.has(a.path)) : diff.actions;
+    for await (const a of times ? times.withTimes(rest) : rest) {
       if (conflicts.has(a.path)) {
         t.deferred.push(a);
         continue;
       }
-      if (a.kind === 'mkdir') {
-        try {
-          await this.executor.execute(t, a);
-        } catch (err) {
-          this.executor.fail(t, a, err);
-          conflicts.add(a.path); // do not descend into a directory we could not create
-        }
-      } else if (a.kind === 'transfer' || a.kind === 'verify') {
+      if (a.kind === 'transfer' || a.kind === 'verify') {
         await this.executor.enqueue(t, a);
       } else {
         await this.executor.execute(t, a);
+      }
+    }
+    for (let i = 0; i < mkdirs.length; i++) {
+      try {
+        await made[i];
+      } catch (err) {
+        this.executor.fail(t, mkdirs[i], err);
+        conflicts.add(mkdirs[i].path); // do not descend into a directory we could not create
       }
     }
     return conflicts;

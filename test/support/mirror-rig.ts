@@ -5,6 +5,7 @@
  * on the same port, so a server seems to restart: connects are refused and
  * open connections cut, while its data ports and its tree stay.
  */
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ConnectionPool } from '../../src/ftp/pool.js';
 import type { ServerOptions } from '../../src/ftp/options.js';
@@ -12,6 +13,7 @@ import { mirror, type MirrorRun } from '../../src/tree/mirror.js';
 import { DEFAULT_MIRROR_OPTIONS, type MirrorOptions } from '../../src/tree/options.js';
 import type { MirrorSummary } from '../../src/tree/plan.js';
 import type { ScriptedFtpServer } from './ftp-server.js';
+import { isPartName } from '../../src/fxp/part-name.js';
 
 export class Doorway {
   private server: net.Server | undefined;
@@ -114,4 +116,16 @@ export async function closeAll(...things: ({ close(): Promise<void> } | { down()
     if ('down' in t) await t.down();
     else await t.close().catch(() => undefined);
   }
+}
+
+/** A scripted destination's files below /dst: relative path -> content; fails on a part file (none may be left behind). */
+export function dstFiles(srv: ScriptedFtpServer): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of srv.tree.paths()) {
+    const n = srv.tree.get(p)!;
+    if (n.type !== 'file' || !p.startsWith('/dst/')) continue;
+    assert.ok(!isPartName(p.slice(p.lastIndexOf('/') + 1)), `part file left behind: ${p}`);
+    out[p.slice(5)] = n.data.toString();
+  }
+  return out;
 }

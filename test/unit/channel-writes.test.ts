@@ -43,9 +43,10 @@ test('commands sent in one turn go out in one write, in order, and each gets its
       for (let i = 0; i < 4; i++) codes.push((await conn.reply()).code);
       assert.deepEqual(codes, [200, 250, 257, 213]);
     });
-    assert.deepEqual(writes, ['NOOP\r\nCWD /d\r\nPWD\r\nSIZE /d/a\r\n']);
+    // The login's OPTS UTF8 ON is not waited for: it rides with the first command (session.ts).
+    assert.deepEqual(writes, ['OPTS UTF8 ON\r\nNOOP\r\nCWD /d\r\nPWD\r\nSIZE /d/a\r\n']);
     const session = srv.sessions[0];
-    assert.deepEqual(session.reads.at(-1), ['NOOP', 'CWD /d', 'PWD', 'SIZE /d/a']);
+    assert.deepEqual(session.reads.at(-1), ['OPTS UTF8 ON', 'NOOP', 'CWD /d', 'PWD', 'SIZE /d/a']);
   });
 });
 
@@ -58,7 +59,7 @@ test('a command sent after a wait goes out in a write of its own', async () => {
       assert.equal((await conn.reply()).code, 200);
       assert.equal((await conn.reply()).code, 257);
     });
-    assert.deepEqual(writes, ['NOOP\r\n', 'PWD\r\n']);
+    assert.deepEqual(writes, ['OPTS UTF8 ON\r\nNOOP\r\n', 'PWD\r\n']);
   });
 });
 
@@ -76,7 +77,7 @@ test('a line with CR or LF is refused at send and nothing of the turn is lost or
       assert.equal((await conn.reply()).code, 200);
       assert.equal((await conn.reply()).code, 257);
     });
-    assert.deepEqual(writes, ['NOOP\r\nPWD\r\n']);
+    assert.deepEqual(writes, ['OPTS UTF8 ON\r\nNOOP\r\nPWD\r\n']);
   });
 });
 

@@ -42,7 +42,8 @@ test('proftpd: each listing asks the next one\'s PASV in the same write, and the
   } finally {
     await conn.close();
   }
-  const groups = srv.sessions[0].reads.filter((g) => g.some((l) => /^(PASV|MLSD)/.test(l)));
+  // The login's OPTS UTF8 ON rides with the first PASV (session.ts): left out here.
+  const groups = srv.sessions[0].reads.map((g) => g.filter((l) => !l.startsWith('OPTS'))).filter((g) => g.some((l) => /^(PASV|MLSD)/.test(l)));
   assert.deepEqual(groups, [['PASV'], ['MLSD /a', 'PASV'], ['MLSD /b', 'PASV'], ['MLSD /c']]);
   // Every listing's data connection was its own, and each carried its directory.
   assert.deepEqual(
@@ -64,7 +65,8 @@ test('a server not known to hold commands during a transfer (pyftpdlib, unknown)
       await conn.close();
     }
     assert.equal(srv.sent('PASV').length, 3, `${greeting}: one PASV per listing`);
-    assert.ok(srv.sessions[0].reads.every((g) => !(g.includes('PASV') && g.length > 1)), JSON.stringify(srv.sessions[0].reads));
+    const reads = srv.sessions[0].reads.map((g) => g.filter((l) => !l.startsWith('OPTS')));
+    assert.ok(reads.every((g) => !(g.includes('PASV') && g.length > 1)), JSON.stringify(srv.sessions[0].reads));
   }
 });
 

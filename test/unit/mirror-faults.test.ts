@@ -7,8 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedFtpServer } from '../support/index.js';
-import { Doorway, closeAll, poolOf, runMirror, type RigRun } from '../support/mirror-rig.js';
-import { isPartName } from '../../src/fxp/part-name.js';
+import { Doorway, closeAll, dstFiles, poolOf, runMirror, type RigRun } from '../support/mirror-rig.js';
 
 const T0 = new Date(Date.UTC(2023, 4, 1));
 const open: ({ close(): Promise<void> } | Doorway)[] = [];
@@ -27,17 +26,7 @@ async function servers(n: number, dsts: string[]): Promise<{ src: ScriptedFtpSer
   return { src, dst };
 }
 
-/** The destination's files below /dst: path -> content; fails on a part file. */
-function tree(srv: ScriptedFtpServer): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of srv.tree.paths()) {
-    const n = srv.tree.get(p)!;
-    if (n.type !== 'file' || !p.startsWith('/dst/')) continue;
-    assert.ok(!isPartName(p.slice(p.lastIndexOf('/') + 1)), `part file left behind: ${p}`);
-    out[p.slice(5)] = n.data.toString();
-  }
-  return out;
-}
+const tree = dstFiles;
 
 function sourceFiles(src: ScriptedFtpServer): Record<string, string> {
   const out: Record<string, string> = {};
