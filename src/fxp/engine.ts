@@ -151,6 +151,8 @@ export class FxpEngine {
     let mode: TransferMode = 'fxp';
     let relayedBytes = 0;
     let aheadOnSrc: Promise<void> | undefined;
+    // The source's 226, still to come when the destination's came first (finish.ts): no rename before it.
+    let sourceEnd: Promise<void> | undefined;
     try {
       if (!complete) {
         // The next file's PASV may ride behind RETR (transfer.ts) where it may be asked ahead at all (below).
@@ -169,7 +171,7 @@ export class FxpEngine {
           rest = 0;
           outcome = await this.transfer(src, dst, file(0), req.dstRel);
         }
-        ({ mode, relayedBytes } = outcome);
+        ({ mode, relayedBytes, sourceEnd } = outcome);
         if (mode === 'relay' && this.policy.fxp !== 'never') this.reportRelay(req.dstRel, outcome);
       }
       // The next file's PASV, asked for while this one is checked (state.ts,
@@ -188,7 +190,8 @@ export class FxpEngine {
         }
       }
       const d = await dst.connection();
-      const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size });
+      const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size, sourceEnd });
+      if (sourceEnd && !late) await sourceEnd;
       if (late) return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet: late.mtimeSet, verified: this.policy.verify, published: late.published };
       // SIZE and the mtime command go out together (one round trip): the
       // method this server is known to take, or MFMT where advertised while
@@ -262,7 +265,7 @@ export class FxpEngine {
     pool: ConnectionPool,
     d: FtpConnection,
     req: CopyRequest,
-    t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number },
+    t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number; sourceEnd?: Promise<void> },
   ): Promise<{ published: Promise<void>; mtimeSet: boolean } | undefined> {
     if (!req.publishLater || !req.more || t.complete || this.policy.verify === 'checksum') return undefined;
     const s = await src.connection();
@@ -272,7 +275,7 @@ export class FxpEngine {
     const setTime = req.mtime ? d.mtimeCommand(t.tmp, req.mtime) : undefined;
     if (req.mtime && !setTime) return undefined;
     await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
-    const o = { pool, size: t.size, keepPart: this.policy.continue, fxp: this.fxp, checkSize: this.policy.verify !== 'none', setTime };
+    const o = { pool, size: t.size, keepPart: this.policy.continue, fxp: this.fxp, checkSize: this.policy.verify !== 'none', setTime, sourceEnd: t.sourceEnd };
     return { published: finishLater(d, t.tmp, t.final, o), mtimeSet: setTime !== undefined };
   }
 
@@ -329,11 +332,13 @@ export class FxpEngine {
       progress();
       try {
         let relayedBytes = 0;
+        let sourceEnd: Promise<void> | undefined;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress));
+          sourceEnd = (await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress)))?.verdict;
           if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
           this.memory.set(key, rung.mode);
         } else {
+          await this.fxp.owed(s); // a source's final reply still owed (stor-with-pasv.ts, sourceFinishing)
           await resetForClientData(s);
           await resetForClientData(d);
           const marks = [this.fxp.transferring(s), this.fxp.transferring(d)];
@@ -349,7 +354,7 @@ export class FxpEngine {
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
         // Said only for relay (reportRelay): not built for every file.
         const why = rung.mode !== 'relay' ? '' : notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
-        return { mode: rung.mode, relayedBytes, refusals, why };
+        return { mode: rung.mode, relayedBytes, refusals, why, sourceEnd };
       } catch (err) {
         // An aborted transfer is no refusal: the ladder stops here.
         if (!(err instanceof FxpRefusedError) || !rung.layout || file.signal?.aborted) throw err;

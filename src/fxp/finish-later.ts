@@ -36,6 +36,8 @@ export interface LaterFinish extends LaterPublish {
   checkSize: boolean;
   /** The mtime command this server is known to take, on the temporary name; undefined: no mtime to set. */
   setTime?: Command;
+  /** The source's final verdict, still to come (finish.ts, SourceEnd): the rename waits for it too. */
+  sourceEnd?: Promise<void>;
 }
 
 /**
@@ -52,6 +54,8 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   const done = (async () => {
     try {
       checked(await replies, d, final, o);
+      // Both servers' 2xx and the size: a source's late 426 or silence fails this file (transient), never renamed.
+      if (o.sourceEnd) await o.sourceEnd;
     } catch (err) {
       await discardPart(tmp, o);
       throw err;
