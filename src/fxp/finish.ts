@@ -235,7 +235,9 @@ async function failed(file: FxpFile, failures: Failure[], ends: Ends, watch: Par
   // reads RETR, then marks RETR 150 and serves it to the next data connection
   // (a later relay on that connection received the file twice). Its replies no
   // longer pair with our commands, so every failed side is closed; the caller reconnects.
-  for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
+  // Not a late final reply (only an active source has one: Ends.early): it is in step, and the next
+  // transfer, under way on the destination already, goes on over that connection.
+  for (const f of failures) if (!(late && f.err instanceof FtpReplyError)) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
   const why = chosen.cut;
   const fault: Fault =
     why?.kind === 'copy-check'

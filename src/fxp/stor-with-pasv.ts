@@ -30,7 +30,7 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { HostPort } from '../ftp/address.js';
 import type { FtpReply } from '../ftp/reply.js';
-import { FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
+import { FtpClosedError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { connectsOnPort } from '../ftp/software.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
 import type { FxpFile } from './finish.js';
@@ -87,6 +87,8 @@ export async function pasvWithStor(src: FtpConnection, dst: FtpConnection, file:
     const hp = dst.passiveTarget('PASV', reply);
     fxp.learnPasv(dst, true);
     await fxp.owed(src);
+    // Closed by the transfer before's verdict (its source silent past the copy-check timeout): this file is sent again.
+    if (src.closed) throw new FtpClosedError(`${src.label}: connection closed before PORT (the transfer before ended badly)`);
     return hp;
   } catch (err) {
     if (pending) {
