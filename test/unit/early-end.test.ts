@@ -163,3 +163,21 @@ test("the source silent after the destination's 226: the copy-check timeout fail
     assert.deepEqual(p.landed, ['/in/a.bin', '/in/b.bin', '/in/w.bin']);
   });
 });
+
+test("another user of the source connection while its 226 is owed (an MDTM, as a LIST source's walker sends) waits for it: nothing reaches the source during its transfer", async () => {
+  const said = new Map<string, number>();
+  await withPair(HOSTS, pair(lingering(150, () => '226 Transfer complete.', said)), async (p) => {
+    await warmUp(p);
+    const a = await p.copy('a.bin', MIRROR);
+    p.release();
+    // The pool's one source connection, back in the pool before the source's 226 for a.
+    assert.equal(said.get('/out/a.bin'), undefined, "copy a returned before the source's 226");
+    const time = await p.pools[0].use((c) => c.mdtm('/out/b.bin'));
+    assert.ok(time instanceof Date);
+    const mdtm = arrival(p.src.sessions.flatMap((s) => s.arrivals), 'MDTM /out/b.bin');
+    assert.ok(mdtm >= said.get('/out/a.bin')!, `MDTM at ${mdtm}, the source's 226 for a at ${said.get('/out/a.bin')}`);
+    assert.equal(p.src.sessions.length, 1);
+    await a.published;
+    assert.ok(p.dst.tree.read('/in/a.bin')?.equals(A));
+  });
+});
