@@ -77,7 +77,7 @@ test("the destination's next PASV+STOR goes on its own 226, before the source's;
       results.push(await p.copy(name, MIRROR));
       p.release();
     }
-    await Promise.all(results.map((r) => r.published));
+    for (const r of results) await r.published;
     const dst = p.dst.sessions.flatMap((s) => s.arrivals);
     const src = p.src.sessions.flatMap((s) => s.arrivals);
     for (const [before, next] of [['a.bin', 'b.bin'], ['b.bin', 'c.bin']]) {
@@ -158,7 +158,7 @@ test("the source silent after the destination's 226: the copy-check timeout fail
       results.push(await p.copy(name, { ...MIRROR, more: name === 'a.bin' }));
       p.release();
     }
-    await Promise.all(results.map((r) => r.published));
+    for (const r of results) await r.published;
     for (const [name, data] of [['a.bin', A], ['b.bin', B]] as const) assert.ok(p.dst.tree.read(`/in/${name}`)?.equals(data), name);
     assert.deepEqual(p.landed, ['/in/a.bin', '/in/b.bin', '/in/w.bin']);
   });
@@ -179,5 +179,34 @@ test("another user of the source connection while its 226 is owed (an MDTM, as a
     assert.equal(p.src.sessions.length, 1);
     await a.published;
     assert.ok(p.dst.tree.read('/in/a.bin')?.equals(A));
+  });
+});
+
+test("a connection's first file finishes one transfer later too, its MFMT a guess; refused, the method is learned over the pool, the file is published without its time and the result says so", async () => {
+  const said = new Map<string, number>();
+  const options = pair(lingering(0, () => '226 Transfer complete.', said));
+  options.dst = { ...options.dst, handlers: { MFMT: () => '502 MFMT not implemented.' } };
+  await withPair(HOSTS, options, async (p) => {
+    const a = await p.copy('a.bin', MIRROR);
+    p.release();
+    const b = await p.copy('b.bin', MIRROR);
+    p.release();
+    await Promise.all([a.published, b.published]);
+    // a's SIZE and guessed MFMT rode with b's PASV+STOR; the refusal did not fail a.
+    const reads = p.dst.sessions.flatMap((s) => s.reads.map((r) => r.join('|')));
+    assert.ok(reads.includes([`SIZE ${part('a.bin')}`, `MFMT 20240301102030 ${part('a.bin')}`, 'PASV', `STOR ${part('b.bin')}`].join('|')), JSON.stringify(reads));
+    assert.equal(a.mtimeSet, false, 'a: the result says the time was not set');
+    assert.equal(b.mtimeSet, false);
+    // Guessed for a and b (b finished before a's refusal was answered), tried once more while learning.
+    assert.equal(p.dst.sent('MFMT').length, 3);
+    // Learned: c gets no MFMT, and finishes at once (no method to ride with the next transfer).
+    const c = await p.copy('c.bin', MIRROR);
+    p.release();
+    await c.published;
+    assert.equal(p.dst.sent('MFMT').length, 3);
+    assert.equal(c.mtimeSet, false);
+    assert.equal(p.of('warn').filter((e) => /cannot set modification times/.test(e.message ?? '')).length, 1);
+    assert.deepEqual(p.dst.sent('RNTO'), ['RNTO /in/a.bin', 'RNTO /in/b.bin', 'RNTO /in/c.bin']);
+    for (const [name, data] of [['a.bin', A], ['b.bin', B], ['c.bin', C]] as const) assert.ok(p.dst.tree.read(`/in/${name}`)?.equals(data), name);
   });
 });
