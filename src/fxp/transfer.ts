@@ -160,6 +160,11 @@ export async function fxpTransfer(
   aids: TransferAids = {},
 ): Promise<SourceEnd | undefined> {
   const passive = layout.passive === 'source' ? src : dst;
+  // A passive destination in a mirror: STOR in PASV's own write (stor-with-pasv.ts), no head start,
+  // and the transfer over once the destination said 226 (the source's verdict comes later: finish.ts).
+  const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
+  // Nothing goes to a source whose previous transfer's 226 is still owed (Ends.early: proftpd answers 450 meanwhile).
+  if (!storSent) await fxp.owed(src);
   const typeSrc = src.ensureType('I');
   const typeDst = dst.ensureType('I');
   // Both already binary (every file but a connection's first): the same settled promise, one await.
@@ -169,12 +174,7 @@ export async function fxpTransfer(
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
   const stallMs = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
-  // A passive destination in a mirror: STOR in PASV's own write (stor-with-pasv.ts), no head start,
-  // and the transfer over once the destination said 226 (the source's verdict comes later: finish.ts).
-  const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
   const ends: Ends = { passive, deadline, stallMs, commandTimeout, timings, aids, early: storSent && file.remaining > 0 };
-  // Nothing goes to a source whose previous transfer's 226 is still owed (Ends.early: proftpd answers 450 meanwhile).
-  if (!storSent) await fxp.owed(src);
   let behind = false;
   // Both connections carry a transfer from their first command until its
   // replies are read: a rename checked meanwhile waits (finish-later.ts).
