@@ -14,12 +14,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { stopAll, type LabServer } from '../lab/lab.js';
-import { hashTree, requireServers, startPlan, urlOf } from '../lab/helpers.js';
-import { EXIT } from '../../src/cli/exit.js';
-import { MiB, partsUnder, runTimed, show, summaryOf } from './faults-setup.js';
-import { linesOf, mirrorResetMidway, mtimesOf, seed, watchFinalNames } from './wire-setup.js';
+import { requireServers, startPlan } from '../lab/helpers.js';
+import { MiB } from './faults-setup.js';
+import { checkedMirror, linesOf, mirrorResetMidway } from './wire-setup.js';
 
 const UNAVAILABLE = requireServers(['proftpd', 'pyftpdlib', 'pure-ftpd']);
 const RATE = 2 * MiB;
@@ -57,29 +55,11 @@ describe("a passive destination's next transfer on its own 226, against the lab 
   for (const to of ['pyftpdlib', 'pure-ftpd'] as const) {
     test(`proftpd -> ${to} (passive): no PORT before the source's 226, no 450; sha256 and mtimes match, no part file; a re-run transfers nothing`, async () => {
       const src = S.src;
-      const dst = S[to];
-      const top = `early-${to}`;
-      const sizes = seed(src, top, 3, 12, MTIME);
-      const watch = watchFinalNames(path.join(dst.root, top), sizes);
-      const run = runTimed(['mirror', urlOf(src, top), urlOf(dst, top), '--json', '-v', '-P', '1', '--passive', 'destination']);
-      const r = await run.done;
-      assert.deepEqual(watch.stop(), [], 'no final name with a wrong size');
-      assert.equal(r.code, EXIT.OK, show(r));
-      const s = summaryOf(r);
-      assert.equal(s.files.transferred, sizes.size);
-      assert.deepEqual(s.modes, { 'fxp-reversed': sizes.size });
-      assert.deepEqual(s.failures, []);
-      const toSrc = linesOf(run.lines, src);
+      const { lines, sizes } = await checkedMirror(src, S[to], `early-${to}`, { mtime: MTIME, mode: 'fxp-reversed', args: ['--passive', 'destination'] });
+      const toSrc = linesOf(lines, src);
       assert.equal(toSrc.filter((l) => l.startsWith('> RETR ')).length, sizes.size, 'each file retrieved once');
       assert.deepEqual(portBeforeFinal(toSrc), [], toSrc.join('\n'));
       assert.deepEqual(toSrc.filter((l) => l.startsWith('< 450')), [], 'proftpd never saw a command during a transfer');
-      assert.deepEqual(partsUnder(path.join(dst.root, top)), []);
-      assert.deepEqual(hashTree(path.join(dst.root, top)), hashTree(path.join(src.root, top)));
-      assert.deepEqual(new Set(mtimesOf(path.join(dst.root, top))), new Set([MTIME.getTime()]), 'every mtime preserved');
-
-      const again = await runTimed(['mirror', urlOf(src, top), urlOf(dst, top), '--json', '--passive', 'destination']).done;
-      assert.equal(again.code, EXIT.OK, show(again));
-      assert.equal(summaryOf(again).files.transferred, 0);
     });
 
     test(`throttled proftpd -> ${to}: the data connection reset mid-transfer (ss -K): the cut file is sent again, every file whole, none renamed short`, async () => {
