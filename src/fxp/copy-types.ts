@@ -106,4 +106,6 @@ export interface Outcome {
   refusals: FxpRefusedError[];
   /** Why relay was needed when this file met no refusal itself; empty when the mode is not relay. */
   why: string;
+  /** The source's verdict, when the transfer returned on the destination's final reply (fxp/finish.ts, SourceEnd). */
+  sourceEnd?: Promise<void>;
 }

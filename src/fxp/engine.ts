@@ -13,7 +13,7 @@ import { checksumsOf } from './checksum.js';
 import { FxpShortFileError } from './faults.js';
 import { PartWatcher } from './watch.js';
 import { publishLater, publishNow } from './publish.js';
-import { finishLater } from './finish-later.js';
+import { deferredFinish, type Deferred } from './finish-later.js';
 import { storesWithPasv } from './stor-with-pasv.js';
 import { FxpForceError, FxpVerifyError, type CopyRequest, type CopyResult, type EngineEvents, type Outcome } from './copy-types.js';
 
@@ -151,6 +151,7 @@ export class FxpEngine {
     let mode: TransferMode = 'fxp';
     let relayedBytes = 0;
     let aheadOnSrc: Promise<void> | undefined;
+    let sourceEnd: Promise<void> | undefined; // the source's 226, when the destination's came first (finish.ts)
     try {
       if (!complete) {
         // The next file's PASV may ride behind RETR (transfer.ts) where it may be asked ahead at all (below).
@@ -169,7 +170,7 @@ export class FxpEngine {
           rest = 0;
           outcome = await this.transfer(src, dst, file(0), req.dstRel);
         }
-        ({ mode, relayedBytes } = outcome);
+        ({ mode, relayedBytes, sourceEnd } = outcome);
         if (mode === 'relay' && this.policy.fxp !== 'never') this.reportRelay(req.dstRel, outcome);
       }
       // The next file's PASV, asked for while this one is checked (state.ts,
@@ -188,8 +189,9 @@ export class FxpEngine {
         }
       }
       const d = await dst.connection();
-      const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size });
-      if (late) return { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet: late.mtimeSet, verified: this.policy.verify, published: late.published };
+      const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size, sourceEnd });
+      if (sourceEnd && !late) await sourceEnd;
+      if (late) return (late.result = { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet: late.mtimeSet, verified: this.policy.verify, published: late.published });
       // SIZE and the mtime command go out together (one round trip): the
       // method this server is known to take, or MFMT where advertised while
       // nothing is known yet. The rename waits for the size check, so a short
@@ -226,7 +228,7 @@ export class FxpEngine {
         mtimeSet = true;
       } else if (req.mtime) {
         mtimeSet = await d.setMtime(tmp, req.mtime); // learns the server's method on the first file
-        if (!mtimeSet) this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
+        if (!mtimeSet) this.mtimeless(d);
       }
       // A PASV ahead lost with its connection does not stop the rename: it goes over the lease's next connection.
       const p = await dst.connection();
@@ -255,25 +257,27 @@ export class FxpEngine {
    * (a checksum needs the source meanwhile), the source passive with the
    * next PASV already answered (behind RETR) or the destination passive
    * taking the next [PASV, STOR] in one write (stor-with-pasv.ts), and the
-   * destination's mtime method known. Undefined otherwise: the copy finishes as before.
+   * destination's mtime method known or MFMT advertised (deferredFinish).
+   * Undefined otherwise: the copy finishes as before.
    */
   private async finishingLater(
     src: ConnectionLease,
     pool: ConnectionPool,
     d: FtpConnection,
     req: CopyRequest,
-    t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number },
-  ): Promise<{ published: Promise<void>; mtimeSet: boolean } | undefined> {
+    t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number; sourceEnd?: Promise<void> },
+  ): Promise<Deferred | undefined> {
     if (!req.publishLater || !req.more || t.complete || this.policy.verify === 'checksum') return undefined;
     const s = await src.connection();
     // The next transfer's first write to `d`: PORT+STOR (passive source, its PASV answered) or PASV+STOR (stor-with-pasv.ts).
     const rides = t.mode === 'fxp' ? this.fxp.hasAhead(s) : t.mode === 'fxp-reversed' && storesWithPasv(s, d, this.fxp);
     if (!rides) return undefined;
-    const setTime = req.mtime ? d.mtimeCommand(t.tmp, req.mtime) : undefined;
-    if (req.mtime && !setTime) return undefined;
-    await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
-    const o = { pool, size: t.size, keepPart: this.policy.continue, fxp: this.fxp, checkSize: this.policy.verify !== 'none', setTime };
-    return { published: finishLater(d, t.tmp, t.final, o), mtimeSet: setTime !== undefined };
+    const o = { pool, size: t.size, keepPart: this.policy.continue, fxp: this.fxp, checkSize: this.policy.verify !== 'none', sourceEnd: t.sourceEnd };
+    return deferredFinish(d, t.tmp, t.final, req.mtime, o, () => this.mtimeless(d));
+  }
+
+  private mtimeless(d: FtpConnection): void {
+    this.warnOnce(`mtime:${d.label}`, `${d.label} cannot set modification times (no MFMT, SITE UTIME or MDTM with a time): mtimes are not preserved there`);
   }
 
   private reportRelay(path: string, o: Outcome): void {
@@ -329,11 +333,13 @@ export class FxpEngine {
       progress();
       try {
         let relayedBytes = 0;
+        let sourceEnd: Promise<void> | undefined;
         if (rung.layout) {
-          await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress));
+          sourceEnd = (await fxpTransfer(s, d, rung.layout, file, this.fxp, this.timings, this.aids(dst, file, progress)))?.verdict;
           if (rung.layout.tls.startsWith('sscn')) this.fxp.learnSscn(rung.layout.tls === 'sscn-source' ? s : d, true);
           this.memory.set(key, rung.mode);
         } else {
+          await this.fxp.owed(s); // a source's final reply still owed (stor-with-pasv.ts, sourceFinishing)
           await resetForClientData(s);
           await resetForClientData(d);
           const marks = [this.fxp.transferring(s), this.fxp.transferring(d)];
@@ -349,7 +355,7 @@ export class FxpEngine {
         if (rung.mode === 'relay' || rung.mode.startsWith('fxp-clear')) for (const n of notes) this.warnOnce(`note:${key}:${n}`, n);
         // Said only for relay (reportRelay): not built for every file.
         const why = rung.mode !== 'relay' ? '' : notes.length ? notes.join('; ') : `FXP modes refused earlier in this run: ${[...refused].join(', ')}`;
-        return { mode: rung.mode, relayedBytes, refusals, why };
+        return { mode: rung.mode, relayedBytes, refusals, why, sourceEnd };
       } catch (err) {
         // An aborted transfer is no refusal: the ladder stops here.
         if (!(err instanceof FxpRefusedError) || !rung.layout || file.signal?.aborted) throw err;

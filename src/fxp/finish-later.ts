@@ -25,10 +25,11 @@
  */
 import type { FtpConnection } from '../ftp/connection.js';
 import type { Command } from '../ftp/commands.js';
-import { FtpError } from '../ftp/errors.js';
+import { FtpError, FtpReplyError } from '../ftp/errors.js';
 import type { FtpReply } from '../ftp/reply.js';
 import type { ContainedPath } from '../ftp/remote-path.js';
 import { FxpShortFileError } from './faults.js';
+import type { CopyResult } from './copy-types.js';
 import { discardPart, publishNow, renamed, type LaterPublish } from './publish.js';
 
 export interface LaterFinish extends LaterPublish {
@@ -36,6 +37,53 @@ export interface LaterFinish extends LaterPublish {
   checkSize: boolean;
   /** The mtime command this server is known to take, on the temporary name; undefined: no mtime to set. */
   setTime?: Command;
+  /** The source's final verdict, still to come (finish.ts, SourceEnd): the rename waits for it too. */
+  sourceEnd?: Promise<void>;
+  /**
+   * `setTime` is MFMT tried before this server's mtime method is known
+   * (FEAT advertises it: FtpConnection.mtimeGuess), so that a connection's
+   * first file is checked one transfer later too. Accepted, MFMT is
+   * learned; refused, the method is learned over any connection of the pool
+   * (setMtime, as the engine does for a file finished at once) and
+   * `learned` is told whether the time was set.
+   */
+  guess?: { mtime: Date; learned(set: boolean): void };
+}
+
+/** A copy finished later (deferredFinish); `result`, once set, is told whether a guessed mtime was set after all. */
+export interface Deferred {
+  published: Promise<void>;
+  mtimeSet: boolean;
+  result?: CopyResult;
+}
+
+/**
+ * finishLater with the mtime command this server is known to take, or MFMT
+ * as a guess where advertised (a connection's first file); undefined when
+ * there is a time to set and no way to set it in the batch (the copy
+ * finishes at once and learns the method). `mtimeless` is told when a
+ * refused guess found no method.
+ */
+export async function deferredFinish(
+  d: FtpConnection,
+  tmp: ContainedPath,
+  final: ContainedPath,
+  mtime: Date | undefined,
+  base: Omit<LaterFinish, 'setTime' | 'guess'>,
+  mtimeless: () => void,
+): Promise<Deferred | undefined> {
+  const known = mtime ? d.mtimeCommand(tmp, mtime) : undefined;
+  const guess = mtime && !known ? d.mtimeGuess(tmp, mtime) : undefined;
+  if (mtime && !known && !guess) return undefined;
+  await d.ensureType('I'); // RFC 3659 §4: SIZE is exact in binary type only
+  const late = { mtimeSet: mtime !== undefined } as Deferred;
+  // Told after the copy returned (its result is `late.result` by then): whether the time was set after all.
+  const learned = (set: boolean) => {
+    if (late.result) late.result.mtimeSet = set;
+    if (!set) mtimeless();
+  };
+  late.published = finishLater(d, tmp, final, mtime && guess ? { ...base, setTime: guess, guess: { mtime, learned } } : { ...base, setTime: known });
+  return late;
 }
 
 /**
@@ -51,7 +99,11 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   o.fxp.owe(d, replies);
   const done = (async () => {
     try {
-      checked(await replies, d, final, o);
+      const got = await replies;
+      checked(got, d, final, o);
+      if (o.guess) await learnedMtime(got[got.length - 1], d, tmp, o.guess, o);
+      // Both servers' 2xx and the size: a source's late 426 or silence fails this file (transient), never renamed.
+      if (o.sourceEnd) await o.sourceEnd;
     } catch (err) {
       await discardPart(tmp, o);
       throw err;
@@ -79,14 +131,23 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   return done;
 }
 
-/** Throws unless the size (when checked) matches and the mtime (when set) was accepted. */
+/** Throws unless the size (when checked) matches and the mtime (when set, unless a guess refused) was accepted. */
 function checked(replies: (FtpReply | FtpError)[], d: FtpConnection, final: ContainedPath, o: LaterFinish): void {
-  for (const r of replies) if (r instanceof FtpError) throw r;
+  for (let i = 0; i < replies.length; i++) {
+    const r = replies[i];
+    if (r instanceof FtpError && !(o.guess && i === replies.length - 1 && r instanceof FtpReplyError)) throw r;
+  }
   if (!o.checkSize) return;
   // Two "226" replies can still leave a short file (a data connection cut
   // short, proftpd's TLS 1.3 truncation): it is sent again, never published.
   const text = (replies[0] as FtpReply).message.trim();
   if (Number(text) !== o.size) throw new FxpShortFileError(`${d.label}: ${final}: size after transfer is ${text}, expected ${o.size}`);
+}
+
+/** After a guessed MFMT (LaterFinish.guess): learns that it works, or the method that does. */
+async function learnedMtime(reply: FtpReply | FtpError, d: FtpConnection, tmp: ContainedPath, guess: NonNullable<LaterFinish['guess']>, o: LaterFinish): Promise<void> {
+  if (!(reply instanceof FtpError)) return d.mtimeWorked('MFMT');
+  guess.learned(await o.pool.use((c) => c.setMtime(tmp, guess.mtime)));
 }
 
 /**

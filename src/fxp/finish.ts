@@ -69,6 +69,26 @@ export interface Ends {
   commandTimeout: number;
   timings: FxpTimings;
   aids: TransferAids;
+  /**
+   * The destination's final reply ends the wait when it comes first; the
+   * source's is judged later (SourceEnd). Set by transfer.ts where the next
+   * commands to the destination need nothing from the source
+   * (stor-with-pasv.ts): proftpd sends its 226 one server round trip after
+   * its 150 (a lingering close of the data connection), after the
+   * destination's own 226.
+   */
+  early?: boolean;
+}
+
+/**
+ * A transfer that returned on the destination's final reply (Ends.early).
+ * `verdict` resolves once the source said 2xx, rejects with the judged
+ * failure (a 426, 451, a reset, or silence past the copy-check timeout:
+ * transient, since the data had all arrived); never unhandled. An object,
+ * not the promise itself: an async function returning a promise would wait for it.
+ */
+export interface SourceEnd {
+  verdict: Promise<void>;
 }
 
 /** After one side fails, how long the other may take to report its own verdict. */
@@ -117,16 +137,24 @@ function cutShort(s: Side, why: NonNullable<Side['cut']>): void {
  * Per file this is the hot path of a mirror: one record per side, one
  * promise for the outcome, and timers only once one side has settled.
  */
-export async function awaitBoth(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends): Promise<void> {
+export async function awaitBoth(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends): Promise<SourceEnd | undefined> {
   const watch = ends.aids.watch?.({ stallMs: ends.stallMs, deadlineMs: ends.deadline });
   try {
-    await finish(src, dst, file, dstFirst, ends, watch);
+    // After an early return the part file is complete: the watch has nothing left to see.
+    return await finish(src, dst, file, dstFirst, ends, watch);
   } finally {
     watch?.stop();
   }
 }
 
-async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dstFirst: FtpReply | Promise<FtpReply> | undefined, ends: Ends, watch: PartWatch | undefined): Promise<void> {
+async function finish(
+  src: FtpConnection,
+  dst: FtpConnection,
+  file: FxpFile,
+  dstFirst: FtpReply | Promise<FtpReply> | undefined,
+  ends: Ends,
+  watch: PartWatch | undefined,
+): Promise<SourceEnd | undefined> {
   const { commandTimeout, timings } = ends;
   const finalTimeout = watch ? Infinity : ends.deadline;
   const finalOf = async (s: Side, path: string, first: FtpReply | Promise<FtpReply> | undefined): Promise<void> => {
@@ -143,6 +171,9 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
   // Settles with the stall signal, or undefined once both sides settled.
   let end!: (s: StallSignal | undefined) => void;
   const ended = new Promise<StallSignal | undefined>((r) => (end = r));
+  // Ends.early: settles once the destination said 2xx (made only then: one promise per file on that path alone).
+  let dstDone: (() => void) | undefined;
+  const dstOk = ends.early ? new Promise<void>((r) => (dstDone = r)) : undefined;
   // When one side fails, the other gets a moment to report its own verdict
   // before it is cut (its connection closes; the caller replaces it).
   const watchSide = (s: Side, other: Side, p: Promise<void>) =>
@@ -150,6 +181,8 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
       () => {
         s.settled = true;
         if (--open === 0) return end(undefined);
+        if (s === dstSide) dstDone?.();
+        // Still running after an early return: the source's silence is caught here too.
         checkTimer ??= setTimeout(() => cutShort(other, { kind: 'copy-check', text: `no reply to ${other.step} within ${formatMs(timings.copyCheckMs)} after ${s.conn.label} finished` }), timings.copyCheckMs);
       },
       (err: unknown) => {
@@ -161,11 +194,33 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
     );
   const both = Promise.all([watchSide(srcSide, dstSide, finalOf(srcSide, file.srcPath, undefined)), watchSide(dstSide, srcSide, finalOf(dstSide, file.dstPath, dstFirst))]);
   watch?.onStalled(end);
-  const stalled = await ended;
-  if (checkTimer) clearTimeout(checkTimer);
-  if (stalled) return stall(src, dst, file, stalled, srcSide, dstSide, both, ends, watch);
-  if (failures.length === 0) return;
+  const verdict = async (late: boolean): Promise<void> => {
+    const stalled = await ended;
+    if (checkTimer) clearTimeout(checkTimer);
+    if (stalled) return stall(src, dst, file, stalled, srcSide, dstSide, both, ends, watch);
+    if (failures.length === 0) return;
+    return failed(file, failures, ends, watch, late);
+  };
+  if (dstOk) {
+    // `ended` gives undefined only once both sides settled, a stall signal otherwise (then judged now).
+    const first = await Promise.race([ended, dstOk]);
+    if (first === undefined && open > 0) {
+      // The destination is done, the source not yet: its verdict comes later.
+      const later = verdict(true);
+      later.catch(() => undefined);
+      return { verdict: later };
+    }
+  }
+  await verdict(false);
+  return undefined;
+}
 
+/**
+ * The verdict on a transfer with at least one failed side. `late`: the
+ * destination had said 2xx before the source failed (Ends.early): the
+ * data had all arrived, so whatever the source says now is transient.
+ */
+async function failed(file: FxpFile, failures: Failure[], ends: Ends, watch: PartWatch | undefined, late: boolean): Promise<never> {
   // If both fail, the passive side is the cause: an active side that was
   // allowed its PORT can only fail on the data connection because the
   // passive side refused or dropped it (vsftpd's "425 Security: Bad IP
@@ -180,14 +235,18 @@ async function finish(src: FtpConnection, dst: FtpConnection, file: FxpFile, dst
   // reads RETR, then marks RETR 150 and serves it to the next data connection
   // (a later relay on that connection received the file twice). Its replies no
   // longer pair with our commands, so every failed side is closed; the caller reconnects.
-  for (const f of failures) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
+  // Not a late final reply (only an active source has one: Ends.early): it is in step, and the next
+  // transfer, under way on the destination already, goes on over that connection.
+  for (const f of failures) if (!(late && f.err instanceof FtpReplyError)) f.conn.destroy(f.err instanceof Error ? f.err : undefined);
   const why = chosen.cut;
   const fault: Fault =
     why?.kind === 'copy-check'
       ? { step: chosen.step, error: new FtpTimeoutError(`${chosen.conn.label}: ${why.text}`), silent: true }
       : { step: chosen.step, error: chosen.err, silent: chosen.err instanceof FtpTimeoutError };
-  const flowed = dataFlowMatters(fault) ? await dataFlowed(file, watch, ends.aids) : false;
-  throw judgedError(fault, classifyFault(fault, flowed), chosen.conn.label);
+  const flowed = dataFlowMatters(fault) && (late || (await dataFlowed(file, watch, ends.aids)));
+  const cls = classifyFault(fault, flowed);
+  // Too late to move down the ladder (the next file is under way), and the data came: sent again.
+  throw judgedError(fault, late && cls === 'permanent' ? 'transient' : cls, chosen.conn.label);
 }
 
 /**

@@ -30,7 +30,7 @@
 import type { FtpConnection } from '../ftp/connection.js';
 import type { HostPort } from '../ftp/address.js';
 import type { FtpReply } from '../ftp/reply.js';
-import { FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
+import { FtpClosedError, FtpReplyError, FxpRefusedError } from '../ftp/errors.js';
 import { connectsOnPort } from '../ftp/software.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
 import type { FxpFile } from './finish.js';
@@ -71,10 +71,13 @@ export function storesWithPasvNow(src: FtpConnection, dst: FtpConnection, layout
 
 /**
  * Send PASV and STOR to `dst` in one write and return where the source must
- * connect. On any failure before that address is known, `dst` is closed (its
- * STOR is pending) and the judged failure is thrown.
+ * connect, once `src` may be told: its final reply to the transfer before
+ * has come (see sourceFinishing). On any failure before that address is
+ * known, `dst` is closed (its STOR is pending) and the judged failure is
+ * thrown. A source lost meanwhile (its late 426 closed it) fails at PORT,
+ * transient: both connections are closed and this file is sent again.
  */
-export async function pasvWithStor(dst: FtpConnection, file: FxpFile, fxp: FxpState, timeoutMs: number): Promise<HostPort> {
+export async function pasvWithStor(src: FtpConnection, dst: FtpConnection, file: FxpFile, fxp: FxpState, timeoutMs: number): Promise<HostPort> {
   let pending = false;
   try {
     dst.sendBatch([['PASV'], ['STOR', file.dstPath]]);
@@ -83,6 +86,9 @@ export async function pasvWithStor(dst: FtpConnection, file: FxpFile, fxp: FxpSt
     if (reply.code !== 227) throw new FtpReplyError(reply.code, 'PASV', reply.lines);
     const hp = dst.passiveTarget('PASV', reply);
     fxp.learnPasv(dst, true);
+    await fxp.owed(src);
+    // Closed by the transfer before's verdict (its source silent past the copy-check timeout): this file is sent again.
+    if (src.closed) throw new FtpClosedError(`${src.label}: connection closed before PORT (the transfer before ended badly)`);
     return hp;
   } catch (err) {
     if (pending) {
@@ -95,4 +101,23 @@ export async function pasvWithStor(dst: FtpConnection, file: FxpFile, fxp: FxpSt
     if (judged instanceof FxpRefusedError) fxp.learnPasv(dst, false);
     throw judged;
   }
+}
+
+/**
+ * The source of a transfer that returned on the destination's final reply
+ * (finish.ts, Ends.early), until its own final reply comes: proftpd 1.3.8
+ * sends its 226 one server round trip after its 150 (a lingering close of
+ * the data connection), after pyftpdlib's or pure-ftpd's 226, and answers a
+ * command that arrives meanwhile with "450 ... data transfer in progress".
+ * So that reply is owed (FxpState.owe): the next transfer's PORT+RETR wait
+ * for it (pasvWithStor; fxpTransfer and relay on every other path), and so
+ * does a transfer that closes the connection; every queued operation of the
+ * connection (a listing, an MDTM, QUIT) waits for it in its queue; and the
+ * connection stays marked as transferring. Returned to the pool meanwhile,
+ * it is never spoken to before that reply, whoever takes it.
+ */
+export function sourceFinishing(src: FtpConnection, end: Promise<void>, fxp: FxpState, unmark: () => void): void {
+  const settled = end.then(unmark, unmark);
+  fxp.owe(src, settled);
+  void src.exclusive(() => settled);
 }

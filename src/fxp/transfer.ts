@@ -8,12 +8,12 @@ import { settledWithin } from '../ftp/wait.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectsOnPort, wantsPret } from '../ftp/software.js';
 import type { FxpState } from './state.js';
-import { DEFAULT_TIMINGS, awaitBoth, type Ends, type FxpFile, type FxpTimings, type TransferAids } from './finish.js';
+import { DEFAULT_TIMINGS, awaitBoth, type Ends, type FxpFile, type FxpTimings, type SourceEnd, type TransferAids } from './finish.js';
 import { classifyFault, judgedError, type Fault } from './faults.js';
-import { pasvWithStor, storesWithPasvNow } from './stor-with-pasv.js';
+import { pasvWithStor, sourceFinishing, storesWithPasvNow } from './stor-with-pasv.js';
 
 export { DEFAULT_TIMINGS } from './finish.js';
-export type { FxpFile, FxpTimings, TransferAids } from './finish.js';
+export type { FxpFile, FxpTimings, SourceEnd, TransferAids } from './finish.js';
 
 /** Who acts as TLS client on the server-to-server data connection. */
 export type TlsRole = 'none' | 'sscn-source' | 'sscn-destination' | 'cpsv' | 'clear';
@@ -158,8 +158,13 @@ export async function fxpTransfer(
   fxp: FxpState,
   timings: FxpTimings = DEFAULT_TIMINGS,
   aids: TransferAids = {},
-): Promise<void> {
+): Promise<SourceEnd | undefined> {
   const passive = layout.passive === 'source' ? src : dst;
+  // A passive destination in a mirror: STOR in PASV's own write (stor-with-pasv.ts), no head start,
+  // and the transfer over once the destination said 226 (the source's verdict comes later: finish.ts).
+  const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
+  // Nothing goes to a source whose previous transfer's 226 is still owed (Ends.early: proftpd answers 450 meanwhile).
+  if (!storSent) await fxp.owed(src);
   const typeSrc = src.ensureType('I');
   const typeDst = dst.ensureType('I');
   // Both already binary (every file but a connection's first): the same settled promise, one await.
@@ -169,18 +174,17 @@ export async function fxpTransfer(
   const deadline = Math.max(src.server.timeouts.data, dst.server.timeouts.data, file.remaining / FLOOR_RATE_BYTES_PER_MS);
   const commandTimeout = Math.max(src.server.timeouts.command, dst.server.timeouts.command);
   const stallMs = Math.max(src.server.timeouts.data, dst.server.timeouts.data);
-  const ends: Ends = { passive, deadline, stallMs, commandTimeout, timings, aids };
-  // A passive destination in a mirror: STOR in PASV's own write (stor-with-pasv.ts), no head start.
-  const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
+  const ends: Ends = { passive, deadline, stallMs, commandTimeout, timings, aids, early: storSent && file.remaining > 0 };
   let behind = false;
   // Both connections carry a transfer from their first command until its
   // replies are read: a rename checked meanwhile waits (finish-later.ts).
   const marks = [fxp.transferring(src), fxp.transferring(dst)];
+  let later: SourceEnd | undefined;
   try {
     // The PASV asked ahead (state.ts) needs no command: taken here, without openPassive's round of promises.
     const early = storSent ? undefined : fxp.takeAhead(passive, layout.tls === 'none' && !layout.extended);
     const { hp, extended } = storSent
-      ? { hp: await pasvWithStor(dst, file, fxp, commandTimeout), extended: false }
+      ? { hp: await pasvWithStor(src, dst, file, fxp, commandTimeout), extended: false }
       : early
         ? { hp: early, extended: false }
         : await openPassive(passive, layout, passive === src ? ['RETR', file.srcPath] : ['STOR', file.dstPath], fxp);
@@ -193,10 +197,14 @@ export async function fxpTransfer(
     // a source that is still open then has it owed.
     behind = passive === src && file.more === true && layout.tls === 'none' && !extended && fxp.canAskBehindRetr(src);
     const retr: Command[] = behind ? [['RETR', file.srcPath], ['PASV']] : [['RETR', file.srcPath]];
-    return await transferWith(src, dst, layout, file, fxp, { port, retr, plan, ends });
+    later = await transferWith(src, dst, layout, file, fxp, { port, retr, plan, ends });
+    return later;
   } finally {
     if (behind) await fxp.readBehindRetr(src, commandTimeout);
-    for (const end of marks) end();
+    marks[1]();
+    // The source carries this transfer until its own final reply (stor-with-pasv.ts, sourceFinishing).
+    if (later) sourceFinishing(src, later.verdict, fxp, marks[0]);
+    else marks[0]();
   }
 }
 
@@ -210,7 +218,7 @@ interface Steps {
 }
 
 /** fxpTransfer once the passive side has its address: the commands to both servers, then their final replies. */
-async function transferWith(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile, fxp: FxpState, steps: Steps): Promise<void> {
+async function transferWith(src: FtpConnection, dst: FtpConnection, layout: FxpLayout, file: FxpFile, fxp: FxpState, steps: Steps): Promise<SourceEnd | undefined> {
   const { port, retr, plan, ends } = steps;
   const { passive, timings, commandTimeout } = ends;
   const active = passive === src ? dst : src;

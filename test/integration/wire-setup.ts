@@ -97,6 +97,38 @@ export function mtimesOf(root: string): number[] {
 }
 
 /**
+ * A mirror (-P 1, -v, plus `args`) of `dirs` × `per` seeded files from `src`
+ * to `dst`, checked: no final name ever with a wrong size, exit OK, every
+ * file transferred in `mode`, no part file, the trees' sha256 and every
+ * mtime as on the source, and a re-run that transfers nothing. Returns the
+ * client's -v lines for the caller's wire checks, and the seeded sizes.
+ */
+export async function checkedMirror(
+  src: LabServer,
+  dst: LabServer,
+  top: string,
+  o: { mtime: Date; mode: string; args?: string[]; dirs?: number; per?: number },
+): Promise<{ lines: TimedLine[]; sizes: Map<string, number> }> {
+  const sizes = seed(src, top, o.dirs ?? 3, o.per ?? 12, o.mtime);
+  const watch = watchFinalNames(path.join(dst.root, top), sizes);
+  const run = runTimed(['mirror', urlOf(src, top), urlOf(dst, top), '--json', '-v', '-P', '1', ...(o.args ?? [])]);
+  const r = await run.done;
+  assert.deepEqual(watch.stop(), [], 'no final name with a wrong size');
+  assert.equal(r.code, EXIT.OK, show(r));
+  const s = summaryOf(r);
+  assert.deepEqual(s.failures, []);
+  assert.equal(s.files.transferred, sizes.size);
+  assert.deepEqual(s.modes, { [o.mode]: sizes.size });
+  assert.deepEqual(partsUnder(path.join(dst.root, top)), []);
+  assert.deepEqual(hashTree(path.join(dst.root, top)), hashTree(path.join(src.root, top)));
+  assert.deepEqual(new Set(mtimesOf(path.join(dst.root, top))), new Set([o.mtime.getTime()]), 'every mtime preserved');
+  const again = await runTimed(['mirror', urlOf(src, top), urlOf(dst, top), '--json', ...(o.args ?? [])]).done;
+  assert.equal(again.code, EXIT.OK, show(again));
+  assert.equal(summaryOf(again).files.transferred, 0);
+  return { lines: run.lines, sizes };
+}
+
+/**
  * A mirror (-P 1, -v) from `src` (rate-limited) to `dst` of a0 (10 KiB: it
  * teaches the destination's mtime method, so the files after it finish one
  * transfer later) and big1..big3 (1 MiB each), with every data connection

@@ -65,7 +65,7 @@ function storTimes(answered: Map<string, number>): Handler {
 test('SIZE+MFMT of a file share a write with the next file\'s PORT+STOR; its RNFR/RNTO go out once that STOR was answered, with the next SIZE+MFMT; the last file\'s rename at once', async () => {
   const answered = new Map<string, number>();
   await withPair(HOSTS, pair({ STOR: storTimes(answered) }), async (p) => {
-    // a teaches the destination's mtime method (MFMT) the usual way; b and c then finish later.
+    // a's MFMT is a guess (advertised, not yet known to work): it finishes later too, and teaches the method.
     const a = await p.copy('a.bin', { more: true, publishLater: true, mtime: T0 });
     p.release();
     const b = await p.copy('b.bin', { more: true, publishLater: true, mtime: T0 });
@@ -77,15 +77,15 @@ test('SIZE+MFMT of a file share a write with the next file\'s PORT+STOR; its RNF
     const mfmt = (name: string) => `MFMT 20240301102030 ${part(name)}`;
     assert.deepEqual(dstCommands(p.dst), [
       'PORT', `STOR ${part('a.bin')}`,
-      `SIZE ${part('a.bin')}`, mfmt('a.bin'),
-      'RNFR /in/.a.bin.fxpmirror-part', 'RNTO /in/a.bin', 'PORT', `STOR ${part('b.bin')}`,
-      `SIZE ${part('b.bin')}`, mfmt('b.bin'), 'PORT', `STOR ${part('c.bin')}`,
+      `SIZE ${part('a.bin')}`, mfmt('a.bin'), 'PORT', `STOR ${part('b.bin')}`,
+      `RNFR ${part('a.bin')}`, 'RNTO /in/a.bin', `SIZE ${part('b.bin')}`, mfmt('b.bin'), 'PORT', `STOR ${part('c.bin')}`,
       // b's rename waited for c's STOR to be answered, then went with c's SIZE+MFMT; c, the last, renamed as soon as its size was checked
       `RNFR ${part('b.bin')}`, 'RNTO /in/b.bin', `SIZE ${part('c.bin')}`, mfmt('c.bin'),
       `RNFR ${part('c.bin')}`, 'RNTO /in/c.bin',
     ]);
     const reads = dstReads(p.dst);
-    assert.ok(reads.some((r) => r.join('|') === [`SIZE ${part('b.bin')}`, mfmt('b.bin'), 'PORT', `STOR ${part('c.bin')}`].join('|')), `one write: ${JSON.stringify(reads)}`);
+    assert.ok(reads.some((r) => r.join('|') === [`SIZE ${part('a.bin')}`, mfmt('a.bin'), 'PORT', `STOR ${part('b.bin')}`].join('|')), `one write: ${JSON.stringify(reads)}`);
+    assert.ok(reads.some((r) => r.join('|') === [`RNFR ${part('a.bin')}`, 'RNTO /in/a.bin', `SIZE ${part('b.bin')}`, mfmt('b.bin'), 'PORT', `STOR ${part('c.bin')}`].join('|')), `one write: ${JSON.stringify(reads)}`);
     assert.ok(reads.some((r) => r.join('|') === [`RNFR ${part('b.bin')}`, 'RNTO /in/b.bin', `SIZE ${part('c.bin')}`, mfmt('c.bin')].join('|')), `one write: ${JSON.stringify(reads)}`);
     assert.ok(arrived(p.dst, `RNFR ${part('b.bin')}`) >= answered.get(part('c.bin'))!, "b's RNFR came after c's STOR was answered");
     for (const [name, data] of [['a.bin', A], ['b.bin', B], ['c.bin', C]] as const) {
@@ -196,7 +196,7 @@ test('mirror: a short file found after the next file started is retried and land
   assert.equal(lied, 2, 'f1 checked twice');
   assert.equal(dst.sent('STOR').filter((c) => c === 'STOR /dst/.f1.txt.fxpmirror-part').length, 2, 'f1 sent again');
   // f1's size check rode with f2's transfer
-  assert.ok(dst.sessions.some((x) => x.reads.some((rd) => rd[0] === 'SIZE /dst/.f1.txt.fxpmirror-part' && rd.some((c) => c.startsWith('STOR /dst/.f2')))));
+  assert.ok(dst.sessions.some((x) => x.reads.some((rd) => rd.includes('SIZE /dst/.f1.txt.fxpmirror-part') && rd.some((c) => c.startsWith('STOR /dst/.f2')))));
   const landed = dst.tree.paths().filter((x) => x.startsWith('/dst/') && dst.tree.get(x)?.type === 'file');
   assert.deepEqual(landed, ['/dst/f0.txt', '/dst/f1.txt', '/dst/f2.txt', '/dst/f3.txt', '/dst/f4.txt']);
   for (const f of landed) {
