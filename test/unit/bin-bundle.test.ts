@@ -162,3 +162,18 @@ test('bin/fxpmirror keeps one code cache per command, and a rebuilt bundle never
   assert.equal(cacheFiles(root).filter((f) => f.startsWith('mirror-')).length, 2);
   assert.ok(fs.existsSync(cache));
 });
+
+test('bin/fxpmirror exits 7, never 0, when the run stops with main() unsettled (nothing left to wait for), from the bundle or dist/src', (t) => {
+  const { root, bin, bundle, modules } = tree();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  fs.writeFileSync(bundle, 'exports.main = () => new Promise(() => {});\n');
+  fs.writeFileSync(modules, 'export function main() { return new Promise(() => {}); }\n');
+  setMtime(modules, 1_000_000);
+  for (const env of [{}, { FXPMIRROR_NO_BUNDLE: '1' }]) {
+    setMtime(bundle, 1_000_100);
+    const r = spawnSync(process.execPath, [bin, 'mirror', 'a', 'b'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    assert.equal(r.status, 7, JSON.stringify(env));
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'fxpmirror: internal error: the run stopped before it was finished (nothing left to wait for)\n');
+  }
+});
