@@ -147,6 +147,18 @@ test('bin/fxpmirror runs the bundle when the cache cannot be written, and leaves
   assert.deepEqual(fs.readdirSync(CACHE(root)), []);
 });
 
+test('bin/fxpmirror leaves no temporary file when the finished cache cannot be renamed into place', (t) => {
+  const { root, bin, cache } = cachedTree();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  // The cache's name taken by a folder that is not empty: unreadable as a cache, and no rename can replace it.
+  fs.rmSync(cache);
+  fs.mkdirSync(cache);
+  fs.writeFileSync(path.join(cache, 'x'), '');
+  assert.equal(run(bin), 'bundle mirror a b');
+  assert.deepEqual(cacheFiles(root), [path.basename(cache)]);
+  assert.deepEqual(fs.readdirSync(cache), ['x']);
+});
+
 test('bin/fxpmirror keeps one code cache per command, and a rebuilt bundle never uses an older one', (t) => {
   const { root, bin, cache } = cachedTree();
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
