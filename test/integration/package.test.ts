@@ -138,11 +138,11 @@ describe('npm package: pack, global install into a temporary prefix, fxpmirror -
   test('the tarball holds the built CLI, the job examples and the LICENSE, and no source maps', () => {
     const files = packed.files.map((f) => f.path).sort();
     assert.equal(packed.filename, `${PKG.name}-${PKG.version}.tgz`);
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/fxpmirror', 'dist/src/cli/index.js', 'dist/bundle/cli/index.js', 'jobs/fxpmirror.schema.json', 'jobs/demo.yaml']) {
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/fxpmirror', 'bin/package.json', 'dist/src/cli/index.js', 'dist/bundle/cli/index.cjs', 'jobs/fxpmirror.schema.json', 'jobs/demo.yaml']) {
       assert.ok(files.includes(f), `${f} missing from ${files.join(', ')}`);
     }
     assert.deepEqual(files.filter((f) => f.endsWith('.map')), [], 'a map would point to sources the package does not ship');
-    assert.deepEqual(files.filter((f) => !/^(LICENSE|README\.md|package\.json|bin\/fxpmirror|dist\/src\/.+\.js|dist\/bundle\/cli\/[^/]+\.js|jobs\/[^/]+\.(yaml|json))$/.test(f)), []);
+    assert.deepEqual(files.filter((f) => !/^(LICENSE|README\.md|package\.json|bin\/(fxpmirror|package\.json)|dist\/src\/.+\.js|dist\/bundle\/cli\/index\.cjs|jobs\/[^/]+\.(yaml|json))$/.test(f)), []);
     // Every module of src/ is there, and nothing else (no tests, no stale modules).
     const modules = (dir: string): string[] => fs.readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => `dist/${dir}/${f.replace(/\.ts$/, '.js')}`);
     assert.deepEqual(files.filter((f) => f.startsWith('dist/src/')), modules('src').sort());
