@@ -8,7 +8,7 @@
  * transfers nothing. On the destination's wire (-v): the twelve siblings'
  * MKDs were sent with no reply read between them.
  *
- * Addresses 127.0.19.1 .. 127.0.19.4 belong to this file.
+ * Addresses 127.0.20.1 .. 127.0.20.4 (ports 4931-4934) belong to this file.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,10 +55,10 @@ describe('new nested directories against the lab servers', { skip: UNAVAILABLE ?
 
   before(async () => {
     S = await startPlan({
-      src: ['proftpd', { address: '127.0.19.1', port: 4921 }],
-      pyftpdlib: ['pyftpdlib', { address: '127.0.19.2', port: 4922 }],
-      'pure-ftpd': ['pure-ftpd', { address: '127.0.19.3', port: 4923 }],
-      vsftpd: ['vsftpd', { address: '127.0.19.4', port: 4924 }],
+      src: ['proftpd', { address: '127.0.20.1', port: 4931 }],
+      pyftpdlib: ['pyftpdlib', { address: '127.0.20.2', port: 4932 }],
+      'pure-ftpd': ['pure-ftpd', { address: '127.0.20.3', port: 4933 }],
+      vsftpd: ['vsftpd', { address: '127.0.20.4', port: 4934 }],
     });
     seedTree(path.join(S.src.root, 'tree'));
   });
