@@ -140,7 +140,7 @@ class Conn {
   /** The 227's port, once its address is shown to be this server's own (never hand a third party's address to the other server). */
   port(): number {
     const n = this.n;
-    if (this.ni !== 5 || `${n[0]}.${n[1]}.${n[2]}.${n[3]}` !== this.u.hostname) fail(`${this.u.host}: bad 227`);
+    if (this.ni !== 5 || n[4] > 255 || n[5] > 255 || `${n[0]}.${n[1]}.${n[2]}.${n[3]}` !== this.u.hostname) fail(`${this.u.host}: bad 227`);
     return n[4] * 256 + n[5];
   }
 }
