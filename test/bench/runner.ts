@@ -145,6 +145,8 @@ export function summarize(r: Run<string>): object {
     code: r.code,
     wallMs: Math.round(r.wallMs * 10) / 10,
     cpuS: Math.round(r.cpuS * 1000) / 1000,
+    userS: Math.round(r.userS * 1000) / 1000,
+    sysS: Math.round(r.sysS * 1000) / 1000,
     serversCpuS: Math.round(r.serversCpuS * 1000) / 1000,
     linkCpuS: r.linkCpuS === undefined ? undefined : Math.round(r.linkCpuS * 1000) / 1000,
     rssKiB: r.rssKiB,
