@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBigFiles, makeTree } from './fixtures.js';
 import { measure } from './measure.js';
-import { best, failRow, failure, flushDisk, LFTP_BIN, repeat, runFx, runLftp, summarizeAll, url, type Ctx, type Run, type Tool } from './runner.js';
+import { best, failRow, failure, firstProblem, FLOORS, flushDisk, LFTP_BIN, repeat, runFx, runLftp, summarize, summarizeAll, TOOLS, url, type Ctx, type Floor, type Run, type Tool } from './runner.js';
 import { fmt, fmtBytes, fmtInt, fmtRatio, MiB, say, verdict, type Row } from './table.js';
 import { noopOnce, syncOnce } from './work.js';
 
@@ -30,8 +30,8 @@ export const CORES = os.cpus().length;
 function ceilingRows(
   id: string,
   what: string,
-  fx: Run,
-  lf: Run,
+  fx: Run<string>,
+  lf: Run<string>,
   unit: string,
   rate: (wallS: number) => number,
   show: (v: number) => string,
@@ -64,7 +64,29 @@ function ceilingRows(
   ];
 }
 
-/** 1. Initial sync of many small files, both at parallel 4. Goals: issue 12's loopback rows. */
+/**
+ * Rows 1e-1g: what the barest Node.js client (floor-client.ts) spends on the
+ * same work in the same runs, with lftp's exchanges per file (A) and with
+ * fxpmirror's (B), and what `node -e ''` alone spends. They show how much of
+ * row 1b's gap to lftp is Node.js itself rather than fxpmirror's code.
+ */
+async function floorRows(runs: Record<Floor, Run<string>[]>, lf: Run<string> | undefined): Promise<{ rows: Row[]; nodeCpuS: number }> {
+  const row = (id: string, f: Floor, what: string): Row => {
+    const r = best(runs[f]);
+    const scenario = `initial sync: barest Node.js client, ${what}: client CPU s`;
+    if (!r) return { id, scenario, fxpmirror: `FAIL: ${firstProblem(runs[f])}`.slice(0, 60), lftp: lf ? fmt(lf.cpuS) : '—', ratio: '—', goal: '—', result: 'FAIL' };
+    return { id, scenario, fxpmirror: fmt(r.cpuS), lftp: lf ? fmt(lf.cpuS) : '—', ratio: lf ? fmtRatio(r.cpuS / lf.cpuS) : '—', goal: '—', result: 'INFO' };
+  };
+  let nodeCpuS = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const m = await measure({ command: process.execPath, args: ['-e', ''], timeoutSec: 30 });
+    if (m.code === 0) nodeCpuS = Math.min(nodeCpuS, m.cpuS);
+  }
+  const node: Row = { id: '1g', scenario: "initial sync: Node.js start-up (node -e ''), CPU s", fxpmirror: fmt(nodeCpuS), lftp: '—', ratio: '—', goal: '—', result: 'INFO' };
+  return { rows: [row('1e', 'floorA', "lftp's exchanges"), row('1f', 'floorB', "fxpmirror's exchanges"), node], nodeCpuS };
+}
+
+/** 1. Initial sync of many small files, both at parallel 4, and the floor client alongside. Goals: issue 12's loopback rows. */
 export async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
   const dirs = Math.max(2, Math.round(20 * ctx.args.scale));
   const size = 4096;
@@ -72,15 +94,29 @@ export async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
   flushDisk();
   const name = `initial sync ${fmtInt(files)} × 4 KiB, ${dirs} dirs, -P4 (files/s)`;
   say(`1: ${name}`);
-  const runs = await repeat(ctx, 's1', ctx.args.reps, (tool, rep) =>
-    syncOnce(ctx, tool, { tree: 's1', rel: `/s1-${tool}-${rep}`, files, size, parallel: 4, timeoutSec: 300 }),
+  const runs = await repeat<Tool | Floor>(
+    ctx,
+    's1',
+    ctx.args.reps,
+    (tool, rep) => syncOnce(ctx, tool, { tree: 's1', rel: `/s1-${tool}-${rep}`, files, size, parallel: 4, timeoutSec: 300 }),
+    TOOLS,
+    FLOORS,
   );
   const goal = '≥ 1.0×';
   const cpuGoal = '≤ 1.2×';
   const fx = best(runs.fxpmirror);
   const lf = best(runs.lftp);
-  const json = { files, dirs, fileBytes: size, runs: summarizeAll(runs) };
-  if (!fx || !lf) return { rows: [failRow('1', name, runs, goal)], json };
+  const rate = (r: Run<string> | undefined) => (r ? files / (r.wallMs / 1000) : undefined);
+  const floor = await floorRows(runs, lf);
+  const json = {
+    files,
+    dirs,
+    fileBytes: size,
+    runs: { ...summarizeAll(runs), floorA: runs.floorA.map(summarize), floorB: runs.floorB.map(summarize) },
+    floorFilesPerSecond: { floorA: rate(best(runs.floorA)), floorB: rate(best(runs.floorB)) },
+    nodeStartupCpuS: floor.nodeCpuS,
+  };
+  if (!fx || !lf) return { rows: [failRow('1', name, runs, goal), ...floor.rows], json };
   const fxRate = files / (fx.wallMs / 1000);
   const lfRate = files / (lf.wallMs / 1000);
   const ratio = fxRate / lfRate;
@@ -98,6 +134,7 @@ export async function scenarioInitial(ctx: Ctx): Promise<ScenarioResult> {
         result: verdict(cpuRatio <= 1.2),
       },
       ...ceilingRows('1', 'initial sync', fx, lf, 'files/s', (w) => files / w, fmtInt, goal, (r) => r >= 1.0),
+      ...floor.rows,
     ],
     json: { ...json, filesPerSecond: { fxpmirror: fxRate, lftp: lfRate }, ratio, clientCpuRatio: cpuRatio },
   };

@@ -41,6 +41,9 @@ export interface Measured {
   wallMs: number;
   /** User + system CPU seconds of the tool. */
   cpuS: number;
+  /** The two parts of cpuS (on loopback, system time includes the servers' side of TCP run in the client's writes). */
+  userS: number;
+  sysS: number;
   /** Peak resident set size in KiB (GNU time's %M). */
   rssKiB: number;
   traffic?: Traffic;
@@ -124,12 +127,16 @@ export async function measure(spec: RunSpec): Promise<Measured> {
   const wallMs = performance.now() - t0;
   const after = spec.counter ? await spec.counter.read() : undefined;
   let cpuS = NaN;
+  let userS = NaN;
+  let sysS = NaN;
   let rssKiB = NaN;
   try {
     // "Command exited with non-zero status N" may precede the figures.
     const last = fs.readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
     const [, user, sys, rss] = last.trim().split(/\s+/).map(Number);
     cpuS = user + sys;
+    userS = user;
+    sysS = sys;
     rssKiB = rss;
   } catch {
     /* time could not write: leave NaN, the table shows it */
@@ -141,6 +148,8 @@ export async function measure(spec: RunSpec): Promise<Measured> {
     timedOut: result.code === 124 || result.code === 137,
     wallMs,
     cpuS,
+    userS,
+    sysS,
     rssKiB,
     traffic:
       before && after

@@ -20,6 +20,11 @@ export const FXPMIRROR_BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
 export type Tool = 'fxpmirror' | 'lftp';
 export const TOOLS: Tool[] = ['fxpmirror', 'lftp'];
 
+/** Scenario 1's floor client (floor-client.ts): A does lftp's exchanges per file, B fxpmirror's. */
+export type Floor = 'floorA' | 'floorB';
+export const FLOORS: Floor[] = ['floorA', 'floorB'];
+export const FLOOR_JS = path.join(REPO_ROOT, 'dist', 'test', 'bench', 'floor-client.js');
+
 /** `p` is absolute: "%2F" says so (RFC 1738 §3.2.2) to fxpmirror and lftp alike. */
 export function url(s: LabServer, p: string): string {
   return `ftp://${LAB_USER}:${encodeURIComponent(LAB_PASSWORD)}@${s.host}:${s.port}/%2F${p.slice(1)}`;
@@ -100,6 +105,12 @@ export function runFx(ctx: Ctx, args: string[], o: RunOpts): Promise<Measured> {
   return measure({ ...cmd, timeoutSec: o.timeoutSec, discardStdout: o.discardStdout, counter: ctx.counter, onStderr: o.onStderr });
 }
 
+/** The floor client: plain `node` (no flags, no bundle), the same URLs and parallelism as the tools. */
+export function runFloor(ctx: Ctx, floor: Floor, srcUrl: string, dstUrl: string, parallel: number, o: RunOpts): Promise<Measured> {
+  const cmd = inNetns(ctx.clientNetns, process.execPath, [FLOOR_JS, floor === 'floorA' ? 'A' : 'B', srcUrl, dstUrl, String(parallel)]);
+  return measure({ ...cmd, timeoutSec: o.timeoutSec, counter: ctx.counter, onStderr: o.onStderr });
+}
+
 export function runLftp(ctx: Ctx, script: string, o: RunOpts): Promise<Measured> {
   const cmd = inNetns(ctx.clientNetns, LFTP_BIN, ['-c', `${LFTP_SETTINGS}; ${script}`]);
   return measure({ ...cmd, timeoutSec: o.timeoutSec, discardStdout: o.discardStdout, counter: ctx.counter, onStderr: o.onStderr });
@@ -113,8 +124,8 @@ export interface Once {
 }
 
 /** A run's figures plus whether its result was correct. */
-export interface Run extends Measured {
-  tool: Tool;
+export interface Run<T extends string = Tool> extends Measured {
+  tool: T;
   rep: number;
   ok: boolean;
   problem?: string;
@@ -126,7 +137,7 @@ export interface Run extends Measured {
   linkCpuS?: number;
 }
 
-export function summarize(r: Run): object {
+export function summarize(r: Run<string>): object {
   return {
     rep: r.rep,
     ok: r.ok,
@@ -134,6 +145,8 @@ export function summarize(r: Run): object {
     code: r.code,
     wallMs: Math.round(r.wallMs * 10) / 10,
     cpuS: Math.round(r.cpuS * 1000) / 1000,
+    userS: Math.round(r.userS * 1000) / 1000,
+    sysS: Math.round(r.sysS * 1000) / 1000,
     serversCpuS: Math.round(r.serversCpuS * 1000) / 1000,
     linkCpuS: r.linkCpuS === undefined ? undefined : Math.round(r.linkCpuS * 1000) / 1000,
     rssKiB: r.rssKiB,
@@ -143,7 +156,7 @@ export function summarize(r: Run): object {
   };
 }
 
-export function summarizeAll(runs: Record<Tool, Run[]>): object {
+export function summarizeAll(runs: Record<Tool, Run<string>[]>): object {
   return { fxpmirror: runs.fxpmirror.map(summarize), lftp: runs.lftp.map(summarize) };
 }
 
@@ -155,35 +168,39 @@ export function failure(m: Measured): string | undefined {
 }
 
 /** Best (fastest) correct run, or undefined when none was correct. */
-export function best(runs: Run[]): Run | undefined {
+export function best<T extends string>(runs: Run<T>[]): Run<T> | undefined {
   return runs.filter((r) => r.ok).sort((a, b) => a.wallMs - b.wallMs)[0];
 }
 
-export function firstProblem(runs: Run[]): string {
+export function firstProblem(runs: Run<string>[]): string {
   return runs.find((r) => !r.ok)?.problem ?? 'no run';
 }
 
-export function failRow(id: string, scenario: string, runs: Record<Tool, Run[]>, goal: string): Row {
+export function failRow(id: string, scenario: string, runs: Record<Tool, Run<string>[]>, goal: string): Row {
   const cell = (t: Tool) => (best(runs[t]) ? 'ok' : `FAIL: ${firstProblem(runs[t])}`.slice(0, 60));
   return { id, scenario, fxpmirror: cell('fxpmirror'), lftp: cell('lftp'), ratio: '—', goal, result: 'FAIL' };
 }
 
 /**
  * `reps` repetitions of both tools (or only `tools`), alternating which goes
- * first (the second run of a pair may find warmer caches). `once` runs one
- * tool, checks the result, and cleans up after itself.
+ * first (the second run of a pair may find warmer caches). `after` run next
+ * in each repetition (scenario 1's floor client), alternating among
+ * themselves, so the tools keep the places they have without them. `once`
+ * runs one tool, checks the result, and cleans up after itself.
  */
-export async function repeat(
+export async function repeat<T extends string = Tool>(
   ctx: Ctx,
   label: string,
   reps: number,
-  once: (tool: Tool, rep: number) => Promise<Once>,
-  tools: Tool[] = TOOLS,
-): Promise<Record<Tool, Run[]>> {
-  const out: Record<Tool, Run[]> = { fxpmirror: [], lftp: [] };
+  once: (tool: T, rep: number) => Promise<Once>,
+  tools: T[] = TOOLS as T[],
+  after: T[] = [],
+): Promise<Record<T, Run<T>[]>> {
+  const out = {} as Record<T, Run<T>[]>;
+  for (const t of [...(TOOLS as T[]), ...tools, ...after]) out[t] = [];
   const linkPids = ctx.linkPid === undefined ? [] : [ctx.linkPid];
   for (let rep = 0; rep < reps; rep++) {
-    const order = rep % 2 === 0 ? tools : [...tools].reverse();
+    const order = rep % 2 === 0 ? [...tools, ...after] : [...[...tools].reverse(), ...[...after].reverse()];
     for (const tool of order) {
       await quiet(ctx);
       const cpu0 = processCpuMs(serverPids(ctx));
@@ -192,7 +209,7 @@ export async function repeat(
       const linkCpuS = linkPids.length ? (processCpuMs(linkPids) - link0) / 1000 : undefined;
       await quiet(ctx);
       const serversCpuS = (processCpuMs(serverPids(ctx)) - cpu0) / 1000;
-      const run: Run = { ...m, tool, rep, ok: problem === undefined, problem, extra, serversCpuS, linkCpuS };
+      const run: Run<T> = { ...m, tool, rep, ok: problem === undefined, problem, extra, serversCpuS, linkCpuS };
       out[tool].push(run);
       const link = linkCpuS === undefined ? '' : `, link cpu ${fmt(linkCpuS)} s`;
       say(

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { logLines, shapeOf } from './fixtures.js';
-import { failure, runFx, runLftp, url, type Ctx, type Once, type Tool } from './runner.js';
+import { failure, runFloor, runFx, runLftp, url, type Ctx, type Floor, type Once, type Tool } from './runner.js';
 import { fmtBytes } from './table.js';
 
 export interface SyncRun {
@@ -26,13 +26,18 @@ export interface SyncRun {
   onStderr?: (text: string) => void;
 }
 
-/** A mirror of `tree` into a fresh `rel` by `tool`, checked on disk (files, sizes, bytes that went server to server), then removed. */
-export async function syncOnce(ctx: Ctx, tool: Tool, o: SyncRun): Promise<Once> {
+/**
+ * A mirror of `tree` into a fresh `rel` by `tool` (or by the floor client),
+ * checked on disk (files, sizes, bytes that went server to server), then removed.
+ */
+export async function syncOnce(ctx: Ctx, tool: Tool | Floor, o: SyncRun): Promise<Once> {
   const P = String(o.parallel);
   const m =
     tool === 'fxpmirror'
       ? await runFx(ctx, ['mirror', '-P', P, '-q', ...(o.fxExtra ?? []), '--fxp', 'force', url(ctx.src, `/${o.tree}/`), url(ctx.dst, `${o.rel}/`)], o)
-      : await runLftp(ctx, `${o.lftpBefore ?? ''}mirror -P${P} ${url(ctx.src, `/${o.tree}`)} ${url(ctx.dst, o.rel)}`, o);
+      : tool === 'lftp'
+        ? await runLftp(ctx, `${o.lftpBefore ?? ''}mirror -P${P} ${url(ctx.src, `/${o.tree}`)} ${url(ctx.dst, o.rel)}`, o)
+        : await runFloor(ctx, tool, url(ctx.src, `/${o.tree}/`), url(ctx.dst, `${o.rel}/`), o.parallel, o);
   let problem = failure(m);
   const disk = path.join(ctx.dst.root, o.rel.slice(1));
   const shape = shapeOf(disk, o.size);
