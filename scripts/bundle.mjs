@@ -11,7 +11,7 @@
 // function run on first import, so `mirror` still never runs the job layer
 // (YAML) and `--version` runs nearly nothing. Three folders deep, as
 // dist/src/cli is: src/cli/version.ts finds package.json at ../../../.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /**
@@ -37,11 +37,12 @@ const lazyChildProcess = {
   },
 };
 
+const out = 'dist/bundle/cli/index.cjs';
 // Also drops the code caches of the previous bundle (bin/fxpmirror).
 rmSync('dist/bundle', { recursive: true, force: true });
 await build({
   entryPoints: ['dist/src/cli/index.js'],
-  outfile: 'dist/bundle/cli/index.cjs',
+  outfile: out,
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -52,3 +53,13 @@ await build({
   banner: { js: "var __fxpImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyChildProcess],
 });
+
+// ASCII only, so bin/fxpmirror can read the bundle as latin1 (a one-byte
+// string without UTF-8 decoding: about 1 ms less of start-up CPU for 800 KB).
+// esbuild escapes non-ASCII characters in code (charset 'ascii', its default)
+// but leaves some comments as they are; a \uXXXX escape means the same
+// character in a string, template, regular expression or identifier, and is
+// harmless text in a comment.
+const text = readFileSync(out, 'utf8');
+const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+if (ascii !== text) writeFileSync(out, ascii);
