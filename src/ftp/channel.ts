@@ -12,7 +12,7 @@ import {
   assertSafeArgument,
 } from './errors.js';
 import { isTlsSocket, tlsModule } from './tls-policy.js';
-import { eventWithin, guardErrors } from './wait.js';
+import { eventWithin, guardErrors, monotonicMs } from './wait.js';
 
 /** Where a socket's bytes come from other than its 'data' events (socket.ts, SocketInbox). */
 export interface ByteSource {
@@ -27,7 +27,7 @@ interface Waiter {
   reject(err: Error): void;
   /** Set when the command takes exactly one reply: a 1xx mark for it means the replies are out of step. */
   oneReply?: string;
-  /** performance.now() by which the reply must have come; Infinity for none. */
+  /** monotonicMs() by which the reply must have come; Infinity for none. */
   deadline: number;
   timeoutMs: number;
   /** What is awaited, for the timeout's message ("reply to PASV"). */
@@ -223,7 +223,7 @@ export class ControlChannel {
     if (this.closeCause) return Promise.reject(this.closedError());
     return new Promise<FtpReply>((resolve, reject) => {
       const finite = timeoutMs > 0 && Number.isFinite(timeoutMs);
-      const waiter: Waiter = { oneReply, resolve, reject, deadline: finite ? performance.now() + timeoutMs : Infinity, timeoutMs, what };
+      const waiter: Waiter = { oneReply, resolve, reject, deadline: finite ? monotonicMs() + timeoutMs : Infinity, timeoutMs, what };
       if (signal) {
         const onAbort = () => this.fail(waiter, new FtpAbortError(`${this.label}: ${what} aborted`, { cause: signal.reason }));
         if (signal.aborted) {
@@ -269,7 +269,7 @@ export class ControlChannel {
   private armTimer(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - performance.now())));
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - monotonicMs())));
     this.timer.unref();
   }
 
@@ -277,8 +277,8 @@ export class ControlChannel {
     this.timer = undefined;
     this.timerAt = Infinity;
     if (this.closeCause) return;
-    // Timers may fire a fraction of a millisecond before performance.now() reaches their time.
-    const now = performance.now() + 1;
+    // Timers may fire a fraction of a millisecond before monotonicMs() reaches their time.
+    const now = monotonicMs() + 1;
     let next = Infinity;
     for (const w of this.waiters) {
       if (w.deadline <= now) {

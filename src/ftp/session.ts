@@ -15,6 +15,7 @@ import { isExtendedPassive, keepsDataConnection, sscnCommand, type PassiveVerb }
 import { FtpError, FtpLoginError, FtpProtocolError, FtpReplyError, assertSafeArgument } from './errors.js';
 import type { ServerOptions } from './options.js';
 import { identifyServer } from './software.js';
+import { monotonicMs } from './wait.js';
 import type { DataProtection, FtpNote, ServerState } from './server-state.js';
 
 export type { ConnectContext, DataProtection, FtpNote, ServerState } from './server-state.js';
@@ -202,7 +203,7 @@ export class FtpSession {
     arg?: ArgOf<C>,
     opts: { signal?: AbortSignal; timeoutMs?: number; accept?: (code: number) => boolean } = {},
   ): Promise<FtpReply> {
-    const sent = performance.now();
+    const sent = monotonicMs();
     this.send(command, arg);
     const shown = arg === undefined ? command : `${command} ${arg}`;
     let reply = await this.reply(opts.timeoutMs ?? this.server.timeouts.command, opts.signal, `reply to ${command}`);
@@ -228,7 +229,7 @@ export class FtpSession {
    */
   async pipeline<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<(FtpReply | FtpError)[]> {
     const lines = this.sendLines(commands);
-    const sent = performance.now();
+    const sent = monotonicMs();
     const out: (FtpReply | FtpError)[] = [];
     for (const line of lines) {
       try {
@@ -262,7 +263,7 @@ export class FtpSession {
    */
   pipelineEach<const T extends readonly string[]>(commands: { [K in keyof T]: [T[K], ArgOf<T[K]>?] }): Promise<FtpReply | FtpError>[] {
     const lines = this.sendLines(commands);
-    const sent = performance.now();
+    const sent = monotonicMs();
     return lines.map((line, i) => {
       const verb = verbOfLine(line);
       return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
@@ -298,9 +299,9 @@ export class FtpSession {
     return reply;
   }
 
-  /** A command sent at `sent` (performance.now()) got its first reply now: the round trip is at most that. */
+  /** A command sent at `sent` (monotonicMs()) got its first reply now: the round trip is at most that. */
   private noteRtt(sent: number): void {
-    const ms = performance.now() - sent;
+    const ms = monotonicMs() - sent;
     if (this.state.rttMs === undefined || ms < this.state.rttMs) this.state.rttMs = ms;
   }
 

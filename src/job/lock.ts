@@ -17,10 +17,31 @@
  * EEXIST like an 'wx' open, but the file never exists half-written, so a
  * competing process can never read an empty lock and mistake it for a stale one.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, posix } from 'node:path';
+import { promisify } from 'node:util';
+import { sha256Hex } from './sha256.js';
+
+/**
+ * Every run takes a lock, once. Not fs.promises (its first use loads
+ * node:fs/promises with readline and the fs watchers, about 1 ms of the
+ * start-up CPU) and not node:crypto (about 2.5 ms to load, for one hash of
+ * a short key and two random names): see sha256.ts and uniqueSuffix.
+ */
+const fs = {
+  link: promisify(link),
+  mkdir: promisify(mkdir),
+  readFile: promisify(readFile),
+  rename: promisify(rename),
+  unlink: promisify(unlink),
+  writeFile: promisify(writeFile),
+};
+
+/** Part of a temporary name beside the lock: the pid and 32 random bits (two runs that picked one name would fail on 'wx' or link(2), never share a file). */
+function uniqueSuffix(): string {
+  return `${process.pid}.${Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0')}`;
+}
 
 /** Who holds (or wants) a lock: shown to the run that is locked out. */
 export interface LockOwner {
@@ -90,7 +111,7 @@ export function targetLockKey(host: string, port: number, path: string): string 
 export function lockFileName(key: string): string {
   let safe = key.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100);
   if (safe !== key || safe === '') {
-    const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    const hash = sha256Hex(key).slice(0, 8);
     safe = safe ? `${safe}-${hash}` : hash;
   }
   return `${safe}.lock`;
@@ -128,7 +149,7 @@ function isCode(err: unknown, code: string): boolean {
 
 /** Create `path` with `content`, failing with EEXIST if it exists. */
 async function createExclusive(path: string, content: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${path}.${uniqueSuffix()}.tmp`;
   await fs.writeFile(tmp, content, { flag: 'wx', mode: 0o644 });
   try {
     await fs.link(tmp, path);
@@ -189,7 +210,7 @@ export async function acquireLocalLock(
     // Stale. Two processes may decide this at once, so take it over by
     // renaming it aside (only one rename of this inode wins) and checking
     // that what we moved is still the stale content we judged.
-    const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+    const aside = `${path}.${uniqueSuffix()}.stale`;
     try {
       await fs.rename(path, aside);
     } catch (err) {

@@ -2,6 +2,7 @@ import { FtpReplyError, isDiskFull, isTransient } from '../ftp/errors.js';
 import type { ConnectionPool } from '../ftp/pool.js';
 import { containedPath, type ContainedPath } from '../ftp/remote-path.js';
 import { ConnectionLease } from '../ftp/pool.js';
+import { monotonicMs } from '../ftp/wait.js';
 import { checksumsOf } from '../fxp/checksum.js';
 import { mtimeAbility } from './mtimes.js';
 import type { PlanAction } from './plan.js';
@@ -198,7 +199,7 @@ export class Executor {
       }
       // The time of a file that went through in one try, for the choice of parallelism (pairs.ts).
       const token = this.pairs?.started();
-      const began = performance.now();
+      const began = monotonicMs();
       let tries = 0;
       const attempt = () =>
         retrier.run(
@@ -227,7 +228,7 @@ export class Executor {
         );
       let result = await attempt();
       // A pair is this file's until its slot goes to the next one.
-      if (token !== undefined && tries === 1) this.pairs?.done(token, performance.now() - began);
+      if (token !== undefined && tries === 1) this.pairs?.done(token, monotonicMs() - began);
       // A transient failure found after the copy returned (a short file whose
       // size check rode with the next transfer, a rename whose replies were
       // lost) is retried like one found before, within the same --retries.
