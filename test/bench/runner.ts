@@ -12,7 +12,7 @@ import { inNetns } from '../lab/netns.js';
 import type { Args } from './args.js';
 import type { Owner } from './fixtures.js';
 import { measure, processCpuMs, type Measured, type TrafficCounter } from './measure.js';
-import { fmt, fmtBytes, fmtInt, say, type Row } from './table.js';
+import { fmt, fmtBytes, fmtInt, MiB, say, type Row } from './table.js';
 
 export const LFTP_BIN = '/usr/bin/lftp';
 export const FXPMIRROR_BIN = path.join(REPO_ROOT, 'bin', 'fxpmirror');
@@ -81,7 +81,29 @@ async function quiet(ctx: Ctx): Promise<void> {
   // (a failed transfer) waits minutes for it, after its client has gone.
   const deadline = Date.now() + 3_000;
   while (Date.now() < deadline && serverPids(ctx).length > ctx.idleProcs) await new Promise((r) => setTimeout(r, 50));
+  await fewTimeWaits(ctx);
   await new Promise((r) => setTimeout(r, QUIET_MS));
+}
+
+/**
+ * Loopback only (the WAN set's servers live in namespaces of their own):
+ * a 1,000-file run leaves about 1,040 sockets of the servers' addresses in
+ * TIME_WAIT for 60 s (Linux's TCP_TIMEWAIT_LEN). Once about 8,000 had piled
+ * up, the servers' CPU for the same 1,000 files grew from about 1 s to 3-7 s
+ * and pure-ftpd began to answer PASV with 425, for whichever tool ran then:
+ * a bench's later repetitions measured the pile, not the tools. ss -K cannot
+ * remove TIME_WAIT sockets, so a run waits (at most their lifetime) until
+ * fewer than TIME_WAIT_LIMIT are left.
+ */
+const TIME_WAIT_LIMIT = 4_000;
+
+async function fewTimeWaits(ctx: Ctx): Promise<void> {
+  if (ctx.clientNetns !== undefined) return;
+  const hosts = [ctx.src.host, ctx.dst.host];
+  const filter = hosts.flatMap((h) => [`src ${h}`, `dst ${h}`]).join(' or ');
+  const count = () => execFileSync('ss', ['-Htan', 'state', 'time-wait', `( ${filter} )`], { encoding: 'utf8', maxBuffer: 64 * MiB }).split('\n').filter(Boolean).length;
+  const deadline = Date.now() + 61_000;
+  while (Date.now() < deadline && count() >= TIME_WAIT_LIMIT) await new Promise((r) => setTimeout(r, 1_000));
 }
 
 /**
