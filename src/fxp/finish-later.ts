@@ -115,7 +115,7 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
       ]),
     );
     if (sent) {
-      o.fxp.owe(d, Promise.all(sent));
+      o.fxp.owe(d, ...sent);
       return renamed(sent[0], sent[1], tmp, final, o);
     }
     // `d` closed with the rename unsent: the file was checked, any connection may rename it.

@@ -23,8 +23,6 @@ interface Ahead {
   at: number;
 }
 
-const ignore = (): void => undefined;
-
 /**
  * A transfer running on a connection (FxpState.transferring). Its promise
  * is made only for someone who waits for its end (a rename checked
@@ -133,14 +131,25 @@ export class FxpState {
   }
 
   /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
-  owe(conn: FtpConnection, replies: Promise<unknown>): void {
+  owe(conn: FtpConnection, ...replies: Promise<unknown>[]): void {
     const before = this.owedReplies.get(conn);
-    this.owedReplies.set(conn, (before ? Promise.all([before, replies]) : replies).then(ignore, ignore));
+    // Forgotten once settled, if nothing was owed since: an owe after it
+    // then needs no Promise.all for one reply.
+    const settled = (): void => {
+      if (this.owedReplies.get(conn) === owed) this.owedReplies.delete(conn);
+    };
+    const all = before ? [before, ...replies] : replies;
+    const owed: Promise<void> = (all.length === 1 ? all[0] : Promise.all(all)).then(settled, settled);
+    this.owedReplies.set(conn, owed);
   }
 
-  /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
-  owed(conn: FtpConnection): Promise<void> {
-    return this.owedReplies.get(conn) ?? Promise.resolve();
+  /**
+   * Settles once every reply owed on `conn` came (or the connection closed).
+   * Never rejects. Undefined when nothing is owed: the hot paths then skip
+   * the await (`const o = fxp.owed(c); if (o) await o;`).
+   */
+  owed(conn: FtpConnection): Promise<void> | undefined {
+    return this.owedReplies.get(conn);
   }
 
   /** Marks a transfer on `conn` until the returned function is called (once its final replies were read, or it failed). */
