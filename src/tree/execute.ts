@@ -57,11 +57,12 @@ export class Executor {
     }
   }
 
-  /** Queue a transfer or a verify; waits while the queue is at high water. */
-  async enqueue(t: Target, a: Transfer | Extract<PlanAction, { kind: 'verify' }>): Promise<void> {
-    await this.transfers.room();
+  /** Queue a transfer or a verify; a promise to await only when the queue is at high water (not an async function: it runs once per file). */
+  enqueue(t: Target, a: Transfer | Extract<PlanAction, { kind: 'verify' }>): Promise<void> | undefined {
+    if (!this.transfers.hasRoom) return this.transfers.room().then(() => this.enqueue(t, a));
     if (a.kind === 'transfer') this.state.events.queued?.(t.index, a);
     this.transfers.push((slot) => this.execute(t, a, slot).catch((err) => this.fail(t, a, err)));
+    return undefined;
   }
 
   /** Queue the removal of a part file an earlier run left behind (part-files.ts). */
