@@ -37,6 +37,8 @@ export class FtpSession {
   features: Features = emptyFeatures();
   greeting = '';
   private tail: Promise<unknown> = Promise.resolve();
+  /** Callers of `exclusive` whose turn has not ended (idle). */
+  private queued = 0;
   private currentType: string | undefined;
   /** RFC 4217 §9: data is clear until PROT P; handshake() sends PROT P on TLS connections. */
   private protection: DataProtection | undefined;
@@ -168,10 +170,24 @@ export class FtpSession {
 
   /** Serialise callers: `fn` runs when every earlier caller is done. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.queued++;
     const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
+    this.tail = run.then(this.dequeued, this.dequeued);
     return run;
   }
+
+  /**
+   * Nothing runs or waits in the queue (`exclusive`) now: a caller that
+   * sends at once, without awaiting anything in between, runs as if it had
+   * taken the queue.
+   */
+  get idle(): boolean {
+    return this.queued === 0;
+  }
+
+  private readonly dequeued = (): void => {
+    this.queued--;
+  };
 
   /** Write one command, read nothing (inside exclusive). Arguments are checked for CR/LF/NUL. */
   send<C extends string>(command: C, arg?: ArgOf<C>): void {

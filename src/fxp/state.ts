@@ -130,7 +130,13 @@ export class FxpState {
     this.facts(conn).pasvWorks = works;
   }
 
-  /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
+  /**
+   * Replies of `conn` that a pipelined rename still waits for (publish.ts).
+   * Of several replies to commands sent together, only the last need be
+   * owed: replies come in the order of their commands (RFC 959 §4.2), the
+   * channel hands them out in arrival order, and a closed channel fails its
+   * waiters in that order too.
+   */
   owe(conn: FtpConnection, ...replies: Promise<unknown>[]): void {
     const before = this.owedReplies.get(conn);
     // Forgotten once settled, if nothing was owed since: an owe after it
@@ -167,9 +173,13 @@ export class FxpState {
     return this.transfers.has(conn);
   }
 
-  /** Settles when no transfer runs on `conn` (at once when none does). */
-  async transferEnded(conn: FtpConnection): Promise<void> {
-    for (let t = this.transfers.get(conn); t; t = this.transfers.get(conn)) await t.ended();
+  /**
+   * Settles when the transfer running on `conn` now has ended; undefined
+   * when none runs (not an async function: asked once per file, and
+   * usually none does). Another transfer may have started by then: ask again.
+   */
+  transferEnded(conn: FtpConnection): Promise<void> | undefined {
+    return this.transfers.get(conn)?.ended();
   }
 
   /**
