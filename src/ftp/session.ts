@@ -282,13 +282,11 @@ export class FtpSession {
     const sent = monotonicMs();
     return lines.map((line, i) => {
       const verb = verbOfLine(line);
-      return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
-        (r): FtpReply | FtpError => {
-          if (i === 0) this.noteRtt(sent);
-          return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
-        },
-        (err: unknown) => (err instanceof FtpError ? err : new FtpProtocolError(`${this.label}: ${String(err)}`, { cause: err })),
-      );
+      return this.channel.settledReply(this.server.timeouts.command, `reply to ${verb}`, verb, (r): FtpReply | FtpError => {
+        if (r instanceof Error) return r instanceof FtpError ? r : new FtpProtocolError(`${this.label}: ${String(r)}`, { cause: r });
+        if (i === 0) this.noteRtt(sent);
+        return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
+      });
     });
   }
 
