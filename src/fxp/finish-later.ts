@@ -96,8 +96,8 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   if (o.checkSize) batch.push(['SIZE', tmp]);
   if (o.setTime) batch.push(o.setTime);
   const replies = batch.length ? d.pipelineEach(batch) : [];
-  // The last reply is owed: the others come before it (RFC 959 §4.2; FxpState.owe).
-  if (replies.length) o.fxp.owe(d, replies[replies.length - 1]);
+  // The last reply is owed: the others come before it (FxpState.oweReply).
+  if (replies.length) o.fxp.oweReply(d, replies[replies.length - 1]);
   const done = (async () => {
     try {
       const got: (FtpReply | FtpError)[] = [];
@@ -117,7 +117,7 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
       ]),
     );
     if (sent) {
-      o.fxp.owe(d, sent[1]);
+      o.fxp.oweReply(d, sent[1]);
       return renamed(sent[0], sent[1], tmp, final, o);
     }
     // `d` closed with the rename unsent: the file was checked, any connection may rename it.
