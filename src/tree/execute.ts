@@ -110,7 +110,7 @@ export class Executor {
   private transfer(t: Target, a: Transfer, slot?: Slot): Promise<void> {
     if (this.state.halted) return DONE;
     const done = t.gate.pass(a, () => this.copy(t, a, slot));
-    if (!this.state.opts.dryRun) return done as Promise<void>;
+    if (!this.state.opts.dryRun) return done;
     return done.then(() => {
       t.summary.files.transferred++;
       t.summary.bytes.transferred += a.src.size ?? 0;

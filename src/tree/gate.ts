@@ -21,7 +21,7 @@ export class Gate {
       this.report(a);
       return this.dryRun ? DONE : effect();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return rejected(err);
     }
   }
 
@@ -41,4 +41,9 @@ export class Gate {
   note(a: PlanAction): void {
     this.report(a);
   }
+}
+
+/** `err`, whatever it is, as a rejection (a report or an effect that threw before its first await). */
+async function rejected(err: unknown): Promise<never> {
+  throw err;
 }
