@@ -176,11 +176,7 @@ export class FtpSession {
     return run;
   }
 
-  /**
-   * Nothing runs or waits in the queue (`exclusive`) now: a caller that
-   * sends at once, without awaiting anything in between, runs as if it had
-   * taken the queue.
-   */
+  /** Nothing runs or waits in the queue now: a caller that sends without awaiting anything runs as if it had taken it. */
   get idle(): boolean {
     return this.queued === 0;
   }
