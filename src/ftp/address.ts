@@ -26,24 +26,35 @@ const SIX_NUMBERS = /(?<!\d)(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{
 export function parsePasvReply(text: string): HostPort {
   const m = SIX_NUMBERS.exec(text);
   if (!m) throw new FtpProtocolError(`PASV reply has no address: ${JSON.stringify(text)}`);
-  const n = m.slice(1, 7).map(Number);
-  if (n.some((x) => x > 255)) {
-    throw new FtpProtocolError(`PASV reply has a number out of range 0-255: ${JSON.stringify(text)}`);
+  // Indexed, no intermediate arrays: one PASV per file in a mirror.
+  for (let i = 1; i <= 6; i++) {
+    if (Number(m[i]) > 255) throw new FtpProtocolError(`PASV reply has a number out of range 0-255: ${JSON.stringify(text)}`);
   }
-  const port = n[4] * 256 + n[5];
+  const port = Number(m[5]) * 256 + Number(m[6]);
   // Nothing can listen on port 0; a server that says so is broken.
   if (port === 0) throw new FtpProtocolError(`PASV reply has port 0: ${JSON.stringify(text)}`);
-  return { host: n.slice(0, 4).join('.'), port };
+  return { host: `${Number(m[1])}.${Number(m[2])}.${Number(m[3])}.${Number(m[4])}`, port };
 }
+
+/** The last host encodePortArgument() accepted and its "h1,h2,h3,h4": a mirror's PORTs name the same few hosts, file after file. */
+let lastPortHost: { host: string; encoded: string } | undefined;
 
 /** PORT argument "h1,h2,h3,h4,p1,p2" (RFC 959 §4.1.2). PORT can only carry IPv4. */
 export function encodePortArgument(hp: HostPort): string {
-  const host = unmapIPv4(hp.host);
-  if (!isIPv4(host)) {
-    throw new FtpProtocolError(`PORT needs an IPv4 address, got ${JSON.stringify(hp.host)} (use EPRT)`);
-  }
+  const host = portHost(hp.host);
   checkPort(hp.port, 'PORT');
-  return `${host.split('.').join(',')},${Math.floor(hp.port / 256)},${hp.port % 256}`;
+  return `${host},${Math.floor(hp.port / 256)},${hp.port % 256}`;
+}
+
+function portHost(ip: string): string {
+  if (lastPortHost?.host === ip) return lastPortHost.encoded;
+  const host = unmapIPv4(ip);
+  if (!isIPv4(host)) {
+    throw new FtpProtocolError(`PORT needs an IPv4 address, got ${JSON.stringify(ip)} (use EPRT)`);
+  }
+  const encoded = host.split('.').join(',');
+  lastPortHost = { host: ip, encoded };
+  return encoded;
 }
 
 /**

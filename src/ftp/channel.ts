@@ -213,17 +213,10 @@ export class ControlChannel {
    * closes the channel: that command takes exactly one reply.
    */
   nextReply(timeoutMs: number, signal?: AbortSignal, what = 'reply', oneReply?: string): Promise<FtpReply> {
-    const queued = this.queue.shift();
-    if (queued && oneReply !== undefined && queued.code < 200) {
-      const err = new FtpProtocolError(`${this.label}: a ${queued.code} mark answered ${oneReply}, which takes one reply: the replies are out of step`);
-      this.close(err);
-      return Promise.reject(err);
-    }
-    if (queued) return Promise.resolve(queued);
-    if (this.closeCause) return Promise.reject(this.closedError());
+    const now = this.takeNow(oneReply);
+    if (now !== undefined) return now instanceof Error ? Promise.reject(now) : Promise.resolve(now);
     return new Promise<FtpReply>((resolve, reject) => {
-      const finite = timeoutMs > 0 && Number.isFinite(timeoutMs);
-      const waiter: Waiter = { oneReply, resolve, reject, deadline: finite ? monotonicMs() + timeoutMs : Infinity, timeoutMs, what };
+      const waiter = this.waiter(timeoutMs, what, oneReply, resolve, reject);
       if (signal) {
         const onAbort = () => this.fail(waiter, new FtpAbortError(`${this.label}: ${what} aborted`, { cause: signal.reason }));
         if (signal.aborted) {
@@ -240,9 +233,44 @@ export class ControlChannel {
           reject(e);
         };
       }
-      this.waiters.push(waiter);
-      if (waiter.deadline < this.timerAt) this.armTimer(waiter.deadline);
+      this.wait(waiter);
     });
+  }
+
+  /**
+   * nextReply for a command that takes one reply, sent pipelined
+   * (FtpSession.pipelineEach): a promise that never rejects, of `settle`'s
+   * verdict on the reply or the failure. One promise per reply where a
+   * `.then` after nextReply's made two: a mirror reads several per file.
+   * `settle` must not throw (it runs inside the reply parser's loop).
+   */
+  settledReply<T>(timeoutMs: number, what: string, oneReply: string, settle: (r: FtpReply | Error) => T): Promise<T> {
+    const now = this.takeNow(oneReply);
+    if (now !== undefined) return Promise.resolve(settle(now));
+    return new Promise<T>((resolve) => this.wait(this.waiter(timeoutMs, what, oneReply, (r) => resolve(settle(r)), (e) => resolve(settle(e)))));
+  }
+
+  /** A reply already queued, or the error that fails a reader at once (a mark where one reply was due, a closed channel); undefined: wait. */
+  private takeNow(oneReply: string | undefined): FtpReply | Error | undefined {
+    const queued = this.queue.shift();
+    if (queued && oneReply !== undefined && queued.code < 200) {
+      const err = new FtpProtocolError(`${this.label}: a ${queued.code} mark answered ${oneReply}, which takes one reply: the replies are out of step`);
+      this.close(err);
+      return err;
+    }
+    if (queued) return queued;
+    if (this.closeCause) return this.closedError();
+    return undefined;
+  }
+
+  private waiter(timeoutMs: number, what: string, oneReply: string | undefined, resolve: (r: FtpReply) => void, reject: (e: Error) => void): Waiter {
+    const finite = timeoutMs > 0 && Number.isFinite(timeoutMs);
+    return { oneReply, resolve, reject, deadline: finite ? monotonicMs() + timeoutMs : Infinity, timeoutMs, what };
+  }
+
+  private wait(waiter: Waiter): void {
+    this.waiters.push(waiter);
+    if (waiter.deadline < this.timerAt) this.armTimer(waiter.deadline);
   }
 
   /**

@@ -256,6 +256,9 @@ export function isTransient(err: unknown): boolean {
   return err instanceof FtpError && err.transient;
 }
 
+/** CR, LF or NUL (no g flag: test() keeps no state between calls). */
+const UNSAFE_CHAR = /[\r\n\0]/;
+
 /**
  * Why `value` must not go on the wire, in words that never quote it (it may be
  * a password), or undefined when it is safe. RFC 959 §4.1.3: <CRLF> ends a
@@ -264,7 +267,8 @@ export function isTransient(err: unknown): boolean {
  * saved with CRLF line endings (a secrets.env edited on Windows): say so.
  */
 export function unsafeValueReason(value: string): string | undefined {
-  if (!/[\r\n\0]/.test(value)) return undefined;
+  // One module-level regex: a literal here would be a new RegExp object per call, and this runs for every command sent.
+  if (!UNSAFE_CHAR.test(value)) return undefined;
   if (/^[^\r\n\0]*\r$/.test(value)) return 'the value ends with a carriage return (CR); was the file saved with CRLF line endings?';
   if (/^[^\r\n\0]*\r?\n$/.test(value)) return 'the value ends with a line feed (LF)';
   const what = [value.includes('\r') && 'a carriage return (CR)', value.includes('\n') && 'a line feed (LF)', value.includes('\0') && 'a NUL byte'].filter(Boolean);

@@ -9,7 +9,7 @@
  * still cannot write outside the target.
  */
 import path from 'node:path/posix';
-import { FtpError } from './errors.js';
+import { FtpError, unsafeValueReason } from './errors.js';
 
 declare const contained: unique symbol;
 /** A server path proven to lie inside a job's root (or to be the root). Built only by containedPath(). */
@@ -38,6 +38,9 @@ export class PathEscapeError extends FtpError {
   }
 }
 
+/** "\\", CR, LF or NUL. Module-level: a regex literal is a new object per call. No g flag: test() keeps no state. */
+const ODD_CHAR = /[\\\r\n\0]/;
+
 /**
  * The last root normalRoot() accepted and its normal form: a mirror asks
  * for the same root three times per file (final name, part name, its
@@ -54,7 +57,7 @@ function normalRoot(root: string): string {
 }
 
 function normalRootOnce(root: string): string {
-  if (/[\r\n\0]/.test(root)) throw new PathEscapeError(root, '', 'the root contains CR, LF or NUL');
+  if (unsafeValueReason(root) !== undefined) throw new PathEscapeError(root, '', 'the root contains CR, LF or NUL');
   if (root === '') throw new PathEscapeError(root, '', 'the root is empty');
   const n = path.normalize(root);
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
@@ -77,13 +80,16 @@ export function containedPath(root: string, ...relative: string[]): ContainedPat
     if (rel === '') continue;
     if (rel.startsWith('/')) throw new PathEscapeError(root, rel, 'is absolute');
     const segs = rel.split('/');
+    // One test of the whole argument: nearly always none of "\\", CR, LF, NUL, and then no segment needs its own.
+    const oddChars = ODD_CHAR.test(rel);
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i];
       const why =
         seg === '' ? 'has an empty segment'
         : seg === '.' || seg === '..' ? `has a "${seg}" segment`
+        : !oddChars ? null
         : seg.includes('\\') ? 'contains "\\"'
-        : /[\r\n\0]/.test(seg) ? 'contains CR, LF or NUL'
+        : unsafeValueReason(seg) !== undefined ? 'contains CR, LF or NUL'
         : null;
       if (why) throw new PathEscapeError(root, rel, why);
       parts.push(seg);

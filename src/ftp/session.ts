@@ -37,6 +37,8 @@ export class FtpSession {
   features: Features = emptyFeatures();
   greeting = '';
   private tail: Promise<unknown> = Promise.resolve();
+  /** Callers of `exclusive` whose turn has not ended (idle). */
+  private queued = 0;
   private currentType: string | undefined;
   /** RFC 4217 §9: data is clear until PROT P; handshake() sends PROT P on TLS connections. */
   private protection: DataProtection | undefined;
@@ -168,10 +170,20 @@ export class FtpSession {
 
   /** Serialise callers: `fn` runs when every earlier caller is done. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.queued++;
     const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
+    this.tail = run.then(this.dequeued, this.dequeued);
     return run;
   }
+
+  /** Nothing runs or waits in the queue now: a caller that sends without awaiting anything runs as if it had taken it. */
+  get idle(): boolean {
+    return this.queued === 0;
+  }
+
+  private readonly dequeued = (): void => {
+    this.queued--;
+  };
 
   /** Write one command, read nothing (inside exclusive). Arguments are checked for CR/LF/NUL. */
   send<C extends string>(command: C, arg?: ArgOf<C>): void {
@@ -266,13 +278,11 @@ export class FtpSession {
     const sent = monotonicMs();
     return lines.map((line, i) => {
       const verb = verbOfLine(line);
-      return this.channel.nextReply(this.server.timeouts.command, undefined, `reply to ${verb}`, verb).then(
-        (r): FtpReply | FtpError => {
-          if (i === 0) this.noteRtt(sent);
-          return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
-        },
-        (err: unknown) => (err instanceof FtpError ? err : new FtpProtocolError(`${this.label}: ${String(err)}`, { cause: err })),
-      );
+      return this.channel.settledReply(this.server.timeouts.command, `reply to ${verb}`, verb, (r): FtpReply | FtpError => {
+        if (r instanceof Error) return r instanceof FtpError ? r : new FtpProtocolError(`${this.label}: ${String(r)}`, { cause: r });
+        if (i === 0) this.noteRtt(sent);
+        return r.code < 400 ? r : new FtpReplyError(r.code, line, r.lines);
+      });
     });
   }
 

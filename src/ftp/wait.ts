@@ -102,6 +102,6 @@ export function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefin
  * process.uptime(), which also updates the event loop's cached time.
  */
 export function monotonicMs(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1000 + ns / 1e6;
+  // The same clock as process.hrtime(), without its array per call.
+  return Number(process.hrtime.bigint()) / 1e6;
 }

@@ -8,7 +8,7 @@ import { containedPaths } from './part-name.js';
 import { fxpTransfer, DEFAULT_TIMINGS, type FxpFile, type TransferAids } from './transfer.js';
 import { FxpState } from './state.js';
 import { relayTransfer } from './relay.js';
-import { buildLadder, type TransferPolicy } from './ladder.js';
+import { LadderCache, type TransferPolicy } from './ladder.js';
 import { checksumsOf } from './checksum.js';
 import { FxpShortFileError } from './faults.js';
 import { PartWatcher } from './watch.js';
@@ -44,6 +44,8 @@ function abortError(signal: AbortSignal): FtpError {
 export class FxpEngine {
   /** What the transfers learn about the servers, and the PASV asked ahead (state.ts). */
   private readonly fxp = new FxpState();
+  /** Each pair of connections' ladder, built once (ladder.ts). */
+  private readonly ladders: LadderCache;
   /** The FXP mode that worked, per ordered pair of servers. Relay is never remembered: it is only ever the last resort. */
   private memory = new Map<string, TransferMode>();
   private refused = new Map<string, Set<TransferMode>>();
@@ -68,7 +70,9 @@ export class FxpEngine {
   constructor(
     readonly policy: TransferPolicy,
     private readonly events: EngineEvents = {},
-  ) {}
+  ) {
+    this.ladders = new LadderCache(policy, this.fxp);
+  }
 
   private warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
@@ -127,8 +131,8 @@ export class FxpEngine {
   private async copyOnce(src: ConnectionLease, dst: ConnectionLease, req: CopyRequest, final: ContainedPath, tmp: ContainedPath): Promise<CopyResult> {
     // Connections are always taken source first, then destination, by every
     // caller: two tasks taking them in opposite orders could deadlock a full pool.
-    const s0 = await src.connection();
-    await dst.connection();
+    const s0 = src.current() ?? (await src.connection());
+    if (!dst.current()) await dst.connection();
     // Aborted while waiting for the connections: their abort came before they were leased.
     if (req.signal?.aborted) throw abortError(req.signal);
     const size = req.size ?? (await s0.size(req.srcPath));
@@ -181,14 +185,15 @@ export class FxpEngine {
       let aheadOnDst = false;
       if (req.more && !complete && this.policy.verify !== 'checksum' && (mode === 'fxp' || mode === 'fxp-reversed')) {
         const passive: PassiveSide = mode === 'fxp' ? 'source' : 'destination';
-        const conn = await (passive === 'source' ? src : dst).connection();
+        const lease = passive === 'source' ? src : dst;
+        const conn = lease.current() ?? (await lease.connection());
         if (this.fxp.canOpenAhead(conn)) {
           if (passive === 'source') aheadOnSrc = this.fxp.hasAhead(conn) ? undefined : this.fxp.openAhead(conn);
           // Not where the next copy sends [PASV, STOR] itself (stor-with-pasv.ts).
-          else aheadOnDst = !storesWithPasv(await src.connection(), conn, this.fxp);
+          else aheadOnDst = !storesWithPasv(src.current() ?? (await src.connection()), conn, this.fxp);
         }
       }
-      const d = await dst.connection();
+      const d = dst.current() ?? (await dst.connection());
       const late = await this.finishingLater(src, dst.pool, d, req, { tmp, final, mode, complete, size, sourceEnd });
       if (sourceEnd && !late) await sourceEnd;
       if (late) return (late.result = { mode, bytes: size - rest, resumedFrom: rest, relayedBytes, mtimeSet: late.mtimeSet, verified: this.policy.verify, published: late.published });
@@ -219,7 +224,7 @@ export class FxpEngine {
         if (got !== size) throw new FxpShortFileError(`${d.label}: ${final}: size after transfer is ${r.message.trim()}, expected ${size}`);
       }
       let checksum: CopyResult['checksum'];
-      if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(await src.connection(), d, req.srcPath, tmp);
+      if (this.policy.verify === 'checksum') checksum = await this.verifyChecksum(src.current() ?? (await src.connection()), d, req.srcPath, tmp);
       let mtimeSet = false;
       const timeReply = setTime ? replies[replies.length - 1] : undefined;
       if (timeReply instanceof FtpError && !guess) throw timeReply;
@@ -231,7 +236,7 @@ export class FxpEngine {
         if (!mtimeSet) this.mtimeless(d);
       }
       // A PASV ahead lost with its connection does not stop the rename: it goes over the lease's next connection.
-      const p = await dst.connection();
+      const p = dst.current() ?? (await dst.connection());
       let published: Promise<void> | undefined;
       if (req.publishLater) published = publishLater(p, tmp, final, { pool: dst.pool, size, keepPart: this.policy.continue, fxp: this.fxp });
       else await publishNow(p, tmp, final);
@@ -268,7 +273,7 @@ export class FxpEngine {
     t: { tmp: ContainedPath; final: ContainedPath; mode: TransferMode; complete: boolean; size: number; sourceEnd?: Promise<void> },
   ): Promise<Deferred | undefined> {
     if (!req.publishLater || !req.more || t.complete || this.policy.verify === 'checksum') return undefined;
-    const s = await src.connection();
+    const s = src.current() ?? (await src.connection());
     // The next transfer's first write to `d`: PORT+STOR (passive source, its PASV answered) or PASV+STOR (stor-with-pasv.ts).
     const rides = t.mode === 'fxp' ? this.fxp.hasAhead(s) : t.mode === 'fxp-reversed' && storesWithPasv(s, d, this.fxp);
     if (!rides) return undefined;
@@ -315,10 +320,10 @@ export class FxpEngine {
 
   /** Walk the ladder for one file. */
   async transfer(src: ConnectionLease, dst: ConnectionLease, file: FxpFile, path: string = file.dstPath): Promise<Outcome> {
-    let s = await src.connection();
-    let d = await dst.connection();
+    let s = src.current() ?? (await src.connection());
+    let d = dst.current() ?? (await dst.connection());
     const key = `${s.label}\u0000${d.label}`;
-    const { rungs, notes } = buildLadder(s, d, this.policy, this.fxp);
+    const { rungs, notes } = this.ladders.ladder(s, d);
     let refused = this.refused.get(key);
     if (!refused) this.refused.set(key, (refused = new Set<TransferMode>()));
     const known = this.memory.get(key);
@@ -328,8 +333,8 @@ export class FxpEngine {
     const progress = this.progressOf(file, path);
     for (const rung of ordered) {
       if (rung.layout && refused.has(rung.mode)) continue;
-      s = await src.connection();
-      d = await dst.connection();
+      s = src.current() ?? (await src.connection());
+      d = dst.current() ?? (await dst.connection());
       progress();
       try {
         let relayedBytes = 0;

@@ -95,11 +95,13 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
   const batch: Command[] = [];
   if (o.checkSize) batch.push(['SIZE', tmp]);
   if (o.setTime) batch.push(o.setTime);
-  const replies = Promise.all(batch.length ? d.pipelineEach(batch) : []);
-  o.fxp.owe(d, replies);
+  const replies = batch.length ? d.pipelineEach(batch) : [];
+  // The last reply is owed: the others come before it (FxpState.oweReply).
+  if (replies.length) o.fxp.oweReply(d, replies[replies.length - 1]);
   const done = (async () => {
     try {
-      const got = await replies;
+      const got: (FtpReply | FtpError)[] = [];
+      for (let i = 0; i < replies.length; i++) got.push(await replies[i]);
       checked(got, d, final, o);
       if (o.guess) await learnedMtime(got[got.length - 1], d, tmp, o.guess, o);
       // Both servers' 2xx and the size: a source's late 426 or silence fails this file (transient), never renamed.
@@ -115,7 +117,7 @@ export function finishLater(d: FtpConnection, tmp: ContainedPath, final: Contain
       ]),
     );
     if (sent) {
-      o.fxp.owe(d, Promise.all(sent));
+      o.fxp.oweReply(d, sent[1]);
       return renamed(sent[0], sent[1], tmp, final, o);
     }
     // `d` closed with the rename unsent: the file was checked, any connection may rename it.
@@ -158,8 +160,11 @@ async function learnedMtime(reply: FtpReply | FtpError, d: FtpConnection, tmp: C
  */
 async function sendWhenIdle<T>(d: FtpConnection, o: LaterFinish, send: () => T): Promise<T | undefined> {
   for (;;) {
-    await o.fxp.transferEnded(d);
+    const ended = o.fxp.transferEnded(d);
+    if (ended) await ended;
     if (d.closed) return undefined;
+    // Nothing runs or waits in `d`'s queue and no transfer: sent now, as the queue would have run it (a turn later).
+    if (d.idle && !o.fxp.inTransfer(d)) return send();
     // A transfer that started while the queue was waited for: wait for its end too.
     const out = await d.exclusive(async () => (d.closed || o.fxp.inTransfer(d) ? undefined : { value: send() }));
     if (out) return out.value;

@@ -169,42 +169,54 @@ async function finish(
   let checkTimer: NodeJS.Timeout | undefined;
   let open = 2;
   // Settles with the stall signal, or undefined once both sides settled.
-  let end!: (s: StallSignal | undefined) => void;
-  const ended = new Promise<StallSignal | undefined>((r) => (end = r));
-  // Ends.early: settles once the destination said 2xx (made only then: one promise per file on that path alone).
-  let dstDone: (() => void) | undefined;
-  const dstOk = ends.early ? new Promise<void>((r) => (dstDone = r)) : undefined;
+  let resolveEnded!: (s: StallSignal | undefined) => void;
+  const ended = new Promise<StallSignal | undefined>((r) => (resolveEnded = r));
+  // Ends.early: settles with what comes first, `ended` or the destination's
+  // 2xx (undefined); made only then, one promise per file on that path alone.
+  let resolveFirst: ((s: StallSignal | undefined) => void) | undefined;
+  const first = ends.early ? new Promise<StallSignal | undefined>((r) => (resolveFirst = r)) : undefined;
+  const end = (s: StallSignal | undefined): void => {
+    resolveEnded(s);
+    resolveFirst?.(s);
+  };
+  // Told once both sides settled, for a stall's wait for the answers to ABOR (made only then).
+  let bothSettled: (() => void) | undefined;
   // When one side fails, the other gets a moment to report its own verdict
   // before it is cut (its connection closes; the caller replaces it).
   const watchSide = (s: Side, other: Side, p: Promise<void>) =>
-    p.then(
+    void p.then(
       () => {
         s.settled = true;
-        if (--open === 0) return end(undefined);
-        if (s === dstSide) dstDone?.();
+        if (--open === 0) return bothEnded();
+        if (s === dstSide) resolveFirst?.(undefined);
         // Still running after an early return: the source's silence is caught here too.
         checkTimer ??= setTimeout(() => cutShort(other, { kind: 'copy-check', text: `no reply to ${other.step} within ${formatMs(timings.copyCheckMs)} after ${s.conn.label} finished` }), timings.copyCheckMs);
       },
       (err: unknown) => {
         s.settled = true;
         failures.push({ conn: s.conn, step: s.step, err, cut: s.cut });
-        if (--open === 0) return end(undefined);
+        if (--open === 0) return bothEnded();
         setTimeout(() => cutShort(other, { kind: 'peer', text: `${s.conn.label} failed` }), SETTLE_MS).unref();
       },
     );
-  const both = Promise.all([watchSide(srcSide, dstSide, finalOf(srcSide, file.srcPath, undefined)), watchSide(dstSide, srcSide, finalOf(dstSide, file.dstPath, dstFirst))]);
+  const bothEnded = (): void => {
+    bothSettled?.();
+    end(undefined);
+  };
+  watchSide(srcSide, dstSide, finalOf(srcSide, file.srcPath, undefined));
+  watchSide(dstSide, srcSide, finalOf(dstSide, file.dstPath, dstFirst));
   watch?.onStalled(end);
+  const both = (): Promise<void> => (open === 0 ? Promise.resolve() : new Promise<void>((r) => (bothSettled = r)));
   const verdict = async (late: boolean): Promise<void> => {
     const stalled = await ended;
     if (checkTimer) clearTimeout(checkTimer);
-    if (stalled) return stall(src, dst, file, stalled, srcSide, dstSide, both, ends, watch);
+    if (stalled) return stall(src, dst, file, stalled, srcSide, dstSide, both(), ends, watch);
     if (failures.length === 0) return;
     return failed(file, failures, ends, watch, late);
   };
-  if (dstOk) {
-    // `ended` gives undefined only once both sides settled, a stall signal otherwise (then judged now).
-    const first = await Promise.race([ended, dstOk]);
-    if (first === undefined && open > 0) {
+  if (first) {
+    // Undefined once the destination said 2xx or both sides settled; a stall signal otherwise (then judged now).
+    if ((await first) === undefined && open > 0) {
       // The destination is done, the source not yet: its verdict comes later.
       const later = verdict(true);
       later.catch(() => undefined);

@@ -82,3 +82,67 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
   return { rungs, notes };
 }
 
+
+/** A ladder built for a source connection, with everything it was built from that can change. */
+interface Built {
+  dst: FtpConnection;
+  srcKind: FtpConnection['state']['kind'];
+  dstKind: FtpConnection['state']['kind'];
+  srcFeatures: FtpConnection['features'];
+  dstFeatures: FtpConnection['features'];
+  srcTls: boolean;
+  dstTls: boolean;
+  srcSscn: boolean | undefined;
+  dstSscn: boolean | undefined;
+  ladder: { rungs: Rung[]; notes: string[] };
+}
+
+/**
+ * buildLadder once per pair of connections, not once per file: the ladder
+ * of a mirror's pair stays the same from file to file. Rebuilt when any of
+ * its inputs changed (another destination connection, a server identified
+ * or its SSCN learned meanwhile, new FEAT features, TLS); the policy is
+ * the engine's and fixed. The result is shared: callers never modify it.
+ */
+export class LadderCache {
+  private built = new WeakMap<FtpConnection, Built>();
+
+  constructor(
+    private readonly policy: TransferPolicy,
+    private readonly fxp: FxpState,
+  ) {}
+
+  ladder(src: FtpConnection, dst: FtpConnection): { rungs: Rung[]; notes: string[] } {
+    const b = this.built.get(src);
+    const srcSscn = this.fxp.sscnWorks(src);
+    const dstSscn = this.fxp.sscnWorks(dst);
+    if (
+      b !== undefined &&
+      b.dst === dst &&
+      b.srcKind === src.state.kind &&
+      b.dstKind === dst.state.kind &&
+      b.srcFeatures === src.features &&
+      b.dstFeatures === dst.features &&
+      b.srcTls === src.isTls &&
+      b.dstTls === dst.isTls &&
+      b.srcSscn === srcSscn &&
+      b.dstSscn === dstSscn
+    ) {
+      return b.ladder;
+    }
+    const ladder = buildLadder(src, dst, this.policy, this.fxp);
+    this.built.set(src, {
+      dst,
+      srcKind: src.state.kind,
+      dstKind: dst.state.kind,
+      srcFeatures: src.features,
+      dstFeatures: dst.features,
+      srcTls: src.isTls,
+      dstTls: dst.isTls,
+      srcSscn,
+      dstSscn,
+      ladder,
+    });
+    return ladder;
+  }
+}

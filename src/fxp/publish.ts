@@ -53,7 +53,7 @@ export function publishLater(d: FtpConnection, tmp: ContainedPath, final: Contai
     ['RNFR', tmp],
     ['RNTO', final],
   ]);
-  o.fxp.owe(d, Promise.all([from, to]));
+  o.fxp.oweReply(d, to); // RNFR's reply comes before RNTO's
   const done = renamed(from, to, tmp, final, o);
   // Heard even when the caller drops it; the caller awaiting it still sees the rejection.
   done.catch(() => undefined);

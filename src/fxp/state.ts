@@ -23,8 +23,6 @@ interface Ahead {
   at: number;
 }
 
-const ignore = (): void => undefined;
-
 /**
  * A transfer running on a connection (FxpState.transferring). Its promise
  * is made only for someone who waits for its end (a rename checked
@@ -86,6 +84,8 @@ export class FxpState {
   private servers = new WeakMap<ServerState, ServerFacts>();
   private ahead = new WeakMap<FtpConnection, Ahead>();
   private owedReplies = new WeakMap<FtpConnection, Promise<void>>();
+  /** Owed promises that stand for pipelined replies only (oweReply). */
+  private repliesOnly = new WeakSet<Promise<void>>();
   private transfers = new WeakMap<FtpConnection, TransferMark>();
 
   private facts(conn: FtpConnection): ServerFacts {
@@ -132,15 +132,45 @@ export class FxpState {
     this.facts(conn).pasvWorks = works;
   }
 
-  /** Replies of `conn` that a pipelined rename still waits for (publish.ts). */
-  owe(conn: FtpConnection, replies: Promise<unknown>): void {
-    const before = this.owedReplies.get(conn);
-    this.owedReplies.set(conn, (before ? Promise.all([before, replies]) : replies).then(ignore, ignore));
+  /** Replies of `conn` that a pipelined rename still waits for (publish.ts), or anything that must come first (stor-with-pasv.ts). */
+  owe(conn: FtpConnection, ...replies: Promise<unknown>[]): void {
+    this.oweOn(conn, replies, false);
   }
 
-  /** Settles once every reply owed on `conn` came (or the connection closed). Never rejects. */
-  owed(conn: FtpConnection): Promise<void> {
-    return this.owedReplies.get(conn) ?? Promise.resolve();
+  /**
+   * The reply to the last of commands sent pipelined on `conn`, owed
+   * (finish-later.ts, publish.ts). Replies come in the order of their
+   * commands (RFC 959 §4.2), the channel hands them out in arrival order
+   * and a closed channel fails its waiters in that order too: it settles
+   * after every reply sent before it. So it alone is owed for its batch,
+   * and it replaces what was owed on `conn` when that was such replies
+   * only (no Promise.all per file).
+   */
+  oweReply(conn: FtpConnection, reply: Promise<unknown>): void {
+    this.oweOn(conn, [reply], true);
+  }
+
+  private oweOn(conn: FtpConnection, replies: Promise<unknown>[], inOrder: boolean): void {
+    const before = this.owedReplies.get(conn);
+    // Forgotten once settled, if nothing was owed since: an owe after it
+    // then needs no Promise.all for one reply.
+    const settled = (): void => {
+      if (this.owedReplies.get(conn) === owed) this.owedReplies.delete(conn);
+    };
+    const replace = before === undefined || (inOrder && this.repliesOnly.has(before));
+    const all = replace ? replies : [before, ...replies];
+    const owed: Promise<void> = (all.length === 1 ? all[0] : Promise.all(all)).then(settled, settled);
+    if (inOrder && replace) this.repliesOnly.add(owed);
+    this.owedReplies.set(conn, owed);
+  }
+
+  /**
+   * Settles once every reply owed on `conn` came (or the connection closed).
+   * Never rejects. Undefined when nothing is owed: the hot paths then skip
+   * the await (`const o = fxp.owed(c); if (o) await o;`).
+   */
+  owed(conn: FtpConnection): Promise<void> | undefined {
+    return this.owedReplies.get(conn);
   }
 
   /** Marks a transfer on `conn` until the returned function is called (once its final replies were read, or it failed). */
@@ -158,9 +188,13 @@ export class FxpState {
     return this.transfers.has(conn);
   }
 
-  /** Settles when no transfer runs on `conn` (at once when none does). */
-  async transferEnded(conn: FtpConnection): Promise<void> {
-    for (let t = this.transfers.get(conn); t; t = this.transfers.get(conn)) await t.ended();
+  /**
+   * Settles when the transfer running on `conn` now has ended; undefined
+   * when none runs (not an async function: asked once per file, and
+   * usually none does). Another transfer may have started by then: ask again.
+   */
+  transferEnded(conn: FtpConnection): Promise<void> | undefined {
+    return this.transfers.get(conn)?.ended();
   }
 
   /**

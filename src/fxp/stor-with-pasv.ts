@@ -86,7 +86,8 @@ export async function pasvWithStor(src: FtpConnection, dst: FtpConnection, file:
     if (reply.code !== 227) throw new FtpReplyError(reply.code, 'PASV', reply.lines);
     const hp = dst.passiveTarget('PASV', reply);
     fxp.learnPasv(dst, true);
-    await fxp.owed(src);
+    const owed = fxp.owed(src);
+    if (owed) await owed;
     // Closed by the transfer before's verdict (its source silent past the copy-check timeout): this file is sent again.
     if (src.closed) throw new FtpClosedError(`${src.label}: connection closed before PORT (the transfer before ended badly)`);
     return hp;

@@ -164,7 +164,8 @@ export async function fxpTransfer(
   // and the transfer over once the destination said 226 (the source's verdict comes later: finish.ts).
   const storSent = storesWithPasvNow(src, dst, layout, file, fxp);
   // Nothing goes to a source whose previous transfer's 226 is still owed (Ends.early: proftpd answers 450 meanwhile).
-  if (!storSent) await fxp.owed(src);
+  const owed = storSent ? undefined : fxp.owed(src);
+  if (owed) await owed;
   const typeSrc = src.ensureType('I');
   const typeDst = dst.ensureType('I');
   // Both already binary (every file but a connection's first): the same settled promise, one await.

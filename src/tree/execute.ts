@@ -14,6 +14,9 @@ import { needsExactTime } from './source-times.js';
 import { PairControl } from './pairs.js';
 import { DestinationFullError, type Target } from './target.js';
 
+/** A settled promise: an action with nothing to do. */
+const DONE: Promise<void> = Promise.resolve();
+
 /** Above this many queued transfers the walker waits, so memory stays bounded on huge trees. */
 const HIGH_WATER = 512;
 
@@ -57,11 +60,12 @@ export class Executor {
     }
   }
 
-  /** Queue a transfer or a verify; waits while the queue is at high water. */
-  async enqueue(t: Target, a: Transfer | Extract<PlanAction, { kind: 'verify' }>): Promise<void> {
-    await this.transfers.room();
+  /** Queue a transfer or a verify; a promise to await only when the queue is at high water (not an async function: it runs once per file). */
+  enqueue(t: Target, a: Transfer | Extract<PlanAction, { kind: 'verify' }>): Promise<void> | undefined {
+    if (!this.transfers.hasRoom) return this.transfers.room().then(() => this.enqueue(t, a));
     if (a.kind === 'transfer') this.state.events.queued?.(t.index, a);
-    this.transfers.push((slot) => this.execute(t, a, slot).catch((err) => this.fail(t, a, err)));
+    this.transfers.push((slot) => (a.kind === 'transfer' ? this.transfer(t, a, slot) : this.execute(t, a, slot)).catch((err) => this.fail(t, a, err)));
+    return undefined;
   }
 
   /** Queue the removal of a part file an earlier run left behind (part-files.ts). */
@@ -83,16 +87,9 @@ export class Executor {
 
   /** Carry out one action now. Throws when it fails for good (the caller records it). */
   async execute(t: Target, a: PlanAction, slot?: Slot): Promise<void> {
-    const { opts } = this.state;
     switch (a.kind) {
       case 'transfer':
-        if (this.state.halted) return;
-        await t.gate.pass(a, () => this.copy(t, a, slot));
-        if (opts.dryRun) {
-          t.summary.files.transferred++;
-          t.summary.bytes.transferred += a.src.size ?? 0;
-        }
-        return;
+        return this.transfer(t, a, slot);
       case 'verify':
         return this.verify(t, a, slot);
       case 'mkdir':
@@ -107,6 +104,17 @@ export class Executor {
       default:
         return;
     }
+  }
+
+  /** A transfer behind the gate (not an async function: a queued file runs this, not execute(), once per file). */
+  private transfer(t: Target, a: Transfer, slot?: Slot): Promise<void> {
+    if (this.state.halted) return DONE;
+    const done = t.gate.pass(a, () => this.copy(t, a, slot));
+    if (!this.state.opts.dryRun) return done;
+    return done.then(() => {
+      t.summary.files.transferred++;
+      t.summary.bytes.transferred += a.src.size ?? 0;
+    });
   }
 
   /**

@@ -1,5 +1,8 @@
 import type { PlanAction } from './plan.js';
 
+/** Under dry-run: every effect, settled at once with nothing. */
+const DONE: Promise<undefined> = Promise.resolve(undefined);
+
 /**
  * The one gate every side effect of a mirror run passes through. Under
  * dry-run it reports the action and does nothing: dry-run is this switch, not
@@ -12,10 +15,14 @@ export class Gate {
     private readonly report: (a: PlanAction) => void,
   ) {}
 
-  async pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
-    this.report(a);
-    if (this.dryRun) return undefined;
-    return effect();
+  /** Not an async function: it runs once per file, and `effect`'s own promise is all a caller needs. */
+  pass<T>(a: PlanAction, effect: () => Promise<T>): Promise<T | undefined> {
+    try {
+      this.report(a);
+      return this.dryRun ? DONE : effect();
+    } catch (err) {
+      return rejected(err);
+    }
   }
 
   /**
@@ -34,4 +41,9 @@ export class Gate {
   note(a: PlanAction): void {
     this.report(a);
   }
+}
+
+/** `err`, whatever it is, as a rejection (a report or an effect that threw before its first await). */
+async function rejected(err: unknown): Promise<never> {
+  throw err;
 }

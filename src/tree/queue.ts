@@ -53,32 +53,40 @@ export class WorkQueue {
     while (this.pending.size >= this.highWater) await new Promise<void>((r) => this.roomWaiters.push(r));
   }
 
+  /** Whether room() would resolve at once: the producer then queues without awaiting it. */
+  get hasRoom(): boolean {
+    return this.pending.size < this.highWater;
+  }
+
   /** Queue a task. It must handle its own errors: a rejection fails drain(), and with it the run. */
   push(task: (slot: Slot) => Promise<void>): void {
-    let held = false;
-    const slot: Slot = {
-      acquire: async () => {
-        await this.acquire();
-        held = true;
-      },
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.release();
-      },
-    };
-    const p = (async () => {
-      await slot.acquire();
+    const slot = new QueueSlot(this);
+    const p = this.run(task, slot);
+    slot.promise = p;
+    this.pending.add(p);
+    // Ended within run() itself (a task that threw before its first await): settled once it is in `pending`, as any other.
+    if (slot.ended) queueMicrotask(() => this.settled(p));
+  }
+
+  /** One task, from its slot to its end. One async function per task: this runs once per file. */
+  private async run(task: (slot: Slot) => Promise<void>, slot: QueueSlot): Promise<void> {
+    try {
+      // A free slot is taken without an await (nearly always, up to --parallel).
+      if (!slot.take()) await slot.acquire();
       try {
         await task(slot);
       } finally {
         slot.release();
       }
-    })().finally(() => {
-      this.pending.delete(p);
-      this.roomWaiters.shift()?.();
-    });
-    this.pending.add(p);
+    } finally {
+      slot.ended = true;
+      if (slot.promise) this.settled(slot.promise);
+    }
+  }
+
+  private settled(p: Promise<void>): void {
+    this.pending.delete(p);
+    this.roomWaiters.shift()?.();
   }
 
   /** Resolves when the queue is empty, including tasks queued while it waited. */
@@ -86,11 +94,16 @@ export class WorkQueue {
     while (this.pending.size > 0) await Promise.all(this.pending);
   }
 
-  private acquire(): Promise<void> {
-    if (this.running < this.limit) {
-      this.running++;
-      return Promise.resolve();
-    }
+  /** A free slot taken now (QueueSlot); false when all are busy. */
+  takeSlot(): boolean {
+    if (this.running >= this.limit) return false;
+    this.running++;
+    return true;
+  }
+
+  /** Resolves once a slot was taken for the caller (QueueSlot). */
+  waitSlot(): Promise<void> {
+    if (this.takeSlot()) return ROOM;
     return new Promise((resolve) =>
       this.waiting.push(() => {
         this.running++;
@@ -99,8 +112,35 @@ export class WorkQueue {
     );
   }
 
-  private release(): void {
+  /** A slot handed back (QueueSlot). */
+  giveSlot(): void {
     this.running--;
     if (this.running < this.limit) this.waiting.shift()?.();
+  }
+}
+
+/** A task's slot (WorkQueue.push): held at most once at a time. */
+class QueueSlot implements Slot {
+  private held = false;
+  /** The task's promise in WorkQueue.pending, once push() has it. */
+  promise: Promise<void> | undefined;
+  ended = false;
+
+  constructor(private readonly queue: WorkQueue) {}
+
+  take(): boolean {
+    this.held = this.queue.takeSlot();
+    return this.held;
+  }
+
+  async acquire(): Promise<void> {
+    await this.queue.waitSlot();
+    this.held = true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.queue.giveSlot();
   }
 }

@@ -182,15 +182,20 @@ export class Walker {
     const made = this.executor.makeDirs(t, mkdirs);
     for (const p of made) p.catch(() => undefined); // judged after the files are handed
     const rest = mkdirs.length ? diff.actions.filter((a) => a.kind !== 'mkdir' || conflicts.has(a.path)) : diff.actions;
-    for await (const a of times ? times.withTimes(rest) : rest) {
+    const handOne = (a: PlanAction): Promise<void> | undefined => {
       if (conflicts.has(a.path)) {
         t.deferred.push(a);
-        continue;
+        return undefined;
       }
-      if (a.kind === 'transfer' || a.kind === 'verify') {
-        await this.executor.enqueue(t, a);
-      } else {
-        await this.executor.execute(t, a);
+      return a.kind === 'transfer' || a.kind === 'verify' ? this.executor.enqueue(t, a) : this.executor.execute(t, a);
+    };
+    // `for await` only where the times come later: over an array it costs promises per file.
+    if (times) {
+      for await (const a of times.withTimes(rest)) await handOne(a);
+    } else {
+      for (let i = 0; i < rest.length; i++) {
+        const p = handOne(rest[i]);
+        if (p) await p;
       }
     }
     for (let i = 0; i < mkdirs.length; i++) {

@@ -64,6 +64,24 @@ export interface RunSpec {
 
 const KEEP_OUTPUT = 64 * 1024;
 
+/**
+ * Every measured run (either tool, the floor client, `node -e ''`) gets the
+ * environment cron gives a job (crontab(5): HOME, LOGNAME, PATH, SHELL; this
+ * machine's /etc/environment and /etc/default/locale add nothing), not the
+ * bench's own. Unattended syncs run from cron or systemd timers, and an
+ * interactive session may carry variables that cost a Node.js process CPU
+ * before any of its code runs: NODE_EXTRA_CA_CERTS (set in this lab's
+ * sessions, not in PID 1's environment) makes Node.js parse every listed
+ * certificate at start-up, about 0.035 s of CPU for Debian's bundle of 144
+ * (`node -e ''`: 0.059 s with it, 0.024 s without), which lftp does not pay.
+ */
+const CRON_ENV: NodeJS.ProcessEnv = {
+  HOME: os.homedir(),
+  LOGNAME: os.userInfo().username,
+  PATH: '/usr/bin:/bin',
+  SHELL: '/bin/sh',
+};
+
 /** Runs in progress: the pid of each one's `time` process, leader of a session of its own. */
 const running = new Set<number>();
 
@@ -104,7 +122,7 @@ export async function measure(spec: RunSpec): Promise<Measured> {
     const child = spawn(
       TIME_BIN,
       ['-o', timeFile, '-f', '%e %U %S %M', TIMEOUT_BIN, '-k', '5', String(spec.timeoutSec), spec.command, ...spec.args],
-      { stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'], detached: true },
+      { stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'], detached: true, env: CRON_ENV },
     );
     const pid = child.pid;
     if (pid !== undefined) running.add(pid);

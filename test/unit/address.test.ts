@@ -71,6 +71,16 @@ test('encodePortArgument rejects IPv6, names and bad ports', () => {
   assert.throws(() => encodePortArgument({ host: '1.2.3.4', port: 1.5 }), isProtocolError);
 });
 
+test('encodePortArgument: the same host again (remembered), then others, each checked', () => {
+  for (let i = 0; i < 3; i++) assert.equal(encodePortArgument({ host: '127.0.3.21', port: 40000 + i }), `127,0,3,21,156,${64 + i}`);
+  // A bad port for the remembered host is still refused.
+  assert.throws(() => encodePortArgument({ host: '127.0.3.21', port: 0 }), isProtocolError);
+  assert.throws(() => encodePortArgument({ host: '::1', port: 21 }), isProtocolError);
+  assert.equal(encodePortArgument({ host: '127.0.3.22', port: 21 }), '127,0,3,22,0,21');
+  assert.throws(() => encodePortArgument({ host: 'ftp.example.com', port: 21 }), isProtocolError);
+  assert.equal(encodePortArgument({ host: '127.0.3.21', port: 21 }), '127,0,3,21,0,21');
+});
+
 test('parseEpsvReply: any delimiter in 33..126', () => {
   assert.equal(parseEpsvReply('229 Entering Extended Passive Mode (|||6446|)'), 6446);
   assert.equal(parseEpsvReply('229 Entering Extended Passive Mode (|||6446|).'), 6446);

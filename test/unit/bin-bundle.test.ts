@@ -36,7 +36,7 @@ function tree(): { root: string; bin: string; bundle: string; modules: string } 
     root,
     bin: path.join(root, 'bin', 'fxpmirror'),
     // A CommonJS bundle, as scripts/bundle.mjs makes it, with a few functions for V8 to cache.
-    bundle: entry('dist/bundle/cli/index.cjs', `const words = (a) => a.map((w) => String(w)).join(' ');\nexports.main = async function main(argv) { ${say('bundle')}; };\nvoid words;\n`),
+    bundle: entry('dist/bundle/cli/index.cjs', `const words = (a) => a.map((w) => String(w)).join(' ');\nexports.main = async function main(argv) { ${say('bundle')}; if (argv.includes('fail')) process.exitCode = 2; };\nvoid words;\n`),
     modules: entry('dist/src/cli/index.js', `export async function main(argv) { ${say('modules')}; }\n`),
   };
 }
@@ -105,6 +105,21 @@ test('bin/fxpmirror writes the code cache of a command after its first run and u
   assert.deepEqual(cacheFiles(root), [path.basename(cache)]);
   assert.equal(run(bin, { FXPMIRROR_NO_CODE_CACHE: '1' }), 'bundle mirror a b');
   assert.deepEqual(cacheFiles(root), [path.basename(cache)], 'FXPMIRROR_NO_CODE_CACHE writes nothing');
+});
+
+test('bin/fxpmirror writes no code cache from a run that failed, and writes it from the next one that succeeds', (t) => {
+  const { root, bin, bundle, modules } = tree();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  setMtime(modules, 1_000_000);
+  setMtime(bundle, 1_000_100);
+  const failed = spawnSync(process.execPath, [bin, 'mirror', 'fail'], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
+  assert.equal(failed.status, 2, failed.stderr);
+  assert.equal(failed.stdout.trim(), 'bundle mirror fail');
+  assert.deepEqual(cacheFiles(root), [], 'a failed run leaves no cache');
+  assert.equal(run(bin), 'bundle mirror a b');
+  const files = cacheFiles(root);
+  assert.equal(files.length, 1, files.join(', '));
+  assert.ok(fs.statSync(path.join(CACHE(root), files[0])).size > 0);
 });
 
 test('bin/fxpmirror runs the bundle whatever the cache holds (flipped bytes, cut short, empty, junk) and replaces it', (t) => {

@@ -45,6 +45,11 @@ test('unsafeValueReason: says what is wrong without quoting the value', () => {
   assert.equal(unsafeValueReason(`${SECRET}\r\n`), 'the value ends with a line feed (LF)');
   assert.equal(unsafeValueReason(`a\rb`), 'the value contains a carriage return (CR)');
   assert.equal(unsafeValueReason(`a\nb\0`), 'the value contains a line feed (LF) and a NUL byte');
+  // Asked again: its module-level regex keeps no state between calls (no g flag).
+  for (let i = 0; i < 3; i++) {
+    assert.equal(unsafeValueReason('fine value'), undefined);
+    assert.equal(unsafeValueReason('a\0'), 'the value contains a NUL byte');
+  }
 });
 
 test('assertSafeArgument never quotes the argument (it may be a PASS or ACCT argument)', () => {

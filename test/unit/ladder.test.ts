@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FtpConnection } from '../../src/ftp/connection.js';
 import { emptyFeatures } from '../../src/ftp/feat.js';
-import { buildLadder, type TransferPolicy } from '../../src/fxp/ladder.js';
+import { LadderCache, buildLadder, type TransferPolicy } from '../../src/fxp/ladder.js';
+import { FxpState } from '../../src/fxp/state.js';
 
 function fakeConn(label: string, opts: { tls?: boolean; sscn?: boolean; cpsv?: boolean; kind?: string } = {}): FtpConnection {
   const features = emptyFeatures();
@@ -70,4 +71,34 @@ test('ladder: TLS on one side only needs clear data', () => {
   const { rungs, notes } = buildLadder(fakeConn('a', { tls: true }), fakeConn('b'), policy());
   assert.deepEqual(rungs.map((r) => r.mode), ['relay']);
   assert.match(notes.join(' '), /--allow-clear-data/);
+});
+
+test('ladder cache: built once per pair of connections, again when an input changed', () => {
+  const fxp = new FxpState();
+  const cache = new LadderCache(policy(), fxp);
+  const a = fakeConn('a', { tls: true, sscn: true });
+  const b = fakeConn('b', { tls: true, sscn: true });
+  const first = cache.ladder(a, b);
+  assert.equal(cache.ladder(a, b), first, 'same pair, same inputs: the same ladder');
+  assert.deepEqual(first.rungs.map((r) => r.layout?.tls), ['sscn-source', 'sscn-destination', 'sscn-source', 'sscn-destination', undefined]);
+  // SSCN refused by the source (learned meanwhile): that rung is left out from now on.
+  fxp.learnSscn(a, false);
+  const learned = cache.ladder(a, b);
+  assert.notEqual(learned, first);
+  assert.deepEqual(learned.rungs.map((r) => r.layout?.tls), ['sscn-destination', 'sscn-destination', undefined]);
+  assert.deepEqual(learned, buildLadder(a, b, policy(), fxp));
+  // Another destination connection, a server identified, new features: rebuilt, as buildLadder gives it.
+  const c = fakeConn('c');
+  assert.deepEqual(cache.ladder(a, c), buildLadder(a, c, policy(), fxp));
+  const p = fakeConn('p');
+  const q = fakeConn('q');
+  assert.deepEqual(cache.ladder(p, q).rungs.map((r) => r.mode), ['fxp', 'fxp-reversed', 'relay']);
+  (q.state as { kind?: string }).kind = 'pyftpdlib';
+  assert.deepEqual(cache.ladder(p, q).rungs.map((r) => r.mode), ['fxp-reversed', 'fxp', 'relay']);
+  const t = fakeConn('t', { tls: true });
+  const u = fakeConn('u', { tls: true });
+  assert.deepEqual(cache.ladder(t, u).rungs.map((r) => r.mode), ['relay']);
+  (u as { features: FtpConnection['features'] }).features = { ...u.features, cpsv: true };
+  assert.deepEqual(cache.ladder(t, u), buildLadder(t, u, policy(), fxp));
+  assert.ok(cache.ladder(t, u).rungs.length > 1, 'CPSV on the destination makes a rung');
 });

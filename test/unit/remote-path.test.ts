@@ -49,11 +49,19 @@ test('containedPath: refuses every way out, with a typed error', () => {
     ['/target', ['a\rb'], /CR, LF or NUL/],
     ['/target', ['a\nDELE x'], /CR, LF or NUL/],
     ['/target', ['a\0'], /CR, LF or NUL/],
+    // The first bad segment names the reason, whatever a later one holds (one test of the whole argument first: remote-path.ts).
+    ['/target', ['a\\b/..'], /"\\"/],
+    ['/target', ['x/../a\rb'], /"\.\." segment/],
+    ['/target', ['a\r/b\\c'], /CR, LF or NUL/],
+    ['/target', ['ok/a\\\n'], /"\\"/],
+    ['/target', ['ok', 'b\0/..'], /CR, LF or NUL/],
+    ['/target', ['ok\\x', '..'], /"\\"/],
     ['/target\r\nDELE /x', ['a'], /root contains/],
     ['', ['a'], /root is empty/],
     ['.', ['a'], /leaves the root/],
   ];
-  for (const [root, rel, reason] of cases) {
+  // Twice over: the module-level regexes keep no state between calls.
+  for (const [root, rel, reason] of [...cases, ...cases]) {
     assert.throws(
       () => containedPath(root, ...rel),
       (err: unknown) => err instanceof PathEscapeError && err instanceof FtpError && err.code === 'EPATH' && reason.test(err.message),
