@@ -82,7 +82,6 @@ export function buildLadder(src: FtpConnection, dst: FtpConnection, policy: Tran
   return { rungs, notes };
 }
 
-
 /** A ladder built for a source connection, with everything it was built from that can change. */
 interface Built {
   dst: FtpConnection;
