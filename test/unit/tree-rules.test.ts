@@ -106,3 +106,22 @@ test('WorkQueue: at most `limit` at once; room() waits at high water; a task can
   assert.ok(peak <= 2, `peak ${peak}`);
   assert.equal(q.size, 0);
 });
+
+test('WorkQueue: a task that throws before its first await gives back its slot, leaves the queue and fails drain()', async () => {
+  const q = new WorkQueue('transfers', 1, 1);
+  q.push(() => {
+    throw new Error('thrown at once');
+  });
+  assert.equal(q.size, 1, 'in the queue until settled');
+  await assert.rejects(q.drain(), /thrown at once/);
+  assert.equal(q.size, 0);
+  // Its slot and its place are free again: the next task runs, and room() is not stuck at high water.
+  await q.room();
+  let ran = false;
+  q.push(async () => {
+    ran = true;
+  });
+  await q.drain();
+  assert.equal(ran, true);
+  assert.equal(q.size, 0);
+});
